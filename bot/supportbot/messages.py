@@ -1,0 +1,84 @@
+"""Normalised message values that cross process boundaries (webhook -> queue -> worker).
+
+The webhook's parser turns every MSG91/Meta payload shape into `InboundMessage`; the queue stores
+it as compact JSON (`to_json`/`from_json`); the worker hands a `Turn` (one or more coalesced
+messages of one conversation) to the conversation engine through `TurnHandler`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    INTERACTIVE = "interactive"  # button_reply / list_reply
+    BUTTON = "button"  # template quick-reply button
+    IMAGE = "image"
+    DOCUMENT = "document"
+    AUDIO = "audio"
+    VIDEO = "video"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    REACTION = "reaction"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One customer message, provider-neutral."""
+
+    tenant_id: str
+    customer_id: str
+    """Conversation key inside the tenant: the BSUID when present, else the phone digits."""
+    message_id: str
+    """De-duplication id: WhatsApp message id (uuid/wamid), else requestId, else body hash."""
+    kind: MessageKind
+    received_at: float
+    """Epoch seconds when the webhook accepted it (arrival order within a conversation)."""
+    phone: str | None = None
+    bsuid: str | None = None
+    text: str | None = None
+    """Text body, the tapped button/list title, or a media caption."""
+    reply_id: str | None = None
+    """Id of the tapped reply button / list row / template button payload."""
+    media_url: str | None = None
+    media_mime: str | None = None
+    customer_name: str | None = None
+    sent_at: float | None = None
+    """Provider timestamp (epoch seconds) when the customer sent it, if given."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Type-specific details (location, contacts, reaction, unknown payload...)."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> InboundMessage:
+        raw = json.loads(data)
+        raw["kind"] = MessageKind(raw["kind"])
+        return cls(**raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One unit of conversation work: the messages coalesced for one (tenant, customer)."""
+
+    turn_id: str
+    """Stable across retries of the same turn; delivery is idempotent on it."""
+    tenant_id: str
+    customer_id: str
+    messages: tuple[InboundMessage, ...]
+    attempt: int = 1
+
+
+class TurnHandler(Protocol):
+    """The seam between the turn runner (queue/worker) and the conversation engine."""
+
+    async def handle_turn(self, turn: Turn) -> None:
+        """Run one turn to completion. Raising makes the runner retry the same turn."""
+        ...
