@@ -64,6 +64,85 @@ class InboundMessage:
         return cls(**raw)
 
 
+class DeliveryState(StrEnum):
+    """Outbound message states; reports only move a message forward (see msg91 delivery)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """A delivery/read report (DLR) for one of our outbound messages, provider-neutral."""
+
+    tenant_id: str
+    provider_message_id: str
+    """The id the provider gave our outbound message (MSG91 `uuid`/requestId or a wamid)."""
+    state: DeliveryState
+    received_at: float
+    occurred_at: float | None = None
+    customer_id: str | None = None
+    error_code: str | None = None
+    error_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> DeliveryReport:
+        raw = json.loads(data)
+        raw["state"] = DeliveryState(raw["state"])
+        return cls(**raw)
+
+
+class OutboundKind(StrEnum):
+    TEXT = "text"
+    BUTTONS = "buttons"  # WhatsApp reply buttons: <= 3, title <= 20 chars
+    LIST = "list"  # WhatsApp list: <= 10 rows, title <= 24, description <= 72
+    TEMPLATE = "template"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyButton:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    id: str
+    title: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListSection:
+    title: str
+    rows: tuple[ListRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message the bot (or an agent) sends to a customer, provider-neutral."""
+
+    kind: OutboundKind
+    text: str = ""
+    """Body text (for templates: unused; the template holds the text)."""
+    header: str | None = None
+    footer: str | None = None
+    buttons: tuple[ReplyButton, ...] = ()
+    list_button: str | None = None
+    """Label of the button that opens a list message."""
+    sections: tuple[ListSection, ...] = ()
+    template_name: str | None = None
+    template_language: str | None = None
+    template_params: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     """One unit of conversation work: the messages coalesced for one (tenant, customer)."""
