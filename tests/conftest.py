@@ -10,7 +10,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from supportbot_dev import databases
+from supportbot_dev import controlplane, databases
+from supportbot_dev.controlplane import Cluster
 from supportbot_dev.postgres_server import start_postgres
 from supportbot_dev.redis_server import start_redis
 
@@ -72,3 +73,24 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
         yield url
     finally:
         databases.drop_database(postgres_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def kube_api() -> Iterator[Cluster]:
+    """API-only control plane (etcd + kube-apiserver), or the user's cluster when
+    USE_EXISTING_CLUSTER=true (with KUBECONFIG)."""
+    cluster = controlplane.from_environment(full=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_full() -> Iterator[Cluster]:
+    """Full control plane: API server + controller-manager + scheduler + KWOK nodes."""
+    cluster = controlplane.from_environment(full=True)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
