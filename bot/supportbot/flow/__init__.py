@@ -1,0 +1,66 @@
+"""Conversation flows: a versioned YAML schema (SCHEMA.md), its validator, the pure decision
+function the conversation engine calls once per turn, and a hot-reloading flow store.
+
+Engine usage::
+
+    store = FlowStore(settings.flow_path)
+    flow = store.current()
+    decision = decide(flow, state, turn.messages, now)
+    # send decision.messages; persist decision.state and the effects; if decision.llm:
+    #   reply = await llm_client.complete(...); send render_llm_reply(flow, state, reply.content)
+    #   or, on LLMUnavailable, send render_llm_failure(flow, state)
+"""
+
+from supportbot.flow.engine import decide, match_intent, normalise
+from supportbot.flow.hours import is_open
+from supportbot.flow.render import (
+    interpolate,
+    render_llm_failure,
+    render_llm_reply,
+    render_step,
+    system_prompt,
+)
+from supportbot.flow.schema import Flow
+from supportbot.flow.state import (
+    HUMAN_OFFER_ID,
+    Decision,
+    Effect,
+    HandoffRequested,
+    LLMRequest,
+    OptOutChanged,
+    SessionState,
+)
+from supportbot.flow.store import FlowStore
+from supportbot.flow.validation import (
+    FlowError,
+    LoadedFlow,
+    load_flow_text,
+    parse_flow_text,
+    validate_flow_text,
+)
+
+__all__ = [
+    "HUMAN_OFFER_ID",
+    "Decision",
+    "Effect",
+    "Flow",
+    "FlowError",
+    "FlowStore",
+    "HandoffRequested",
+    "LLMRequest",
+    "LoadedFlow",
+    "OptOutChanged",
+    "SessionState",
+    "decide",
+    "interpolate",
+    "is_open",
+    "load_flow_text",
+    "match_intent",
+    "normalise",
+    "parse_flow_text",
+    "render_llm_failure",
+    "render_llm_reply",
+    "render_step",
+    "system_prompt",
+    "validate_flow_text",
+]
