@@ -1,0 +1,217 @@
+"""A turn's replies: in order, inside the 24 h rules, exactly once per turn.
+
+`Deliverer.send_turn_replies(turn_id, customer, messages)` is what the conversation engine (and
+the agent API) calls. For each planned reply (see `window.plan_replies`) it:
+
+1. checks the Redis marker ``sb:<tenant>:sent:<turn_id>:<seq>``; if present, the reply reached a
+   terminal outcome in an earlier run of this turn and is NOT sent again (its stored outcome is
+   returned with ``replayed=True``);
+2. otherwise sends it (`sending.Sender`: rate limit, retries, attempt records) and then sets the
+   marker (TTL 7 days) for terminal outcomes: sent, template sent, undeliverable.
+
+Replies go out strictly one after another. A definitive failure (invalid message, MSG91 4xx)
+makes that reply undeliverable and the next replies are still sent. When retries run out
+(`DeliveryDeferred`) the method raises, later replies are not sent, and the turn runner retries
+the turn; replies already marked are skipped then.
+
+Residual duplicate windows (documented, not closed): (a) a crash after MSG91 accepted a send and
+before the marker was written resends that one reply on the retry (MSG91 has no idempotency key);
+(b) a read timeout after MSG91 accepted the request is retried like any timeout; (c) two workers
+running the SAME turn at the same moment (a lost lease) can both send; the turn runner's
+per-conversation lease is what prevents that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+import redis.asyncio as aioredis
+
+from supportbot.messages import OutboundMessage
+from supportbot.msg91 import keys, metrics
+from supportbot.msg91.attempts import AttemptRecorder, SendContext
+from supportbot.msg91.backoff import RetryPolicy
+from supportbot.msg91.client import Msg91Client
+from supportbot.msg91.errors import DefinitiveSendError, InvalidOutboundMessage
+from supportbot.msg91.ratelimit import SendRateLimiter
+from supportbot.msg91.sending import DeliveryDeferred, Sender
+from supportbot.msg91.window import PlannedReply, fallback_template, plan_replies, window_open
+from supportbot.observability import mask_phone
+from supportbot.settings import BotSettings
+
+log = logging.getLogger(__name__)
+
+MARKER_TTL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """The customer a turn replies to."""
+
+    customer_id: str
+    phone: str | None = None
+    bsuid: str | None = None
+    last_inbound_at: float | None = None
+    """Epoch seconds of the customer's latest inbound message (opens the 24 h window)."""
+
+    @property
+    def address(self) -> str:
+        """MSG91 `recipient_number`: the phone digits, else the BSUID (unconfirmed by MSG91)."""
+        return self.phone or self.bsuid or ""
+
+
+class ReplyStatus(StrEnum):
+    SENT = "sent"
+    TEMPLATE_SENT = "template_sent"
+    """The out-of-window template was sent instead of this free-form reply."""
+    UNDELIVERABLE = "undeliverable"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyOutcome:
+    seq: int
+    index: int
+    """Position in the `messages` passed in (a long text split in parts has several outcomes)."""
+    status: ReplyStatus
+    provider_message_id: str | None = None
+    """Id delivery reports will carry (MSG91 uuid/wamid, else request id)."""
+    request_id: str | None = None
+    reason: str | None = None
+    error_code: str | None = None
+    replayed: bool = False
+    """True when an earlier run of the turn already did this; nothing was sent now."""
+
+    def to_json(self) -> str:
+        doc = asdict(self)
+        doc.pop("replayed")
+        return json.dumps(doc, separators=(",", ":"))
+
+    @classmethod
+    def from_marker(cls, data: str | bytes) -> ReplyOutcome:
+        doc = json.loads(data)
+        doc["status"] = ReplyStatus(doc["status"])
+        return cls(**doc, replayed=True)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        redis: aioredis.Redis,
+        sender: Sender,
+        fallback_template: OutboundMessage | None = None,
+        clock: Callable[[], float] = time.time,
+        marker_ttl_seconds: int = MARKER_TTL_SECONDS,
+        window_margin_seconds: float = 60.0,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.redis = redis
+        self.sender = sender
+        self.fallback_template = fallback_template
+        self.clock = clock
+        self.marker_ttl_seconds = marker_ttl_seconds
+        self.window_margin_seconds = window_margin_seconds
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: BotSettings,
+        redis: aioredis.Redis,
+        client: Msg91Client,
+        *,
+        recorder: AttemptRecorder | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> Deliverer:
+        """The production wiring: shared rate limit, retries, the tenant's fallback template."""
+        sender = Sender(
+            client,
+            limiter=SendRateLimiter.from_settings(redis, settings),
+            recorder=recorder,
+            policy=policy,
+        )
+        return cls(
+            tenant_id=settings.tenant_id,
+            redis=redis,
+            sender=sender,
+            fallback_template=fallback_template(settings),
+        )
+
+    def plan(self, customer: Recipient, messages: Sequence[OutboundMessage]) -> list[PlannedReply]:
+        in_window = window_open(
+            customer.last_inbound_at, self.clock(), margin=self.window_margin_seconds
+        )
+        return plan_replies(messages, in_window=in_window, fallback=self.fallback_template)
+
+    async def send_turn_replies(
+        self, turn_id: str, customer: Recipient, messages: Sequence[OutboundMessage]
+    ) -> list[ReplyOutcome]:
+        """Send the replies in order; one outcome per planned reply. Raises DeliveryDeferred
+        (retry the turn later) or RateLimitTimeout (only with a `max_rate_wait`)."""
+        outcomes: list[ReplyOutcome] = []
+        for planned in self.plan(customer, messages):
+            marker = keys.sent_marker(self.tenant_id, turn_id, planned.seq)
+            previous = await self.redis.get(marker)
+            if previous is not None:
+                outcome = ReplyOutcome.from_marker(previous)
+                metrics.DELIVERIES.labels("duplicate").inc()
+            else:
+                outcome = await self._deliver(turn_id, customer, planned)
+                await self.redis.set(marker, outcome.to_json(), ex=self.marker_ttl_seconds)
+                metrics.DELIVERIES.labels(outcome.status.value).inc()
+            log.info(
+                "reply %s",
+                outcome.status.value,
+                extra={
+                    "turn_id": turn_id,
+                    "seq": planned.seq,
+                    "customer": mask_phone(customer.phone) if customer.phone else "bsuid",
+                    "reason": outcome.reason,
+                    "replayed": outcome.replayed,
+                },
+            )
+            outcomes.append(outcome)
+        return outcomes
+
+    async def _deliver(
+        self, turn_id: str, customer: Recipient, planned: PlannedReply
+    ) -> ReplyOutcome:
+        if planned.skip_reason is not None:
+            return ReplyOutcome(
+                planned.seq, planned.index, ReplyStatus.UNDELIVERABLE, reason=planned.skip_reason
+            )
+        ctx = SendContext(self.tenant_id, customer.customer_id, turn_id, planned.seq)
+        try:
+            result = await self.sender.send(ctx, customer.address, planned.message)
+        except InvalidOutboundMessage as exc:
+            return ReplyOutcome(
+                planned.seq,
+                planned.index,
+                ReplyStatus.UNDELIVERABLE,
+                reason=str(exc),
+                error_code="invalid",
+            )
+        except DefinitiveSendError as exc:
+            return ReplyOutcome(
+                planned.seq,
+                planned.index,
+                ReplyStatus.UNDELIVERABLE,
+                reason=exc.classification.reason,
+                error_code=exc.classification.error_code or str(exc.status_code),
+            )
+        except DeliveryDeferred:
+            metrics.DELIVERIES.labels("deferred").inc()
+            raise
+        status = ReplyStatus.TEMPLATE_SENT if planned.substituted else ReplyStatus.SENT
+        return ReplyOutcome(
+            planned.seq,
+            planned.index,
+            status,
+            provider_message_id=result.provider_message_id,
+            request_id=result.request_id,
+        )

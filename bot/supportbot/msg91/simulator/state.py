@@ -1,0 +1,196 @@
+"""The simulator's memory: recorded send requests, accepted messages, emitted webhooks, faults.
+
+Everything is in-process and bounded (`SimConfig.max_records`); one simulator process is one
+"MSG91 account". Records keep the exact request bodies so tests can assert them.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import random
+import secrets
+import time
+from collections import OrderedDict, deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from supportbot.msg91.simulator.config import FaultRule, SimConfig
+
+
+@dataclass
+class Recorded:
+    """One request to the send API, whatever its fate."""
+
+    seq: int
+    received_at: float
+    mono: float
+    """time.monotonic() at arrival: for spacing/rate assertions."""
+    method: str
+    path: str
+    endpoint: str
+    """session | bulk | activation"""
+    authkey: str
+    """valid | invalid | missing | open (no keys configured)"""
+    body: Any
+    status_code: int = 0
+    response: Any = None
+    outcome: str = ""
+    """accepted | rejected | unauthorized | fault | rate_limited"""
+    integrated_number: str | None = None
+    to: list[str] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+    request_id: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SimMessage:
+    """An accepted outbound message (one per recipient)."""
+
+    message_id: str
+    request_id: str
+    integrated_number: str
+    to: str
+    kind: str
+    template_name: str | None
+    accepted_at: float
+    failure: tuple[str, str] | None = None
+    """(Meta code, reason) the message will fail with asynchronously (send ≠ delivered)."""
+    statuses: list[str] = field(default_factory=list)
+    """Statuses emitted so far, in emission order (duplicates included)."""
+
+
+@dataclass
+class Emitted:
+    """One webhook POST to the bot (with retries folded into `attempts`)."""
+
+    seq: int
+    at: float
+    kind: str
+    """inbound | status"""
+    url: str | None
+    integrated_number: str
+    payload: dict[str, Any]
+    message_id: str | None = None
+    status: str | None = None
+    http_status: int | None = None
+    response: str | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_wamid() -> str:
+    raw = base64.urlsafe_b64encode(secrets.token_bytes(27)).decode().rstrip("=")
+    return f"wamid.HBgM{raw}"
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(12)
+
+
+class SimState:
+    def __init__(self, config: SimConfig, seed: int | None = None) -> None:
+        self.initial = config.model_copy(deep=True)
+        self.seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything and return to the start configuration."""
+        self.config = self.initial.model_copy(deep=True)
+        self.rng = random.Random(self.seed)  # noqa: S311 - fault injection, not crypto
+        self._seq = itertools.count(1)
+        self.records: deque[Recorded] = deque(maxlen=self.config.max_records)
+        self.messages: OrderedDict[str, SimMessage] = OrderedDict()
+        self.by_request: dict[str, str] = {}
+        self.emitted: deque[Emitted] = deque(maxlen=self.config.max_records)
+        self.faults: deque[FaultRule] = deque()
+        self.last_inbound: dict[tuple[str, str], float] = {}
+        self.sends: dict[str, deque[float]] = {}
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def take_fault(self, endpoint: str) -> FaultRule | None:
+        for rule in self.faults:
+            if rule.path in (None, endpoint):
+                if rule.count <= 1:
+                    self.faults.remove(rule)
+                else:
+                    rule.count -= 1
+                return rule
+        return None
+
+    def over_rate(self, number: str, now: float) -> bool:
+        """True when one more accepted send would break `max_per_window` for `number`."""
+        limit = self.config.max_per_window
+        if limit is None:
+            return False
+        window = self.sends.setdefault(number, deque())
+        while window and window[0] <= now - self.config.rate_window_seconds:
+            window.popleft()
+        return len(window) >= limit
+
+    def note_send(self, number: str, now: float) -> None:
+        self.sends.setdefault(number, deque()).append(now)
+
+    def add_message(self, message: SimMessage) -> None:
+        self.messages[message.message_id] = message
+        self.by_request[message.request_id] = message.message_id
+        while len(self.messages) > self.config.max_records:
+            _, old = self.messages.popitem(last=False)
+            self.by_request.pop(old.request_id, None)
+
+    def find_message(self, message_id: str) -> SimMessage | None:
+        """By wamid or by MSG91 request id."""
+        found = self.messages.get(message_id)
+        if found is None and message_id in self.by_request:
+            found = self.messages.get(self.by_request[message_id])
+        return found
+
+    def window_open(self, number: str, customer: str, now: float) -> bool:
+        last = self.last_inbound.get((number, customer))
+        return last is not None and now < last + 24 * 3600
+
+    def query(
+        self,
+        *,
+        to: str | None = None,
+        outcome: str | None = None,
+        integrated_number: str | None = None,
+        endpoint: str | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[Recorded]:
+        found = [
+            r
+            for r in self.records
+            if r.seq > after
+            and (to is None or to in r.to)
+            and (outcome is None or r.outcome == outcome)
+            and (integrated_number is None or r.integrated_number == integrated_number)
+            and (endpoint is None or r.endpoint == endpoint)
+        ]
+        return found[:limit] if limit is not None else found
+
+    def stats(self) -> dict[str, Any]:
+        outcomes: dict[str, int] = {}
+        for r in self.records:
+            outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+        return {
+            "requests": len(self.records),
+            "outcomes": outcomes,
+            "messages": len(self.messages),
+            "webhooks": len(self.emitted),
+            "webhook_failures": sum(
+                1 for e in self.emitted if e.error or (e.http_status or 0) >= 300
+            ),
+            "pending_faults": sum(r.count for r in self.faults),
+            "at": time.time(),
+        }
