@@ -53,6 +53,10 @@ class InboundMessage:
     """Provider timestamp (epoch seconds) when the customer sent it, if given."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Type-specific details (location, contacts, reaction, unknown payload...)."""
+    throttled: bool = False
+    """Over the customer's per-minute limit: record it, but do not send it to the LLM."""
+    throttle_notice: bool = False
+    """The first over-limit message of its window: tell the customer (once) to slow down."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,217 @@
+"""One drain job: take the conversation's lease, coalesce a burst into one turn, run it, ack.
+
+A drain job runs at most ONE turn. When more messages are waiting afterwards, FINISH atomically
+hands the conversation to a freshly enqueued drain job (fair to other conversations, and one rq
+job = one turn, so rq's timeout/retry/registries describe turns). Exceptions propagate to the
+worker, which parks the conversation for rq's retry or dead-letters it when retries are exhausted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rq.timeouts import JobTimeoutException
+
+from supportbot.messages import Turn, TurnHandler
+from supportbot.queueing import keys, rqjobs
+from supportbot.queueing.entries import EntryError, decode_entry
+from supportbot.queueing.mailbox import Acquired, ClaimStatus, Mailbox
+from supportbot.queueing.metrics import WorkerMetrics
+from supportbot.settings import BotSettings
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 50
+"""Most messages coalesced into one turn."""
+MAX_TURN_ATTEMPTS = rqjobs.DRAIN_RETRIES + 3
+"""A turn re-run more often than this (retries plus crash takeovers) is dead-lettered unrun."""
+
+
+class DrainOutcome(StrEnum):
+    DONE = "done"
+    IDLE = "idle"
+    """Nothing was pending."""
+    SKIPPED = "skipped"
+    """Another drain owns the conversation."""
+    DEAD = "dead_lettered"
+    LOST = "lease_lost"
+
+
+class HandBack(Exception):
+    """The worker is stopping before this drain started its turn: requeue the job."""
+
+
+class LeaseLost(Exception):
+    """Another drain owns the conversation now; this run must not touch it."""
+
+
+def coalesce_delay(now: float, first_at: float, last_at: float, window: float, cap: float) -> float:
+    """Seconds to keep waiting for more messages before claiming (0 = claim now).
+
+    Waits until the conversation has been quiet for `window` seconds since its newest pending
+    message, but never past `cap` seconds after its oldest one.
+    """
+    quiet_left = last_at + window - now
+    cap_left = first_at + cap - now
+    return max(0.0, min(quiet_left, cap_left))
+
+
+def retry_backoff(attempt: int) -> float:
+    """Pause before re-running a turn: 0, then 1, 2, 4 ... capped at 10 seconds."""
+    return 0.0 if attempt <= 1 else float(min(2 ** (attempt - 2), 10))
+
+
+@dataclass(frozen=True, slots=True)
+class DrainContext:
+    settings: BotSettings
+    mailbox: Mailbox
+    handler: TurnHandler
+    metrics: WorkerMetrics
+    stopping: asyncio.Event
+
+
+class DrainRun:
+    """The execution of one drain job for conversation `ref`."""
+
+    def __init__(self, ctx: DrainContext, job_id: str, ref: str) -> None:
+        self.ctx = ctx
+        self.job_id = job_id
+        self.ref = ref
+        self.token = f"r:{job_id}:{uuid.uuid4().hex[:8]}"
+        self.owned = False
+        self._lost = False
+        self._takeover = False
+
+    async def run(self) -> DrainOutcome:
+        got = await self.ctx.mailbox.acquire(self.ref, self.job_id, self.token)
+        if got is Acquired.NO:
+            return DrainOutcome.SKIPPED
+        self.owned = True
+        self._takeover = got is Acquired.TAKEOVER
+        task = asyncio.current_task()
+        assert task is not None
+        renewer = asyncio.create_task(self._renew(task))
+        try:
+            return await self._one_turn()
+        except asyncio.CancelledError:
+            if self._lost and task.uncancel() == 0:
+                raise LeaseLost(self.job_id) from None
+            raise
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _renew(self, owner: asyncio.Task[DrainOutcome]) -> None:
+        every = self.ctx.settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                alive = await self.ctx.mailbox.renew(self.ref, self.token)
+            except Exception:  # Redis hiccup: try again; the lease outlives a few misses
+                log.warning("lease renewal failed", exc_info=True, extra={"conv": self.ref})
+                continue
+            if not alive:
+                log.warning("lease lost; abandoning the turn", extra={"conv": self.ref})
+                self._lost = True
+                owner.cancel()
+                return
+
+    async def _wait_for_burst(self) -> bool:
+        """Coalescing wait; False when nothing is pending."""
+        s = self.ctx.settings
+        while True:
+            peek = await self.ctx.mailbox.peek(self.ref)
+            if peek.held:
+                return True
+            if not peek.pending:
+                return False
+            if peek.first is None or peek.last is None:
+                return True  # undecodable entries: claim them and dead-letter below
+            delay = coalesce_delay(
+                time.time(),
+                peek.first.received_at,
+                peek.last.received_at,
+                s.coalesce_window_seconds,
+                s.coalesce_max_wait_seconds,
+            )
+            if delay <= 0:
+                return True
+            await self._sleep_unless_stopping(delay)
+
+    async def _sleep_unless_stopping(self, delay: float) -> None:
+        if self.ctx.stopping.is_set():
+            raise HandBack(self.job_id)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ctx.stopping.wait(), delay)
+        if self.ctx.stopping.is_set():
+            raise HandBack(self.job_id)
+
+    async def _one_turn(self) -> DrainOutcome:
+        mb, s = self.ctx.mailbox, self.ctx.settings
+        if not await self._wait_for_burst():
+            return await self._finish(ack=False, done=DrainOutcome.IDLE)
+        if self.ctx.stopping.is_set():
+            raise HandBack(self.job_id)
+        claim = await mb.claim(self.ref, self.token, MAX_BATCH)
+        if claim.status is ClaimStatus.LOST:
+            return DrainOutcome.LOST
+        if claim.status is ClaimStatus.EMPTY:
+            return await self._finish(ack=False, done=DrainOutcome.IDLE)
+        if self._takeover and claim.attempt > 1:
+            self.ctx.metrics.lease_takeovers.inc()  # found an orphaned turn without the sweeper
+        try:
+            messages = tuple(decode_entry(e) for e in claim.entries)
+        except EntryError as exc:
+            return await self._dead(f"undecodable inbox entry: {exc}")
+        if claim.attempt > MAX_TURN_ATTEMPTS:
+            return await self._dead(f"turn ran {claim.attempt - 1} times without success")
+        turn = Turn(
+            turn_id=keys.turn_id_for(s.tenant_id, self.ref, messages[0].message_id),
+            tenant_id=s.tenant_id,
+            customer_id=messages[0].customer_id,
+            messages=messages,
+            attempt=claim.attempt,
+        )
+        if claim.attempt > 1:
+            await self._sleep_unless_stopping(retry_backoff(claim.attempt))
+        await self._handle(turn)
+        return await self._finish(ack=True, done=DrainOutcome.DONE)
+
+    async def _handle(self, turn: Turn) -> None:
+        m = self.ctx.metrics
+        started = time.monotonic()
+        m.turns_in_flight.inc()
+        outcome = "failed"
+        try:
+            async with asyncio.timeout(self.ctx.settings.turn_timeout_seconds):
+                await self.ctx.handler.handle_turn(turn)
+            outcome = "success"
+        except TimeoutError:
+            outcome = "timeout"
+            raise JobTimeoutException(
+                f"turn {turn.turn_id} exceeded {self.ctx.settings.turn_timeout_seconds}s"
+            ) from None
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            m.turns_in_flight.dec()
+            m.turns_total.labels(outcome=outcome).inc()
+            m.turn_seconds.observe(time.monotonic() - started)
+
+    async def _finish(self, *, ack: bool, done: DrainOutcome) -> DrainOutcome:
+        result = await self.ctx.mailbox.finish(self.ref, self.token, self.job_id, ack=ack)
+        return DrainOutcome.LOST if result < 0 else done
+
+    async def _dead(self, reason: str) -> DrainOutcome:
+        log.error("dead-lettering turn: %s", reason, extra={"conv": self.ref})
+        self.ctx.metrics.turns_total.labels(outcome="dead_lettered").inc()
+        await self.ctx.mailbox.dead_letter(self.ref, self.token, self.job_id, reason)
+        return DrainOutcome.DEAD

@@ -1,0 +1,103 @@
+"""Webhook side of the queue: accept one parsed message in exactly one Redis round trip.
+
+`Ingestor.accept` runs the INGEST Lua script (EVALSHA; redis-py loads it once on NOSCRIPT):
+dedupe on the message id (SET NX EX), archive the raw body to ``sb:{t}:raw``, count the customer's
+per-minute throttle window, append the entry to the conversation inbox and, when no drain is
+queued or running for that conversation, enqueue an rq drain job whose hash was prepared here
+with rq's own serialisation (no extra Redis I/O).
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+import redis.asyncio as aioredis
+
+from supportbot.messages import InboundMessage
+from supportbot.observability import mask_phone
+from supportbot.queueing import keys, rqjobs, scripts
+from supportbot.queueing.entries import encode_body
+from supportbot.settings import BotSettings
+
+log = logging.getLogger(__name__)
+
+RAW_STREAM_MAXLEN = 100_000
+"""Approximate cap of the raw-body archive stream (XADD MAXLEN ~)."""
+THROTTLE_WINDOW_SECONDS = 60
+
+
+class AcceptOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    THROTTLED = "throttled"
+    """Recorded in the inbox, flagged so the engine does not send it to the LLM."""
+    THROTTLED_NOTIFY = "throttled_notify"
+    """Like THROTTLED, and the first over-limit message of its window: tell the customer once."""
+
+
+_OUTCOMES = {
+    0: AcceptOutcome.DUPLICATE,
+    1: AcceptOutcome.ACCEPTED,
+    2: AcceptOutcome.THROTTLED,
+    3: AcceptOutcome.THROTTLED_NOTIFY,
+}
+
+
+class TenantMismatchError(ValueError):
+    """The message belongs to another tenant than this process serves."""
+
+
+class Ingestor:
+    """Accepts inbound messages of one tenant into its mailboxes and rq queue."""
+
+    def __init__(self, redis: aioredis.Redis, settings: BotSettings) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._script = redis.register_script(scripts.INGEST)
+
+    async def accept(self, message: InboundMessage, raw_body: bytes) -> AcceptOutcome:
+        s = self._settings
+        if message.tenant_id != s.tenant_id:
+            raise TenantMismatchError(
+                f"message for tenant {message.tenant_id!r}, not {s.tenant_id!r}"
+            )
+        ref = keys.conversation_ref(message.customer_id)
+        conv = keys.conversation_keys(s.tenant_id, ref)
+        window = int(message.received_at // THROTTLE_WINDOW_SECONDS)
+        job = rqjobs.prepare_drain_job(s, ref, self._redis)
+        result = await self._script(
+            keys=[
+                keys.dedupe_key(s.tenant_id, message.message_id),
+                keys.raw_stream_key(s.tenant_id),
+                keys.throttle_key(s.tenant_id, ref, window),
+                conv.inbox,
+                conv.lease,
+                keys.active_key(s.tenant_id),
+                job.key,
+                rqjobs.queue_key(s.queue_name),
+                rqjobs.queues_key(),
+            ],
+            args=[
+                s.dedupe_ttl_seconds,
+                raw_body,
+                repr(message.received_at),
+                message.message_id,
+                s.throttle_per_minute,
+                THROTTLE_WINDOW_SECONDS * 2,
+                encode_body(message),
+                ref,
+                job.id,
+                rqjobs.pending_lease_ms(s),
+                RAW_STREAM_MAXLEN,
+                *job.fields,
+            ],
+        )
+        code, enqueued = int(result[0]), int(result[1])
+        outcome = _OUTCOMES[code]
+        log.debug(
+            "ingest %s",
+            outcome.value,
+            extra={"customer": mask_phone(message.phone), "conv": ref, "drain_enqueued": enqueued},
+        )
+        return outcome

@@ -1,0 +1,99 @@
+"""Redis key layout of the ingest queue and the per-conversation mailboxes (pure functions).
+
+Every key of ours starts with ``sb:{tenant_id}:``; rq's own keys (``rq:job:*``, ``rq:queue:*``,
+registries, workers) keep rq's names so rq's tools see normal jobs. A conversation is addressed by
+``ref``, a short hash of the customer id, so phone numbers never appear in key names or rq job ids:
+
+    sb:{t}:dedupe:{message_id}   STRING  SET NX EX dedupe_ttl: message already accepted
+    sb:{t}:raw                   STREAM  raw webhook bodies (b, t, k, id), approximately trimmed
+    sb:{t}:thr:{ref}:{minute}    STRING  INCR per customer per 60 s window (throttle)
+    sb:{t}:active                SET     refs with messages not yet acknowledged (sweeper input)
+    sb:{t}:c:{ref}:inbox         LIST    pending inbox entries, arrival order (flag char + JSON)
+    sb:{t}:c:{ref}:proc          LIST    entries of the turn being processed (until acknowledged)
+    sb:{t}:c:{ref}:attempt       STRING  attempt number of the turn held in `proc`
+    sb:{t}:c:{ref}:lease         STRING  "q:{job}" drain queued / "r:{job}:{nonce}" drain running
+    sb:{t}:dead                  LIST    dead-lettered turns (JSON), newest first
+    sb:{t}:sent:{turn_id}        STRING  idempotent-delivery marker of one turn
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    return f"sb:{tenant_id}:"
+
+
+def conversation_ref(customer_id: str) -> str:
+    """Stable, key- and job-id-safe name of a conversation (24 hex chars)."""
+    return hashlib.blake2b(customer_id.encode(), digest_size=12).hexdigest()
+
+
+def turn_id_for(tenant_id: str, ref: str, first_message_id: str) -> str:
+    """Stable id of the turn that starts with `first_message_id` (same on every retry)."""
+    digest = hashlib.sha256(f"{tenant_id}\x00{ref}\x00{first_message_id}".encode()).hexdigest()
+    return "t" + digest[:31]
+
+
+def drain_job_id(ref: str) -> str:
+    """A fresh rq job id for one drain of conversation `ref` (only ``[A-Za-z0-9_-]``)."""
+    return f"sbd-{ref}-{uuid.uuid4().hex[:16]}"
+
+
+def ref_of_job_id(job_id: str) -> str | None:
+    parts = job_id.split("-")
+    return parts[1] if len(parts) == 3 and parts[0] == "sbd" else None
+
+
+def dedupe_key(tenant_id: str, message_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}dedupe:{message_id}"
+
+
+def raw_stream_key(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}raw"
+
+
+def throttle_key(tenant_id: str, ref: str, window: int) -> str:
+    return f"{tenant_prefix(tenant_id)}thr:{ref}:{window}"
+
+
+def active_key(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}active"
+
+
+def dead_letter_key(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}dead"
+
+
+def sent_key(tenant_id: str, turn_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}sent:{turn_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKeys:
+    """The mailbox of one conversation."""
+
+    tenant_id: str
+    ref: str
+    inbox: str
+    processing: str
+    attempt: str
+    lease: str
+
+
+def conversation_keys(tenant_id: str, ref: str) -> ConversationKeys:
+    base = f"{tenant_prefix(tenant_id)}c:{ref}:"
+    return ConversationKeys(
+        tenant_id=tenant_id,
+        ref=ref,
+        inbox=base + "inbox",
+        processing=base + "proc",
+        attempt=base + "attempt",
+        lease=base + "lease",
+    )

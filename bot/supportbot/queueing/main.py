@@ -1,0 +1,76 @@
+"""`supportbot worker`: run the tenant's asyncio worker with a pluggable turn handler.
+
+    supportbot worker [--handler module:factory] [--metrics-addr ADDR] [--no-metrics]
+
+Settings come from the SUPPORTBOT_* environment (exit 2 when invalid). Prometheus metrics are
+served on `metrics_port`. SIGTERM drains gracefully (see `worker`); a second signal hands back
+unfinished turns at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import redis.asyncio as aioredis
+from prometheus_client import start_http_server
+
+from supportbot.observability import configure_logging
+from supportbot.queueing.handlers import (
+    DEFAULT_HANDLER,
+    HandlerFactory,
+    HandlerSpecError,
+    load_factory,
+)
+from supportbot.queueing.metrics import WorkerMetrics
+from supportbot.queueing.worker import AsyncWorker
+from supportbot.settings import BotSettings, SettingsError, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportbot worker", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--handler", default=DEFAULT_HANDLER, help=f"module:factory (default {DEFAULT_HANDLER})"
+    )
+    parser.add_argument("--metrics-addr", default="0.0.0.0", help="metrics bind address")  # noqa: S104
+    parser.add_argument("--no-metrics", action="store_true", help="do not serve metrics")
+    return parser
+
+
+async def run_worker(
+    settings: BotSettings, factory: HandlerFactory, metrics: WorkerMetrics
+) -> None:
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=max(settings.redis_max_connections, 16), timeout=20
+    )
+    client = aioredis.Redis.from_pool(pool)
+    try:
+        async with factory(settings, client) as handler:
+            await AsyncWorker(settings, client, handler, metrics).run()
+    finally:
+        await client.aclose()
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if settings.log_level != "DEBUG":
+        for name in ("rq.worker", "rq.job", "rq.queue", "rq.registry"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        factory = load_factory(args.handler)
+    except HandlerSpecError as exc:
+        print(f"supportbot worker: {exc}", file=sys.stderr)
+        return 2
+    metrics = WorkerMetrics()
+    if not args.no_metrics:
+        start_http_server(settings.metrics_port, addr=args.metrics_addr, registry=metrics.registry)
+    asyncio.run(run_worker(settings, factory, metrics))
+    return 0

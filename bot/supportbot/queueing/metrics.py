@@ -1,0 +1,58 @@
+"""Prometheus metrics of the worker process (one registry per worker instance)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_TURN_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300)
+
+
+class WorkerMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.turns_in_flight = Gauge(
+            "supportbot_worker_turns_in_flight", "Turns whose handler is running", registry=r
+        )
+        self.turns_total = Counter(
+            "supportbot_worker_turns",
+            "Turn attempts by outcome (success, failed, timeout, cancelled, dead_lettered)",
+            ["outcome"],
+            registry=r,
+        )
+        self.turn_seconds = Histogram(
+            "supportbot_worker_turn_duration_seconds",
+            "Wall time of one turn handler call",
+            buckets=_TURN_BUCKETS,
+            registry=r,
+        )
+        self.jobs_in_flight = Gauge(
+            "supportbot_worker_jobs_in_flight",
+            "Drain jobs admitted by this worker (coalescing, running or finishing)",
+            registry=r,
+        )
+        self.jobs_total = Counter(
+            "supportbot_worker_jobs",
+            "Drain jobs by result (done, idle, skipped, dead_lettered, lease_lost, retried, "
+            "failed, handed_back)",
+            ["result"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "supportbot_worker_queue_depth", "Drain jobs waiting in the rq queue", registry=r
+        )
+        self.conversations_pending = Gauge(
+            "supportbot_worker_conversations_pending",
+            "Conversations with unacknowledged messages",
+            registry=r,
+        )
+        self.lease_takeovers = Counter(
+            "supportbot_worker_lease_takeovers",
+            "Conversations taken over after their drain's lease expired (orphaned turns)",
+            registry=r,
+        )
+        self.sweeper_kicks = Counter(
+            "supportbot_worker_sweeper_kicks",
+            "Drains re-enqueued by the sweeper for orphaned conversations",
+            registry=r,
+        )

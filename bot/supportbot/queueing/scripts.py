@@ -1,0 +1,160 @@
+"""Lua sources of the ingest/mailbox protocol (one atomic round trip each).
+
+Lease values: ``q:{job_id}`` = a drain job is queued for the conversation; ``r:{job_id}:{nonce}`` =
+that job is running (`token`). A script "owns" the conversation when the lease is missing, equals
+the caller's token, or is the caller's queued marker (`sb_owned`). Enqueueing a drain writes the rq
+job hash prepared in Python (`rqjobs.prepare_drain_job`: ARGV from `first` on are field/value
+pairs), RPUSHes its id and SADDs the queue to ``rq:queues``, as `rq.Queue.enqueue` does.
+
+Contracts (KEYS / ARGV -> result):
+
+INGEST   K: dedupe, raw, throttle, inbox, lease, active, job, queue, queues
+         A: dedupe_ttl, body, received_at, message_id, limit, window_ttl, entry_json, ref,
+            job_id, pending_ms, raw_maxlen, fields...
+         -> {code, enqueued}; code 0 duplicate, 1 accepted, 2 throttled, 3 throttled+notify
+ACQUIRE  K: lease  A: job_id, token, lease_ms  -> 1 ours, 2 taken over (no lease), 0 not ours
+RENEW    K: lease  A: token, lease_ms  -> 1 renewed, 0 lost
+CLAIM    K: lease, inbox, proc, attempt  A: token, max_batch, lease_ms
+         -> {-1} lost | {0} nothing | {attempt, entries...} (proc kept until FINISH)
+FINISH   K: lease, inbox, proc, attempt, active, job, queue, queues
+         A: token, job_id, ack(0/1), ref, new_job_id, pending_ms, fields...
+         -> -1 not owner, 0 released (idle), 1 re-enqueued as new_job_id (inbox not empty)
+PARK     K: lease  A: token, job_id, pending_ms  -> 1 lease = q:job_id (job re-runs), 0 not owner
+DEAD     K: lease, inbox, proc, attempt, active, dead, job, queue, queues
+         A: token, job_id, ref, reason, failed_at, new_job_id, pending_ms, fields...
+         -> -1 not owner, 0 released, 1 re-enqueued (proc moved to the dead-letter list)
+KICK     K: lease, inbox, proc, active, job, queue, queues  A: ref, job_id, pending_ms, fields...
+         -> 0 nothing to do (idle refs leave `active`), 1 enqueued, 2 enqueued and a turn was
+            orphaned mid-way (`proc` not empty: a lease takeover)
+"""
+
+from __future__ import annotations
+
+_COMMON = """
+local function sb_owned(cur, token, job_id)
+  return cur == false or cur == token or cur == ('q:' .. job_id)
+end
+local function sb_enqueue(lease, job_key, queue, queues, job_id, pending_ms, first)
+  redis.call('SET', lease, 'q:' .. job_id, 'PX', pending_ms)
+  redis.call('HSET', job_key, unpack(ARGV, first))
+  redis.call('RPUSH', queue, job_id)
+  redis.call('SADD', queues, queue)
+end
+"""
+
+INGEST = (
+    _COMMON
+    + """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return {0, 0}
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], '*',
+           'b', ARGV[2], 't', ARGV[3], 'k', 'message', 'id', ARGV[4])
+local n = redis.call('INCR', KEYS[3])
+if n == 1 then redis.call('EXPIRE', KEYS[3], ARGV[6]) end
+local limit = tonumber(ARGV[5])
+local code, flag = 1, '-'
+if n == limit + 1 then code, flag = 3, 'N' elseif n > limit then code, flag = 2, 'T' end
+redis.call('RPUSH', KEYS[4], flag .. ARGV[7])
+redis.call('SADD', KEYS[6], ARGV[8])
+if redis.call('EXISTS', KEYS[5]) == 1 then
+  return {code, 0}
+end
+sb_enqueue(KEYS[5], KEYS[7], KEYS[8], KEYS[9], ARGV[9], ARGV[10], 12)
+return {code, 1}
+"""
+)
+
+ACQUIRE = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ('q:' .. ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  if cur == false then return 2 end
+  return 1
+end
+return 0
+"""
+
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+CLAIM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1} end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local held = redis.call('LRANGE', KEYS[3], 0, -1)
+if #held > 0 then
+  local attempt = redis.call('INCR', KEYS[4])
+  return {attempt, unpack(held)}
+end
+local items = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+if #items == 0 then return {0} end
+redis.call('LTRIM', KEYS[2], #items, -1)
+redis.call('RPUSH', KEYS[3], unpack(items))
+redis.call('SET', KEYS[4], 1)
+return {1, unpack(items)}
+"""
+
+FINISH = (
+    _COMMON
+    + """
+if not sb_owned(redis.call('GET', KEYS[1]), ARGV[1], ARGV[2]) then return -1 end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[3], KEYS[4]) end
+if redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[5], ARGV[4])
+  return 0
+end
+sb_enqueue(KEYS[1], KEYS[6], KEYS[7], KEYS[8], ARGV[5], ARGV[6], 7)
+return 1
+"""
+)
+
+PARK = (
+    _COMMON
+    + """
+if not sb_owned(redis.call('GET', KEYS[1]), ARGV[1], ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], 'q:' .. ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+)
+
+DEAD = (
+    _COMMON
+    + """
+if not sb_owned(redis.call('GET', KEYS[1]), ARGV[1], ARGV[2]) then return -1 end
+local held = redis.call('LRANGE', KEYS[3], 0, -1)
+if #held > 0 then
+  local record = cjson.encode({ref = ARGV[3], reason = ARGV[4], failed_at = ARGV[5],
+                               attempts = redis.call('GET', KEYS[4]), entries = held})
+  redis.call('LPUSH', KEYS[6], record)
+  redis.call('LTRIM', KEYS[6], 0, 9999)
+end
+redis.call('DEL', KEYS[3], KEYS[4])
+if redis.call('LLEN', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[5], ARGV[3])
+  return 0
+end
+sb_enqueue(KEYS[1], KEYS[7], KEYS[8], KEYS[9], ARGV[6], ARGV[7], 8)
+return 1
+"""
+)
+
+KICK = (
+    _COMMON
+    + """
+if redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[4], ARGV[1]) end
+  return 0
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+sb_enqueue(KEYS[1], KEYS[5], KEYS[6], KEYS[7], ARGV[2], ARGV[3], 4)
+if redis.call('LLEN', KEYS[3]) > 0 then return 2 end
+return 1
+"""
+)

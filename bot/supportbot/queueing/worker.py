@@ -1,0 +1,353 @@
+"""The asyncio worker: many drain jobs at once in one process, with rq's semantics.
+
+- rq identity: birth/death, worker hash + heartbeats, pubsub commands (`RqBridge`).
+- Dequeue: BLMOVE queue -> rq's intermediate queue on `redis.asyncio`, after taking one of
+  `worker_concurrency` slots (backpressure); short timeout, so stopping never loses a popped id.
+- Per job: rq's start/success/failure/retry transitions and registries, run in a thread pool;
+  in-flight executions are heartbeated in batches; turns time out via `asyncio.timeout`.
+- Maintenance: rq's `clean_registries` (abandoned jobs) and the conversation sweeper.
+- Shutdown: first SIGTERM/SIGINT stops dequeuing and gives in-flight turns
+  `shutdown_grace_seconds`; then (or on a second signal) unfinished drains are cancelled and
+  handed back: messages stay in the mailbox, the lease is parked for the job, and the job goes
+  back to the front of the queue for another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio as aioredis
+from rq.job import Job
+
+from supportbot.messages import TurnHandler
+from supportbot.queueing import rqjobs
+from supportbot.queueing.drain import DrainContext, DrainOutcome, DrainRun, HandBack, LeaseLost
+from supportbot.queueing.keys import active_key
+from supportbot.queueing.mailbox import Mailbox
+from supportbot.queueing.metrics import WorkerMetrics
+from supportbot.queueing.rqbridge import JobSlot, RqBridge
+from supportbot.queueing.sweeper import sweep_loop
+from supportbot.settings import BotSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ForeignJobError(RuntimeError):
+    """A job on our queue is not a drain job of this tenant."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTuning:
+    monitoring_interval: int = 10
+    """Seconds between heartbeats of the worker and every in-flight execution."""
+    maintenance_interval: float = 60.0
+    """Seconds between rq registry maintenance runs (under rq's cross-worker lock)."""
+    dequeue_timeout: int = 1
+    bookkeeping_threads: int = 8
+
+
+def worker_name(settings: BotSettings) -> str:
+    host = socket.gethostname().replace(" ", "-")
+    return f"sb-{settings.tenant_id}-{host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class AsyncWorker:
+    def __init__(
+        self,
+        settings: BotSettings,
+        redis_client: aioredis.Redis,
+        handler: TurnHandler,
+        metrics: WorkerMetrics | None = None,
+        tuning: WorkerTuning | None = None,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis_client
+        self.metrics = metrics or WorkerMetrics()
+        self.tuning = tuning or WorkerTuning()
+        self.name = worker_name(settings)
+        self.stopping = asyncio.Event()
+        self._force = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.worker_concurrency)
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._drains: dict[str, asyncio.Task[DrainOutcome]] = {}
+        self._slots_by_job: dict[str, JobSlot] = {}
+        self._stop_job_ids: set[str] = set()
+        self._executor = ThreadPoolExecutor(self.tuning.bookkeeping_threads, "rq-bookkeeping")
+        self.mailbox = Mailbox(redis_client, settings)
+        self._ctx = DrainContext(settings, self.mailbox, handler, self.metrics, self.stopping)
+        self._bridge: RqBridge | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kw))
+
+    @property
+    def bridge(self) -> RqBridge:
+        assert self._bridge is not None, "worker not started"
+        return self._bridge
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        sync = redis.Redis.from_url(self.settings.redis_url)
+        self._bridge = await self._call(
+            RqBridge,
+            sync,
+            self.settings.queue_name,
+            self.name,
+            monitoring_interval=self.tuning.monitoring_interval,
+            on_command=self._command_from_thread,
+        )
+        await self._call(self.bridge.birth)
+        log.info("worker %s started on %s", self.name, self.settings.queue_name)
+        self._install_signals()
+        background = [
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._maintenance_loop(), name="maintenance"),
+            asyncio.create_task(
+                sweep_loop(self.redis, self.mailbox, self.settings, self.metrics, self.stopping),
+                name="sweeper",
+            ),
+        ]
+        try:
+            await self._dequeue_loop()
+            await self._wind_down()
+        finally:
+            self._closing.set()
+            for task in background:
+                task.cancel()
+            _, stuck = await asyncio.wait(background, timeout=10)
+            if stuck:
+                log.error("background task(s) did not stop: %s", [t.get_name() for t in stuck])
+            self._remove_signals()
+            await self._call(self.bridge.death)
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            sync.close()
+            log.info("worker %s stopped", self.name)
+
+    def request_stop(self) -> None:
+        if self.stopping.is_set():
+            log.warning("second stop request: handing back unfinished turns now")
+            self._force.set()
+            return
+        log.info("warm shutdown: no new jobs; %d in flight", len(self._jobs))
+        self.stopping.set()
+
+    def _install_signals(self) -> None:
+        assert self._loop is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.add_signal_handler(sig, self.request_stop)
+
+    def _remove_signals(self) -> None:
+        assert self._loop is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.remove_signal_handler(sig)
+
+    def _command_from_thread(self, payload: dict[str, Any]) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._command, payload)
+
+    def _command(self, payload: dict[str, Any]) -> None:
+        command = payload.get("command")
+        if command == "shutdown":
+            self.request_stop()
+        elif command == "stop-job":
+            job_id = str(payload.get("job_id"))
+            drain = self._drains.get(job_id)
+            if drain is not None:
+                self._stop_job_ids.add(job_id)
+                drain.cancel()
+        else:
+            log.info("ignoring rq command %r", command)
+
+    async def _wind_down(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.shutdown_grace_seconds
+        forced = asyncio.create_task(self._force.wait())
+        try:
+            while self._jobs and not forced.done() and loop.time() < deadline:
+                await asyncio.wait(
+                    [*self._jobs.values(), forced],
+                    timeout=deadline - loop.time(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+        finally:
+            forced.cancel()
+        if self._drains:
+            log.warning("handing back %d unfinished drain(s)", len(self._drains))
+        for drain in list(self._drains.values()):
+            drain.cancel()
+        if self._jobs:
+            await asyncio.wait(list(self._jobs.values()), timeout=30)
+
+    # --- dequeue --------------------------------------------------------------------------
+    async def _take_slot(self) -> bool:
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return True
+        waiter = asyncio.create_task(self._slots.acquire())
+        stopper = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait([waiter, stopper], return_when="FIRST_COMPLETED")
+        stopper.cancel()
+        if waiter.done():
+            return True
+        waiter.cancel()
+        return False
+
+    async def _dequeue_loop(self) -> None:
+        queue_key = rqjobs.queue_key(self.settings.queue_name)
+        backoff = 1.0
+        while not self.stopping.is_set():
+            if not await self._take_slot():
+                break
+            if self.stopping.is_set():
+                self._slots.release()
+                break
+            try:
+                raw = await self.redis.blmove(
+                    queue_key, self.bridge.intermediate_key, self.tuning.dequeue_timeout
+                )
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                self._slots.release()
+                log.error("dequeue failed (%s); retrying in %.0fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            except BaseException:
+                self._slots.release()
+                raise
+            backoff = 1.0
+            if raw is None:
+                self._slots.release()
+                continue
+            job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            self._jobs[job_id] = asyncio.create_task(self._run_job(job_id), name=f"job:{job_id}")
+
+    # --- one job --------------------------------------------------------------------------
+    def _drain_args(self, job: Job) -> str:
+        args = tuple(job.args)
+        if job.func_name != rqjobs.DRAIN_FUNC or len(args) != 2:
+            raise ForeignJobError(f"job {job.id} is not a supportbot drain job")
+        if args[0] != self.settings.tenant_id:
+            raise ForeignJobError(f"job {job.id} belongs to tenant {args[0]!r}")
+        return str(args[1])
+
+    async def _run_job(self, job_id: str) -> None:
+        self.metrics.jobs_in_flight.inc()
+        try:
+            job = await self._call(self.bridge.fetch, job_id)
+            if job is None:
+                return
+            slot = await self._call(self.bridge.start, job)
+            self._slots_by_job[job_id] = slot
+            await self._perform(slot)
+        except Exception:
+            log.exception("bookkeeping of job %s failed; rq maintenance will recover it", job_id)
+        finally:
+            self._slots_by_job.pop(job_id, None)
+            self._jobs.pop(job_id, None)
+            self.metrics.jobs_in_flight.dec()
+            self._slots.release()
+
+    async def _perform(self, slot: JobSlot) -> None:
+        job_id = slot.job.id
+        run: DrainRun | None = None
+        try:
+            run = DrainRun(self._ctx, job_id, self._drain_args(slot.job))
+            drain = asyncio.create_task(run.run(), name=f"drain:{job_id}")
+            self._drains[job_id] = drain
+            try:
+                outcome = await drain
+            finally:
+                self._drains.pop(job_id, None)
+        except LeaseLost:
+            outcome = DrainOutcome.LOST
+        except (HandBack, asyncio.CancelledError) as exc:
+            if job_id in self._stop_job_ids:  # `rq` stop-job command
+                self._stop_job_ids.discard(job_id)
+                await self._failed(slot, run, exc, stopped=True)
+            elif self.stopping.is_set():
+                await self._hand_back(slot, run)
+            else:
+                await self._failed(slot, run, exc, stopped=False)
+            return
+        except Exception as exc:
+            await self._failed(slot, run, exc, stopped=False)
+            return
+        await self._call(self.bridge.succeed, slot, outcome.value)
+        self.metrics.jobs_total.labels(result=outcome.value).inc()
+
+    async def _hand_back(self, slot: JobSlot, run: DrainRun | None) -> None:
+        if run is not None and run.owned:
+            try:
+                await self.mailbox.park(run.ref, run.token, run.job_id)
+            except Exception:
+                log.exception("could not park conversation %s; the sweeper will resume it", run.ref)
+        await self._call(self.bridge.hand_back, slot)
+        self.metrics.jobs_total.labels(result="handed_back").inc()
+
+    async def _failed(
+        self, slot: JobSlot, run: DrainRun | None, exc: BaseException, *, stopped: bool
+    ) -> None:
+        will_retry = slot.job.should_retry and not stopped
+        if run is not None and run.owned:
+            try:
+                if will_retry:
+                    await self.mailbox.park(run.ref, run.token, run.job_id)
+                else:
+                    reason = f"{type(exc).__name__}: {exc}"
+                    await self.mailbox.dead_letter(run.ref, run.token, run.job_id, reason)
+            except Exception:
+                log.exception("could not release conversation %s after a failure", run.ref)
+        exc_info = (type(exc), exc, exc.__traceback__)
+        await self._call(self.bridge.fail, slot, exc_info, stopped=stopped)
+        self.metrics.jobs_total.labels(result="retried" if will_retry else "failed").inc()
+        if not will_retry:
+            self.metrics.turns_total.labels(outcome="dead_lettered").inc()
+
+    # --- periodic -------------------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        queue_key = rqjobs.queue_key(self.settings.queue_name)
+        while not self._closing.is_set():
+            try:
+                slots = list(self._slots_by_job.values())
+                await self._call(self.bridge.heartbeat, slots, busy=bool(self._jobs))
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.llen(queue_key)
+                    pipe.scard(active_key(self.settings.tenant_id))
+                    depth, pending = await pipe.execute()
+                self.metrics.queue_depth.set(int(depth))
+                self.metrics.conversations_pending.set(int(pending))
+            except Exception:
+                log.exception("heartbeat failed")
+            await self._pause(self.tuning.monitoring_interval)
+
+    async def _maintenance_loop(self) -> None:
+        while not self._closing.is_set():
+            try:
+                await self._call(self.bridge.maintain)
+            except Exception:
+                log.exception("rq maintenance failed")
+            await self._pause(self.tuning.maintenance_interval)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake up (and let the loop end) when the worker closes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)

@@ -1,0 +1,160 @@
+"""PostgreSQL implementations of the MSG91 delivery seams (`supportbot.msg91`).
+
+- `PgDeliveryStateStore` is the `msg91.dlr_store.DeliveryStateStore` the delivery-report
+  consumer uses: `load` reads an outbound message's state by (tenant, provider id);
+  `compare_and_set` writes a new record only while the stored state is still the expected one.
+  It also offers `get_state`/`set_state` (a monotonic merge in one call, see `delivery`).
+- `PgAttemptRecorder` is the `msg91.attempts.AttemptRecorder` of `Sender`: it logs every HTTP
+  attempt in ``delivery_attempts`` and, for an accepted send, attaches the provider id to the
+  reply's message row (creating the row from the request when the engine did not record it),
+  which is what lets delivery reports find the message.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from supportbot.messages import DeliveryState
+from supportbot.msg91.attempts import DeliveryAttempt
+from supportbot.msg91.dlr import DeliveryRecord
+from supportbot.msg91.errors import AttemptOutcome
+from supportbot.storage import delivery, history
+from supportbot.storage.db import Pool, connection, maybe_datetime, to_datetime
+
+_COMPARE_AND_SET = """
+UPDATE messages SET
+    delivery_state = $4,
+    delivery_updated_at = COALESCE($7, now()),
+    delivery_error_code = $5,
+    delivery_error_reason = $6,
+    sent_at = CASE WHEN $4 = 'sent' THEN COALESCE(sent_at, $7, now()) ELSE sent_at END,
+    delivered_at = CASE WHEN $4 = 'delivered' THEN COALESCE(delivered_at, $7, now())
+                        ELSE delivered_at END,
+    read_at = CASE WHEN $4 = 'read' THEN COALESCE(read_at, $7, now()) ELSE read_at END,
+    failed_at = CASE WHEN $4 = 'failed' THEN COALESCE(failed_at, $7, now()) ELSE failed_at END
+WHERE tenant_id = $1 AND provider_message_id = $2 AND COALESCE(delivery_state, 'queued') = $3
+"""
+
+
+class PgDeliveryStateStore:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def load(self, tenant_id: str, provider_message_id: str) -> DeliveryRecord | None:
+        async with connection(self._pool) as conn:
+            row = await conn.fetchrow(
+                "SELECT delivery_state, delivery_updated_at, delivery_error_code,"
+                " delivery_error_reason FROM messages"
+                " WHERE tenant_id = $1 AND provider_message_id = $2",
+                tenant_id,
+                provider_message_id,
+            )
+        if row is None:
+            return None
+        updated: datetime | None = row["delivery_updated_at"]
+        return DeliveryRecord(
+            provider_message_id=provider_message_id,
+            state=DeliveryState(row["delivery_state"] or DeliveryState.QUEUED.value),
+            updated_at=None if updated is None else updated.timestamp(),
+            error_code=row["delivery_error_code"],
+            error_reason=row["delivery_error_reason"],
+        )
+
+    async def compare_and_set(
+        self, tenant_id: str, expected: DeliveryState, record: DeliveryRecord
+    ) -> bool:
+        """Write `record` if the stored state is still `expected`; fills the state's own
+        timestamp column (sent_at, delivered_at, ...) the first time."""
+        async with connection(self._pool) as conn:
+            status = await conn.execute(
+                _COMPARE_AND_SET,
+                tenant_id,
+                record.provider_message_id,
+                expected.value,
+                record.state.value,
+                record.error_code,
+                record.error_reason,
+                maybe_datetime(record.updated_at),
+            )
+        return status.rsplit(" ", 1)[-1] != "0"
+
+    async def get_state(self, tenant_id: str, provider_message_id: str) -> DeliveryState | None:
+        return await delivery.get_state(self._pool, tenant_id, provider_message_id)
+
+    async def set_state(
+        self,
+        tenant_id: str,
+        provider_message_id: str,
+        state: DeliveryState,
+        error_code: str | None,
+        error_reason: str | None,
+        at: float | datetime | None,
+    ) -> bool:
+        return await delivery.set_state(
+            self._pool, tenant_id, provider_message_id, state, error_code, error_reason, at
+        )
+
+
+def _describe(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(kind, text) of an MSG91 send body, for a reply the engine did not record (pure)."""
+    content = body.get("content_type")
+    if content == "text":
+        return "text", body.get("text")
+    if content == "interactive":
+        inner = body.get("interactive") or {}
+        kind = "buttons" if inner.get("type") == "button" else "list"
+        return kind, (inner.get("body") or {}).get("text")
+    payload = body.get("payload") or {}
+    template = payload.get("template") or {}
+    return "template", template.get("name")
+
+
+class PgAttemptRecorder:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def record_attempt(self, attempt: DeliveryAttempt) -> None:
+        pid = attempt.provider_message_id or attempt.request_id
+        turn_id, seq = attempt.turn_id, attempt.seq
+        started = datetime.fromtimestamp(attempt.started_at, UTC)
+        if attempt.outcome is AttemptOutcome.ACCEPTED and pid is not None:
+            if turn_id is None or seq is None:
+                turn_id, seq = f"send:{pid}", 0
+            kind, text = _describe(attempt.request_body)
+            await history.record_outbound_payload(
+                self._pool,
+                attempt.tenant_id,
+                attempt.customer_id,
+                turn_id,
+                seq,
+                kind=kind,
+                text=text,
+                body={"msg91_request": attempt.request_body},
+                at=started,
+            )
+            await delivery.update_outbound(
+                self._pool,
+                attempt.tenant_id,
+                turn_id,
+                seq,
+                DeliveryState.QUEUED,
+                provider_message_id=pid,
+                at=started,
+            )
+        await delivery.record_attempt(
+            self._pool,
+            attempt.tenant_id,
+            turn_id=turn_id,
+            seq=seq,
+            attempt=attempt.attempt,
+            http_status=attempt.http_status,
+            error=attempt.error_reason,
+            duration_ms=attempt.duration_seconds * 1000.0,
+            at=to_datetime(started),
+            outcome=attempt.outcome.value,
+            error_code=attempt.error_code,
+            provider_message_id=attempt.provider_message_id,
+            request_id=attempt.request_id,
+            rate_limit_wait_ms=attempt.rate_limit_wait_seconds * 1000.0,
+        )

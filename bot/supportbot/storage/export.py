@@ -1,0 +1,121 @@
+"""Conversation export: one record per message (with its conversation's identity), oldest first,
+as JSON Lines or CSV. Rows stream from a server-side cursor, so exports of any size run in
+constant memory. Timestamps are ISO 8601 UTC; `body` is the stored JSON (a JSON string in CSV).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TextIO
+
+from supportbot.storage.db import Pool, connection
+
+FIELDS = (
+    "tenant_id",
+    "customer_id",
+    "phone",
+    "name",
+    "message_id",
+    "created_at",
+    "direction",
+    "author",
+    "kind",
+    "text",
+    "provider_message_id",
+    "turn_id",
+    "seq",
+    "delivery_state",
+    "delivery_error_code",
+    "delivery_error_reason",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+    "body",
+)
+
+_QUERY = """
+SELECT c.tenant_id, c.customer_id, c.phone, c.name, m.id AS message_id, m.created_at,
+       m.direction, m.author, m.kind, m.text, m.provider_message_id, m.turn_id, m.seq,
+       m.delivery_state, m.delivery_error_code, m.delivery_error_reason,
+       m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.body
+FROM messages m
+JOIN conversations c ON c.tenant_id = m.tenant_id AND c.customer_id = m.customer_id
+WHERE m.tenant_id = $1
+  AND ($2::text IS NULL OR m.customer_id = $2)
+  AND ($3::timestamptz IS NULL OR m.created_at >= $3)
+  AND ($4::timestamptz IS NULL OR m.created_at < $4)
+ORDER BY m.customer_id, m.created_at, m.id
+"""
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
+
+
+def to_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A DB row -> JSON-ready export record (pure)."""
+    return {name: _plain(row.get(name)) for name in FIELDS}
+
+
+def jsonl_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def csv_row(record: dict[str, Any]) -> dict[str, Any]:
+    """Flatten for CSV: body as a JSON string, None as empty."""
+    flat = dict(record)
+    flat["body"] = json.dumps(record["body"], ensure_ascii=False, separators=(",", ":"))
+    return {k: "" if v is None else v for k, v in flat.items()}
+
+
+async def iter_records(
+    pool: Pool,
+    tenant_id: str,
+    *,
+    customer_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = 500,
+) -> AsyncIterator[dict[str, Any]]:
+    """Export records of one tenant (optionally one customer / a time range)."""
+    async with connection(pool) as conn, conn.transaction(readonly=True):
+        cursor = conn.cursor(_QUERY, tenant_id, customer_id, since, until, prefetch=batch)
+        async for row in cursor:
+            yield to_record(dict(row))
+
+
+async def export(
+    pool: Pool,
+    tenant_id: str,
+    out: TextIO,
+    fmt: ExportFormat,
+    *,
+    customer_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """Write the export to `out`; returns the number of messages written."""
+    count = 0
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    if fmt is ExportFormat.CSV:
+        writer.writeheader()
+    records = iter_records(pool, tenant_id, customer_id=customer_id, since=since, until=until)
+    async for record in records:
+        if fmt is ExportFormat.CSV:
+            writer.writerow(csv_row(record))
+        else:
+            out.write(jsonl_line(record))
+        count += 1
+    return count

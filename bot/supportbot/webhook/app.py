@@ -1,0 +1,152 @@
+"""The tenant's webhook FastAPI app: routes, lifespan (Redis pool), error shape, metrics.
+
+Routes (the operator exposes the two POST paths publicly; the rest are for the cluster):
+
+    POST /webhooks/msg91/inbound   customer messages (a status payload posted here is accepted too)
+    POST /webhooks/msg91/status    delivery/read reports (a message posted here is accepted too)
+    GET  /healthz                  liveness: the process answers
+    GET  /readyz                   readiness: Redis PING + PostgreSQL SELECT 1 (cached ~2 s); 503
+    GET  /metrics                  Prometheus text format
+
+Both POST routes take either payload family (MSG91 flat or Meta envelope) and either kind, because
+MSG91's event-to-URL mapping is configured by hand per tenant and a mistake must not lose data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from supportbot.queueing.ingest import AcceptOutcome, Ingestor
+from supportbot.settings import BotSettings
+from supportbot.webhook.errors import error_body, error_response
+from supportbot.webhook.handling import Sinks, WebhookHandler
+from supportbot.webhook.metrics import CONTENT_TYPE, MetricsMiddleware, WebhookMetrics
+from supportbot.webhook.readiness import ReadinessProbe
+from supportbot.webhook.reports import ReportStore
+
+log = logging.getLogger(__name__)
+
+INBOUND_PATH = "/webhooks/msg91/inbound"
+STATUS_PATH = "/webhooks/msg91/status"
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
+
+REDIS_POOL_WAIT_SECONDS = 2.0
+"""How long a request waits for a free pooled Redis connection before answering 503."""
+REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def redis_pool(settings: BotSettings) -> aioredis.BlockingConnectionPool:
+    """A pool that waits (bounded) for a free connection instead of failing "too many"."""
+    return aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=REDIS_POOL_WAIT_SECONDS,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
+
+
+def create_app(
+    settings: BotSettings,
+    *,
+    clock: Callable[[], float] = time.time,
+    readiness_ttl: float = 2.0,
+    readiness_timeout: float = 1.5,
+) -> FastAPI:
+    metrics = WebhookMetrics(outcomes=[o.value for o in AcceptOutcome])
+    handler = WebhookHandler(settings, metrics, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = redis_pool(settings)
+        client = aioredis.Redis(connection_pool=pool)
+        app.state.sinks = Sinks(Ingestor(client, settings), ReportStore(client, settings))
+        app.state.readiness = ReadinessProbe(
+            client, settings.database_url, ttl=readiness_ttl, timeout=readiness_timeout
+        )
+        log.info("webhook started", extra={"tenant": settings.tenant_id})
+        try:
+            yield
+        finally:
+            app.state.sinks = None
+            await client.aclose()
+            await pool.aclose()
+            log.info("webhook stopped", extra={"tenant": settings.tenant_id})
+
+    app = FastAPI(
+        title=f"supportbot webhook ({settings.tenant_id})",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    def sinks_of(request: Request) -> Sinks | None:
+        found = getattr(request.app.state, "sinks", None)
+        return found if isinstance(found, Sinks) else None
+
+    @app.post(INBOUND_PATH, response_model=None)
+    async def inbound(request: Request) -> Response:
+        return await handler.handle(request, sinks_of(request))
+
+    @app.post(STATUS_PATH, response_model=None)
+    async def status(request: Request) -> Response:
+        return await handler.handle(request, sinks_of(request))
+
+    @app.get(HEALTH_PATH, response_model=None)
+    async def healthz() -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @app.get(READY_PATH, response_model=None)
+    async def readyz(request: Request) -> Response:
+        probe = getattr(request.app.state, "readiness", None)
+        if not isinstance(probe, ReadinessProbe):
+            return error_response(503, "not_ready", "the webhook has not started")
+        result = await probe.check()
+        if result.ready:
+            return JSONResponse({"status": "ready", "checks": result.checks})
+        body = {**error_body("not_ready", "a dependency is unreachable"), "checks": result.checks}
+        return JSONResponse(body, status_code=503)
+
+    @app.get(METRICS_PATH, response_model=None)
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # A bug, not bad input: answer in the usual shape; uvicorn still logs the traceback.
+        return error_response(
+            500, "internal_error", "unexpected error; the delivery may be retried"
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, StarletteHTTPException):
+            return await internal_error(request, exc)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        response = error_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)
+    app.add_middleware(
+        MetricsMiddleware,
+        metrics=metrics,
+        routes=[INBOUND_PATH, STATUS_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH],
+        timed_routes=[INBOUND_PATH, STATUS_PATH],
+    )
+    return app

@@ -1,0 +1,52 @@
+"""Who may post, and for which number (pure checks; raise typed HTTP errors).
+
+MSG91 does not sign webhooks (msg91 reference §1.4): each tenant's webhook is configured with a
+shared secret sent in a header (``settings.webhook_secret_header``, default ``X-Webhook-Secret``),
+compared in constant time. A ``?token=`` query parameter is accepted only when
+``settings.webhook_allow_query_token`` is on (it leaks into access logs). The payload must also
+name the tenant's own business number (``integratedNumber`` / Meta ``display_phone_number``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+
+from supportbot.settings import BotSettings
+from supportbot.webhook.errors import ForbiddenError, UnauthorizedError, UnprocessableError
+from supportbot.webhook.parsing import ParsedItem
+
+
+def _same(provided: str, expected: bytes) -> bool:
+    return hmac.compare_digest(provided.encode("utf-8", "backslashreplace"), expected)
+
+
+def check_secret(header: str | None, query_token: str | None, settings: BotSettings) -> None:
+    """Raise UnauthorizedError unless the header (or the allowed query token) holds the secret."""
+    expected = settings.webhook_secret.get_secret_value().encode("utf-8")
+    if expected:
+        if header is not None and _same(header, expected):
+            return
+        use_query = settings.webhook_allow_query_token and query_token is not None
+        if use_query and _same(query_token or "", expected):
+            return
+    name = settings.webhook_secret_header
+    if header is None and query_token is None:
+        raise UnauthorizedError("missing_secret", f"the {name} header is required")
+    raise UnauthorizedError("invalid_secret", f"the {name} secret is not valid for this webhook")
+
+
+def check_numbers(items: Iterable[ParsedItem], settings: BotSettings) -> None:
+    """Every item must name this tenant's integrated number (checked before anything is stored)."""
+    for item in items:
+        if item.business_number is None:
+            raise UnprocessableError(
+                "missing_integrated_number",
+                "the payload names no business number (integratedNumber / "
+                "metadata.display_phone_number); add it to the webhook template",
+            )
+        if item.business_number != settings.integrated_number:
+            raise ForbiddenError(
+                "wrong_integrated_number",
+                "the payload's integratedNumber is not this tenant's number",
+            )

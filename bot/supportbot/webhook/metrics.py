@@ -1,0 +1,118 @@
+"""Prometheus metrics of one webhook app, on its own registry (served at ``GET /metrics``).
+
+Labels hold only route templates, status codes and closed-set outcomes/reasons: never phone
+numbers, message ids or paths taken from the request.
+
+    supportbot_webhook_requests_total{route,code}       every HTTP response
+    supportbot_webhook_ack_latency_seconds{route}       time to answer a webhook POST
+    supportbot_webhook_messages_total{outcome}          accepted, duplicate, throttled,
+                                                        throttled_notify
+    supportbot_webhook_delivery_reports_total{outcome}  accepted, duplicate
+    supportbot_webhook_parse_errors_total{reason}       ParseError reasons (parsing.REASONS)
+    supportbot_webhook_rejections_total{code}           every error code we answer with
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from supportbot.webhook.parsing import REASONS
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class WebhookMetrics:
+    def __init__(self, outcomes: Iterable[str] = ()) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "supportbot_webhook_requests",
+            "HTTP responses of the webhook by route template and status code.",
+            ["route", "code"],
+            registry=self.registry,
+        )
+        self.ack_latency = Histogram(
+            "supportbot_webhook_ack_latency_seconds",
+            "Seconds from receiving a webhook POST to sending its response status.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.messages = Counter(
+            "supportbot_webhook_messages",
+            "Inbound messages by ingest outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.reports = Counter(
+            "supportbot_webhook_delivery_reports",
+            "Delivery reports by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.parse_errors = Counter(
+            "supportbot_webhook_parse_errors",
+            "Bodies or items that could not be parsed, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.rejections = Counter(
+            "supportbot_webhook_rejections",
+            "Error responses by error code.",
+            ["code"],
+            registry=self.registry,
+        )
+        for outcome in outcomes:  # export zeros so dashboards and alerts see the series
+            self.messages.labels(outcome)
+        for outcome in ("accepted", "duplicate"):
+            self.reports.labels(outcome)
+        for reason in REASONS:
+            self.parse_errors.labels(reason)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Counts every response by route and status, and times the webhook routes."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: WebhookMetrics,
+        routes: Iterable[str],
+        timed_routes: Iterable[str],
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.known = frozenset(routes)
+        self.timed = frozenset(timed_routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        route = path if path in self.known else "other"
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                if route in self.timed:
+                    elapsed = time.perf_counter() - started
+                    self.metrics.ack_latency.labels(route).observe(elapsed)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.requests.labels(route, str(status)).inc()

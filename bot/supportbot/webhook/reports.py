@@ -1,0 +1,95 @@
+"""Storing delivery reports: de-duplicate, publish and archive in one atomic Redis round trip.
+
+Keys (all under the tenant prefix ``sb:{tenant_id}:``, like the ingest queue's keys):
+
+    sb:{t}:dlrseen:{provider_message_id}:{state}  STRING  SET NX EX dedupe_ttl: report seen
+    sb:{t}:dlr                                    STREAM  field r = DeliveryReport.to_json()
+    sb:{t}:raw                                    STREAM  raw body: b, t (received_at), k="status",
+                                                          id = "{provider_message_id}:{state}"
+
+The delivery side consumes ``sb:{t}:dlr`` (e.g. XREADGROUP); both streams are trimmed
+approximately (MAXLEN ~) so a missing consumer cannot exhaust Redis memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
+
+from supportbot.messages import DeliveryReport
+from supportbot.queueing import keys
+from supportbot.queueing.ingest import RAW_STREAM_MAXLEN
+from supportbot.settings import BotSettings
+
+DLR_STREAM_MAXLEN = 200_000
+"""Approximate cap of the delivery-report stream."""
+
+STORE_REPORT = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[3])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*',
+           'b', ARGV[5], 't', ARGV[6], 'k', 'status', 'id', ARGV[7])
+return 1
+"""
+
+
+def dedupe_id(report: DeliveryReport) -> str:
+    return f"{report.provider_message_id}:{report.state.value}"
+
+
+def seen_key(tenant_id: str, report: DeliveryReport) -> str:
+    return f"{keys.tenant_prefix(tenant_id)}dlrseen:{dedupe_id(report)}"
+
+
+def dlr_stream_key(tenant_id: str) -> str:
+    return f"{keys.tenant_prefix(tenant_id)}dlr"
+
+
+class ReportStore:
+    """Writes one tenant's delivery reports; `store` returns one bool per report (True = new).
+
+    All reports of one post go out in a single pipeline of EVALSHA calls (one round trip); the
+    script is loaded on the first NOSCRIPT answer and the batch re-run (the dedupe key makes the
+    re-run harmless).
+    """
+
+    def __init__(self, redis: aioredis.Redis, settings: BotSettings) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._sha = hashlib.sha1(STORE_REPORT.encode(), usedforsecurity=False).hexdigest()
+
+    async def store(self, reports: Sequence[DeliveryReport], raw_body: bytes) -> list[bool]:
+        if not reports:
+            return []
+        try:
+            return await self._run(reports, raw_body)
+        except NoScriptError:
+            self._sha = await self._redis.script_load(STORE_REPORT)
+            return await self._run(reports, raw_body)
+
+    async def _run(self, reports: Sequence[DeliveryReport], raw_body: bytes) -> list[bool]:
+        tenant = self._settings.tenant_id
+        stream, raw = dlr_stream_key(tenant), keys.raw_stream_key(tenant)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for report in reports:
+                pipe.evalsha(
+                    self._sha,
+                    3,
+                    seen_key(tenant, report),
+                    stream,
+                    raw,
+                    self._settings.dedupe_ttl_seconds,
+                    DLR_STREAM_MAXLEN,
+                    report.to_json(),
+                    RAW_STREAM_MAXLEN,
+                    raw_body,
+                    repr(report.received_at),
+                    dedupe_id(report),
+                )
+            results = await pipe.execute()
+        return [int(r) == 1 for r in results]
