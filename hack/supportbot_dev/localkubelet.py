@@ -13,7 +13,10 @@ spec as stored in the API server:
   `..data` symlink layout, refreshed when the source objects change; any env value or argument
   that starts with a mount path is rewritten to the local directory;
 - each declared containerPort gets a free loopback port (like a pod IP); env values equal to a
-  declared port number, in variables whose name ends with PORT, are rewritten to it.
+  declared port number, in variables whose name ends with PORT, are rewritten to it;
+- the pod's ServiceAccount identity: a token from the TokenRequest API (as kubelet's projected
+  volume would hold) in a kubeconfig passed as KUBECONFIG, so a pod that talks to the API server
+  (the operator) does so with exactly the RBAC its ServiceAccount has.
 
 Pods that disappear (rollout, scale-down, garbage collection) get their processes stopped.
 """
@@ -21,6 +24,7 @@ Pods that disappear (rollout, scale-down, garbage collection) get their processe
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -33,6 +37,7 @@ from subprocess import Popen
 from typing import Any
 
 from kubernetes import client
+from yaml import safe_load as yaml_safe_load
 
 from supportbot_dev import procs
 from supportbot_dev.controlplane import Cluster
@@ -98,6 +103,7 @@ class LocalKubelet:
         extra_env: dict[str, str] | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
+        self.cluster = cluster
         self.core = client.CoreV1Api(cluster.api_client())
         self.namespace = namespace
         self.selector = label_selector
@@ -158,14 +164,17 @@ class LocalKubelet:
             name=name, uid=pod.metadata.uid, labels=dict(pod.metadata.labels or {}), root=root
         )
         mounts = self._materialise_volumes(local, pod)
+        pod_env: dict[str, str] = {}
+        if pod.spec.automount_service_account_token is not False:
+            pod_env["KUBECONFIG"] = str(self._service_account_kubeconfig(local, pod))
         for init in pod.spec.init_containers or []:
-            c = self._container(local, pod, init, mounts)
+            c = self._container(local, pod, init, mounts, pod_env)
             self.log(f"{name}: init container {init.name}: {' '.join(c.argv)}")
             proc = procs.start(c.argv, c.log, env=c.env, cwd=root)
             if proc.wait(timeout=300) != 0:
                 raise HarnessError(f"init container {init.name} of {name} failed; see {c.log}")
         for spec in pod.spec.containers:
-            c = self._container(local, pod, spec, mounts)
+            c = self._container(local, pod, spec, mounts, pod_env)
             self.log(f"{name}: starting {spec.name} ports {c.ports}: {' '.join(c.argv[:3])}")
             c.proc = procs.start(c.argv, c.log, env=c.env, cwd=root)
             local.containers.append(c)
@@ -178,7 +187,7 @@ class LocalKubelet:
                 procs.stop(c.proc, timeout=30)
 
     def _container(
-        self, local: LocalPod, pod: Any, spec: Any, mounts: dict[str, Path]
+        self, local: LocalPod, pod: Any, spec: Any, mounts: dict[str, Path], pod_env: dict[str, str]
     ) -> LocalContainer:
         ports = {p.container_port: procs.free_port() for p in spec.ports or []}
         env = self._env(pod, spec)
@@ -186,7 +195,7 @@ class LocalKubelet:
             if key.endswith("PORT") and value.isdigit() and int(value) in ports:
                 env[key] = str(ports[int(value)])
             env[key] = _rewrite(env[key], mounts)
-        full_env = dict(os.environ, **env, **self.extra_env)
+        full_env = dict(os.environ, **pod_env, **env, **self.extra_env)
         argv = [expand(a, env) for a in [*(spec.command or []), *(spec.args or [])]]
         if not argv:
             raise HarnessError(f"container {spec.name} of {local.name} has no command")
@@ -252,6 +261,41 @@ class LocalKubelet:
                 return {}
             raise HarnessError(f"configmap {self.namespace}/{name}: {exc.reason}") from exc
         return dict(obj.data or {})
+
+    def _service_account_kubeconfig(self, local: LocalPod, pod: Any) -> Path:
+        """A kubeconfig carrying a TokenRequest token of the pod's ServiceAccount."""
+        sa = pod.spec.service_account_name or "default"
+        request = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=24 * 3600)
+        )
+        token: Any = self.core.create_namespaced_service_account_token(sa, self.namespace, request)
+        doc = yaml_safe_load(self.cluster.kubeconfig.read_text())
+        context = next(c for c in doc["contexts"] if c["name"] == doc["current-context"])
+        cluster = next(c for c in doc["clusters"] if c["name"] == context["context"]["cluster"])
+        path = local.root / "serviceaccount.kubeconfig"
+        local.root.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [cluster],
+                    "users": [{"name": sa, "user": {"token": token.status.token}}],
+                    "contexts": [
+                        {
+                            "name": "pod",
+                            "context": {
+                                "cluster": cluster["name"],
+                                "user": sa,
+                                "namespace": self.namespace,
+                            },
+                        }
+                    ],
+                    "current-context": "pod",
+                }
+            )
+        )
+        return path
 
     # -- volumes -------------------------------------------------------------------------------
     def _volume_files(self, vol: Any) -> dict[str, str] | None:

@@ -139,3 +139,75 @@ def _can_get(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest.mark.fullcluster
+def test_pod_gets_its_service_account_identity(kube_full: Cluster, tmp_path: Path) -> None:
+    """A pod's process talks to the API server as its ServiceAccount, with that RBAC only."""
+    ns = f"t-{uuid.uuid4().hex[:8]}"
+    kube_full.kubectl("create", "namespace", ns)
+    kube_full.kubectl("-n", ns, "create", "serviceaccount", "reader")
+    kube_full.kubectl(
+        "-n", ns, "create", "role", "cm-reader", "--verb=get,list", "--resource=configmaps"
+    )
+    kube_full.kubectl(
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "cm-reader",
+        "--role=cm-reader",
+        f"--serviceaccount={ns}:reader",
+    )
+    script = (
+        "import subprocess, sys, pathlib\n"
+        "out = pathlib.Path(sys.argv[2])\n"
+        "def run(*a):\n"
+        "    return subprocess.run([sys.argv[1], *a], capture_output=True, text=True).stdout\n"
+        "def can(verb, res):\n"
+        "    return run('auth', 'can-i', verb, res).strip()\n"
+        "who = run('auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}')\n"
+        "out.write_text(f\"{who} {can('list', 'configmaps')} {can('list', 'secrets')}\")\n"
+        "import time; time.sleep(600)\n"
+    )
+    labels = {"app": "who"}
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "who", "namespace": ns},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": "reader",
+                    "containers": [
+                        {
+                            "name": "c",
+                            "image": "x",
+                            "command": [
+                                "python",
+                                "-c",
+                                script,
+                                str(kube_full.bins.kubectl),
+                                "/work/out.txt",
+                            ],
+                            "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+                        }
+                    ],
+                    "volumes": [{"name": "work", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+    kube_full.kubectl("apply", "-f", "-", stdin=json.dumps(dep))
+    kubelet = LocalKubelet(kube_full, ns, label_selector="app=who", workdir=tmp_path)
+    try:
+        kubelet.wait_for(lambda: len(kubelet.pods) == 1, 90, "the pod to start")
+        (pod,) = kubelet.pods.values()
+        out = pod.root / "volumes" / "work" / "out.txt"
+        kubelet.wait_for(out.exists, 30, "the identity report")
+        assert out.read_text().split() == [f"system:serviceaccount:{ns}:reader", "yes", "no"]
+    finally:
+        kubelet.stop_all()
