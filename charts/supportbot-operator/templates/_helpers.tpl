@@ -1,0 +1,87 @@
+{{/* Names and labels shared by every template. */}}
+
+{{- define "supportbot-operator.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "supportbot-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "supportbot-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "supportbot-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "supportbot-operator.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "supportbot-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: supportbot
+{{- end }}
+
+{{- define "supportbot-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "supportbot-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "supportbot-operator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+The operator's permissions on tenant namespaces: exactly the verbs it uses.
+- supportbots: list/watch (kopf), status: patch (conditions), finalizers: update (owner
+  references with blockOwnerDeletion where OwnerReferencesPermissionEnforcement is on).
+- children: list/watch (in-memory index), get (name-conflict check), create + patch (server-side
+  apply; creating through apply needs both), delete only for the optional Ingress and
+  NetworkPolicy.
+- secrets: list/watch only (digests of referenced keys; values are never kept or logged).
+- configmaps: get for the flow source, patch for the validated copy.
+- events: create.
+*/}}
+{{- define "supportbot-operator.tenantRules" -}}
+- apiGroups: [supportbot.dev]
+  resources: [supportbots]
+  verbs: [list, watch]
+- apiGroups: [supportbot.dev]
+  resources: [supportbots/status]
+  verbs: [patch]
+- apiGroups: [supportbot.dev]
+  resources: [supportbots/finalizers]
+  verbs: [update]
+- apiGroups: [""]
+  resources: [serviceaccounts, services, configmaps]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [list, watch]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies, ingresses]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- if .Values.peering.enabled }}
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- end }}

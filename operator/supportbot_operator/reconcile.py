@@ -1,0 +1,250 @@
+"""One reconcile pass for one tenant: read the in-memory view, resolve inputs, render, apply only
+what differs, delete what is no longer wanted, write the status only when it changed, and post
+Events on condition transitions.
+
+Policy when something is wrong (decided here, in one place):
+- a referenced Secret or key is missing: hold, apply nothing (pods could not start), Degraded;
+- the flow ConfigMap is missing or its flow invalid: keep the last validated flow snapshot and
+  apply everything else with it; with no snapshot yet, hold. Degraded either way;
+- paused: apply nothing, only report;
+- an API write fails: Degraded (ApplyFailed), and the error propagates so the caller requeues.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from supportbot_operator import drift, inputs, names, render, spec, status
+from supportbot_operator.errors import InvalidSpecError, KubeApiError
+from supportbot_operator.flowcheck import FlowValidator
+from supportbot_operator.inputs import Problem
+from supportbot_operator.kube import KubeApi, manifest_path, object_path
+from supportbot_operator.metrics import Metrics
+from supportbot_operator.render import network
+from supportbot_operator.settings import OperatorSettings
+from supportbot_operator.view import Body, ClusterView
+
+log = logging.getLogger(__name__)
+
+DELETABLE = {"Ingress", "NetworkPolicy"}
+"""Optional children; everything else always exists while the tenant does."""
+
+
+@dataclass
+class FlowMemo:
+    """Last flow text fetched for a tenant and the validator's verdict on it."""
+
+    hash: str
+    text: str
+    errors: list[str]
+
+
+@dataclass
+class Context:
+    settings: OperatorSettings
+    api: KubeApi
+    view: ClusterView
+    validate: FlowValidator
+    metrics: Metrics
+    flows: dict[tuple[str, str], FlowMemo] = field(default_factory=dict)
+    conditions: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    hash: str
+    text: str
+
+
+def _snapshot(children: Mapping[tuple[str, str], Body], bot: spec.SupportBot) -> Snapshot | None:
+    cm = children.get(("ConfigMap", names.flow_configmap_name(bot.name)))
+    if cm is None:
+        return None
+    text = (cm.get("data") or {}).get(names.FLOW_FILE)
+    want = (cm["metadata"].get("annotations") or {}).get(names.ANNOTATION_FLOW_HASH)
+    if text is None or want != inputs.flow_hash(text):
+        return None  # edited by someone: not trustworthy
+    return Snapshot(want, text)
+
+
+async def resolve_flow(
+    ctx: Context, bot: spec.SupportBot, children: Mapping[tuple[str, str], Body]
+) -> tuple[Snapshot | None, Problem | None]:
+    """The flow to run: the current source when valid, else the last snapshot + a problem."""
+    snapshot = _snapshot(children, bot)
+    ref = bot.spec.flow.config_map_ref
+    source, problem = inputs.flow_source_problem(
+        bot, lambda n: ctx.view.configmap(bot.namespace, n)
+    )
+    if problem is not None or source is None:
+        return snapshot, problem
+    want = source[:16]
+    if snapshot is not None and snapshot.hash == want:
+        return snapshot, None
+    key = (bot.namespace, bot.name)
+    memo = ctx.flows.get(key)
+    if memo is None or memo.hash != want:
+        cm = await ctx.api.get(object_path("v1", "ConfigMap", bot.namespace, ref.name))
+        text = ((cm or {}).get("data") or {}).get(ref.key)
+        if text is None:
+            return snapshot, Problem(
+                "ConfigMapKeyNotFound", f"flow ConfigMap {ref.name!r} has no key {ref.key!r}"
+            )
+        memo = FlowMemo(inputs.flow_hash(text), text, ctx.validate(text))
+        ctx.flows[key] = memo
+    if memo.errors:
+        return snapshot, inputs.invalid_flow(memo.errors)
+    return Snapshot(memo.hash, memo.text), None
+
+
+def _running(children: Mapping[tuple[str, str], Body], bot_name: str) -> dict[str, str]:
+    """What the pods run, read from the live worker template (not from the spec)."""
+    worker = children.get(("Deployment", names.worker_name(bot_name)))
+    if worker is None:
+        return {}
+    template = worker.get("spec", {}).get("template", {})
+    annotations = template.get("metadata", {}).get("annotations") or {}
+    containers = template.get("spec", {}).get("containers") or [{}]
+    return {
+        "image": str(containers[0].get("image", "")),
+        "flowHash": str(annotations.get(names.ANNOTATION_FLOW_HASH, "")),
+        "secretsHash": str(annotations.get(names.ANNOTATION_SECRETS_HASH, "")),
+    }
+
+
+def _owned_by(body: Body, uid: str) -> bool:
+    owners = body.get("metadata", {}).get("ownerReferences") or []
+    return any(o.get("uid") == uid for o in owners)
+
+
+async def _apply_children(
+    ctx: Context, uid: str, desired: list[Body], children: dict[tuple[str, str], Body]
+) -> tuple[list[str], list[Problem]]:
+    """Apply what differs, delete optional children no longer wanted. Returns what changed and
+    the names taken by objects this tenant does not own (never overwritten)."""
+    changed: list[str] = []
+    conflicts: list[Problem] = []
+    wanted = {(m["kind"], m["metadata"]["name"]) for m in desired}
+    for manifest in desired:
+        key = (manifest["kind"], manifest["metadata"]["name"])
+        live = children.get(key)
+        if live is None:  # not in the index: new, just created, or someone else's
+            live = await ctx.api.get(manifest_path(manifest))
+            if live is not None and not _owned_by(live, uid):
+                conflicts.append(
+                    Problem(
+                        "NameConflict",
+                        f"{key[0]} {key[1]!r} exists and is not owned by this SupportBot",
+                    )
+                )
+                continue
+        if drift.in_sync(manifest, live):
+            continue
+        children[key] = await ctx.api.apply(manifest)
+        ctx.metrics.writes.labels("apply", manifest["kind"]).inc()
+        changed.append(f"{key[0]}/{key[1]}")
+    for (kind, name), body in list(children.items()):
+        if (kind, name) not in wanted and kind in DELETABLE:
+            meta = body["metadata"]
+            await ctx.api.delete(body["apiVersion"], kind, meta["namespace"], name)
+            ctx.metrics.writes.labels("delete", kind).inc()
+            del children[(kind, name)]
+            changed.append(f"{kind}/{name} (deleted)")
+    return changed, conflicts
+
+
+async def reconcile(ctx: Context, namespace: str, name: str) -> str:
+    """One pass; returns the result label for metrics. API errors propagate (requeue)."""
+    body = ctx.view.bot(namespace, name)
+    if body is None:
+        ctx.flows.pop((namespace, name), None)
+        ctx.conditions.pop((namespace, name), None)
+        return "gone"
+    meta = body["metadata"]
+    generation = int(meta.get("generation") or 0)
+    try:
+        bot = spec.parse(body)
+    except InvalidSpecError as exc:
+        problems = [Problem("InvalidSpec", str(exc))]
+        await _report(ctx, body, generation, False, problems, {}, ("", ""), (0, 0))
+        return "invalid"
+    children = ctx.view.owned(namespace, name, bot.uid)
+    endpoints = network.endpoints(bot, ctx.settings.cluster_domain)
+    floors = (bot.spec.webhook.min_replicas, bot.spec.worker.min_replicas)
+    if bot.paused:
+        await _report(ctx, body, generation, True, [], children, endpoints, floors)
+        return "paused"
+
+    secrets = inputs.resolve_secrets(bot, lambda n: ctx.view.secret(namespace, n))
+    flow, flow_problem = await resolve_flow(ctx, bot, children)
+    problems = [*secrets.problems, *([flow_problem] if flow_problem else [])]
+    if secrets.problems or flow is None:
+        await _report(ctx, body, generation, False, problems, children, endpoints, floors)
+        return "held"
+
+    desired = render.render_children(
+        bot, render.Inputs(flow.text, flow.hash, secrets.hash), ctx.settings
+    )
+    try:
+        changed, conflicts = await _apply_children(ctx, bot.uid, desired, children)
+        problems.extend(conflicts)
+    except KubeApiError as exc:
+        problems.append(Problem("ApplyFailed", str(exc)))
+        await _report(ctx, body, generation, False, problems, children, endpoints, floors)
+        raise
+    if changed:
+        log.info("applied %s/%s: %s", namespace, name, ", ".join(changed))
+        await _event(ctx, body, status.Event("Normal", "Applied", "updated " + ", ".join(changed)))
+    await _report(ctx, body, generation, False, problems, children, endpoints, floors)
+    return "applied" if changed else "unchanged"
+
+
+async def _report(
+    ctx: Context,
+    body: Body,
+    generation: int,
+    paused: bool,
+    problems: list[Problem],
+    children: Mapping[tuple[str, str], Body],
+    endpoints: tuple[str, str],
+    floors: tuple[int, int],
+) -> None:
+    meta = body["metadata"]
+    bot_name = meta["name"]
+    obs = status.Observation(
+        generation=generation,
+        paused=paused,
+        problems=problems,
+        webhook=status.component(
+            children.get(("Deployment", names.webhook_name(bot_name))), floors[0]
+        ),
+        worker=status.component(
+            children.get(("Deployment", names.worker_name(bot_name))), floors[1]
+        ),
+        endpoint=endpoints[0],
+        status_endpoint=endpoints[1],
+        running=_running(children, bot_name),
+    )
+    previous = body.get("status") or {}
+    new = status.compute(obs, previous, ctx.now())
+    ctx.conditions[(meta["namespace"], bot_name)] = {
+        c["type"]: c["status"] for c in new["conditions"]
+    }
+    if not status.changed(previous, new):
+        return
+    await ctx.api.patch_status(meta["namespace"], bot_name, new)
+    ctx.metrics.writes.labels("status", names.KIND).inc()
+    for event in status.transitions(previous, new):
+        await _event(ctx, body, event)
+
+
+async def _event(ctx: Context, body: Body, event: status.Event) -> None:
+    try:
+        await ctx.api.post_event(body, event.type, event.reason, event.message)
+        ctx.metrics.writes.labels("event", "Event").inc()
+    except KubeApiError as exc:  # an Event is best effort; never fail a reconcile on it
+        log.warning("could not post event %s: %s", event.reason, exc)

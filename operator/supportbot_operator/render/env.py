@@ -1,0 +1,89 @@
+"""The bot containers' environment, rendered from the bot's own settings contract.
+
+Variable names come from `supportbot.settings.env_var_names()` (field -> SUPPORTBOT_*), so a
+renamed or removed field fails here instead of silently producing a variable the bot ignores.
+Secrets are only ever `secretKeyRef`s; the operator never reads their values.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from supportbot.settings import BotSettings, env_var_names
+from supportbot_operator import names
+from supportbot_operator.spec import SecretKeyRef, SupportBot
+
+EnvVar = dict[str, Any]
+
+FLOW_PATH = PurePosixPath(str(BotSettings.model_fields["flow_path"].default))
+"""Where the bot reads its flow; the flow snapshot ConfigMap is mounted at its directory."""
+
+
+def _var(field: str, value: str) -> EnvVar:
+    return {"name": env_var_names()[field], "value": value}
+
+
+def _secret(field: str, ref: SecretKeyRef) -> EnvVar:
+    return {
+        "name": env_var_names()[field],
+        "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+    }
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def base_env(bot: SupportBot) -> list[EnvVar]:
+    """What every bot process needs to load its settings (the required fields)."""
+    spec = bot.spec
+    return [
+        _var("tenant_id", bot.name),
+        _var("integrated_number", spec.whatsapp.integrated_number),
+        _var("log_level", spec.log_level),
+        _secret("webhook_secret", spec.whatsapp.webhook_secret_ref),
+        _secret("redis_url", spec.storage.redis_url_secret_ref),
+        _secret("database_url", spec.storage.postgres_dsn_secret_ref),
+    ]
+
+
+def webhook_env(bot: SupportBot) -> list[EnvVar]:
+    """The webhook only verifies and enqueues: no LLM or MSG91 credentials."""
+    return [*base_env(bot), _var("port", str(names.WEBHOOK_PORT))]
+
+
+def worker_env(bot: SupportBot) -> list[EnvVar]:
+    spec = bot.spec
+    env = [
+        *base_env(bot),
+        _secret("msg91_auth_key", spec.whatsapp.auth_key_secret_ref),
+        _secret("openrouter_api_key", spec.llm.api_key_secret_ref),
+        _var("llm_models", ",".join(spec.llm.models)),
+        _var("llm_timeout_seconds", _number(spec.llm.timeout_seconds)),
+        _var("llm_max_tokens", str(spec.llm.max_tokens)),
+        _var("llm_temperature", _number(spec.llm.temperature)),
+        _var("flow_path", str(FLOW_PATH)),
+        _var("worker_concurrency", str(spec.worker.concurrency)),
+        _var("send_rate_limit_per_minute", str(spec.whatsapp.send_rate_limit_per_minute)),
+        _var("metrics_port", str(names.WORKER_METRICS_PORT)),
+    ]
+    if spec.whatsapp.api_base_url:
+        env.append(_var("msg91_base_url", spec.whatsapp.api_base_url))
+    if spec.llm.base_url:
+        env.append(_var("openrouter_base_url", spec.llm.base_url))
+    template = spec.whatsapp.out_of_window_template
+    if template is not None:
+        env.append(_var("out_of_window_template_name", template.name))
+        env.append(_var("out_of_window_template_language", template.language))
+        if template.params:
+            env.append(_var("out_of_window_template_params", ",".join(template.params)))
+    return env
+
+
+def migrate_env(bot: SupportBot) -> list[EnvVar]:
+    """`supportbot migrate` needs only the database URL (it falls back to it alone)."""
+    return [
+        _var("log_level", bot.spec.log_level),
+        _secret("database_url", bot.spec.storage.postgres_dsn_secret_ref),
+    ]

@@ -1,0 +1,207 @@
+"""Typed view of a `SupportBot` resource (spec + identity), parsed from the raw body.
+
+The defaults here mirror the CRD's structural defaults (`crds/`); a unit test walks both and
+fails when they drift apart. The API server applies the CRD defaults, so at run time these only
+matter for objects that bypassed it (offline `supportbot-operator render`, tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from supportbot_operator import names
+from supportbot_operator.errors import InvalidSpecError
+
+Quantity = str | int
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+class SecretKeyRef(_Model):
+    name: str
+    key: str
+
+
+class FlowConfigMapRef(_Model):
+    name: str
+    key: str = names.FLOW_FILE
+
+
+class OutOfWindowTemplate(_Model):
+    name: str
+    language: str = "en"
+    params: list[str] = Field(default_factory=list)
+
+
+class WhatsApp(_Model):
+    provider: Literal["msg91"] = "msg91"
+    integrated_number: str
+    auth_key_secret_ref: SecretKeyRef
+    webhook_secret_ref: SecretKeyRef
+    send_rate_limit_per_minute: int = 100
+    out_of_window_template: OutOfWindowTemplate | None = None
+    api_base_url: str | None = None
+
+
+class Llm(_Model):
+    api_key_secret_ref: SecretKeyRef
+    models: list[str]
+    timeout_seconds: int = 30
+    max_tokens: int = 512
+    temperature: float = 0.3
+    base_url: str | None = None
+
+
+class Flow(_Model):
+    config_map_ref: FlowConfigMapRef
+
+
+class Storage(_Model):
+    redis_url_secret_ref: SecretKeyRef
+    postgres_dsn_secret_ref: SecretKeyRef
+
+
+class Resources(_Model):
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+
+
+def _webhook_resources() -> Resources:
+    return Resources(
+        requests={"cpu": "100m", "memory": "128Mi"}, limits={"cpu": "1", "memory": "256Mi"}
+    )
+
+
+def _worker_resources() -> Resources:
+    return Resources(
+        requests={"cpu": "200m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "512Mi"}
+    )
+
+
+_CPU_TARGET = "targetCPUUtilizationPercentage"  # the HPA v1 spelling, not plain camelCase
+
+
+class WebhookAutoscaling(_Model):
+    target_cpu_utilization_percentage: int = Field(default=70, alias=_CPU_TARGET)
+
+
+class WorkerAutoscaling(_Model):
+    metric: Literal["CPU", "QueueDepth", "InFlightTurns"] = "CPU"
+    target_cpu_utilization_percentage: int = Field(default=70, alias=_CPU_TARGET)
+    target_average_value: int | None = None
+    """Per-pod target for QueueDepth / InFlightTurns (needs a metrics adapter)."""
+
+
+class Webhook(_Model):
+    min_replicas: int = 2
+    max_replicas: int = 5
+    autoscaling: WebhookAutoscaling = Field(default_factory=WebhookAutoscaling)
+    resources: Resources = Field(default_factory=_webhook_resources)
+
+
+class Worker(_Model):
+    min_replicas: int = 1
+    max_replicas: int = 5
+    concurrency: int = 1000
+    autoscaling: WorkerAutoscaling = Field(default_factory=WorkerAutoscaling)
+    resources: Resources = Field(default_factory=_worker_resources)
+
+
+class Ingress(_Model):
+    enabled: bool = False
+    class_name: str | None = None
+    host: str | None = None
+    tls_secret_name: str | None = None
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class NetworkPolicy(_Model):
+    enabled: bool = False
+    metrics_namespace_selector: dict[str, str] = Field(default_factory=dict)
+    """matchLabels of namespaces allowed to scrape metrics; empty means every namespace."""
+
+
+class LocalObjectRef(_Model):
+    name: str
+
+
+class SupportBotSpec(_Model):
+    whatsapp: WhatsApp
+    llm: Llm
+    flow: Flow
+    storage: Storage
+    webhook: Webhook = Field(default_factory=Webhook)
+    worker: Worker = Field(default_factory=Worker)
+    ingress: Ingress = Field(default_factory=Ingress)
+    network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
+    image: str | None = None
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    image_pull_secrets: list[LocalObjectRef] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    paused: bool = False
+
+    def secret_refs(self) -> dict[str, SecretKeyRef]:
+        """Every referenced Secret key, by the role it plays."""
+        return {
+            "whatsapp.webhookSecretRef": self.whatsapp.webhook_secret_ref,
+            "whatsapp.authKeySecretRef": self.whatsapp.auth_key_secret_ref,
+            "llm.apiKeySecretRef": self.llm.api_key_secret_ref,
+            "storage.redisUrlSecretRef": self.storage.redis_url_secret_ref,
+            "storage.postgresDsnSecretRef": self.storage.postgres_dsn_secret_ref,
+        }
+
+
+@dataclass(frozen=True)
+class SupportBot:
+    """Identity + parsed spec of one tenant."""
+
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    spec: SupportBotSpec
+    annotations: Mapping[str, str]
+
+    @property
+    def paused(self) -> bool:
+        return self.spec.paused or self.annotations.get(names.ANNOTATION_PAUSED) == "true"
+
+    def owner_reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": names.API_VERSION,
+            "kind": names.KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def parse(body: Mapping[str, Any]) -> SupportBot:
+    """Parse a raw SupportBot body; raises InvalidSpecError naming the bad fields."""
+    meta = body.get("metadata") or {}
+    try:
+        spec = SupportBotSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)
+        )
+        raise InvalidSpecError(problems) from None
+    return SupportBot(
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace", "")),
+        uid=str(meta.get("uid", "")),
+        generation=int(meta.get("generation") or 0),
+        spec=spec,
+        annotations=dict(meta.get("annotations") or {}),
+    )

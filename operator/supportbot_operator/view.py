@@ -1,0 +1,110 @@
+"""Read-only, in-memory view of the cluster the reconciler decides from.
+
+In the operator it is backed by kopf indices fed by the watch streams (so an idle tenant costs
+no API reads); in tests any mapping of key -> iterable of values works. Indexed bodies are
+slimmed (`slim`), Secret and ConfigMap values are reduced to per-key digests.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from supportbot_operator import names
+from supportbot_operator.inputs import KeyDigests
+
+Body = dict[str, Any]
+Index = Mapping[Any, Iterable[Any]]
+
+CHILD_INDICES: dict[str, tuple[str, str, str]] = {
+    # kopf index id -> (group, version, plural) of everything the operator creates
+    "owned_serviceaccounts": ("", "v1", "serviceaccounts"),
+    "owned_configmaps": ("", "v1", "configmaps"),
+    "owned_services": ("", "v1", "services"),
+    "owned_deployments": ("apps", "v1", "deployments"),
+    "owned_hpas": ("autoscaling", "v2", "horizontalpodautoscalers"),
+    "owned_pdbs": ("policy", "v1", "poddisruptionbudgets"),
+    "owned_networkpolicies": ("networking.k8s.io", "v1", "networkpolicies"),
+    "owned_ingresses": ("networking.k8s.io", "v1", "ingresses"),
+}
+
+
+def slim(body: Mapping[str, Any]) -> Body:
+    """A plain copy without managedFields (the bulk of most objects)."""
+    out = copy.deepcopy(dict(body))
+    meta = dict(out.get("metadata") or {})
+    meta.pop("managedFields", None)
+    out["metadata"] = meta
+    return out
+
+
+def _first(index: Index, key: Any) -> Any:
+    for value in index.get(key, ()):
+        return value
+    return None
+
+
+@dataclass
+class ClusterView:
+    bots: Index
+    refs: Index
+    secrets: Index
+    configmaps: Index
+    children: Mapping[str, Index] = field(default_factory=dict)
+
+    def bot(self, namespace: str, name: str) -> Body | None:
+        found: Body | None = _first(self.bots, (namespace, name))
+        return found
+
+    def bot_keys(self) -> list[tuple[str, str]]:
+        return [key for key, values in self.bots.items() if any(True for _ in values)]
+
+    def secret(self, namespace: str, name: str) -> KeyDigests | None:
+        found: KeyDigests | None = _first(self.secrets, (namespace, name))
+        return found
+
+    def configmap(self, namespace: str, name: str) -> KeyDigests | None:
+        found: KeyDigests | None = _first(self.configmaps, (namespace, name))
+        return found
+
+    def referencing(self, namespace: str, kind: str, name: str) -> set[str]:
+        return set(self.refs.get((namespace, kind, name), ()))
+
+    def owned(self, namespace: str, bot: str, uid: str) -> dict[tuple[str, str], Body]:
+        """Children of one tenant (by owner uid, so a re-created tenant ignores leftovers)."""
+        out: dict[tuple[str, str], Body] = {}
+        for index in self.children.values():
+            for body in index.get((namespace, bot), ()):
+                owners = body.get("metadata", {}).get("ownerReferences") or []
+                if any(o.get("uid") == uid for o in owners):
+                    out[(body["kind"], body["metadata"]["name"])] = body
+        return out
+
+
+def references(body: Mapping[str, Any]) -> dict[tuple[str, str, str], str]:
+    """(namespace, kind, name) of every Secret/ConfigMap a SupportBot body references."""
+    meta, spec = body.get("metadata") or {}, body.get("spec") or {}
+    ns, bot = meta.get("namespace", ""), meta.get("name", "")
+    out: dict[tuple[str, str, str], str] = {}
+    for section, fields in (
+        ("whatsapp", ("authKeySecretRef", "webhookSecretRef")),
+        ("llm", ("apiKeySecretRef",)),
+        ("storage", ("redisUrlSecretRef", "postgresDsnSecretRef")),
+    ):
+        for f in fields:
+            ref = (spec.get(section) or {}).get(f) or {}
+            if ref.get("name"):
+                out[(ns, "Secret", ref["name"])] = bot
+    cm = ((spec.get("flow") or {}).get("configMapRef") or {}).get("name")
+    if cm:
+        out[(ns, "ConfigMap", cm)] = bot
+    return out
+
+
+def owner_key(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(namespace, tenant) of an operator-managed child, from its instance label."""
+    meta = body.get("metadata") or {}
+    bot = (meta.get("labels") or {}).get(names.LABEL_INSTANCE)
+    return (meta.get("namespace", ""), bot) if bot else None

@@ -1,0 +1,111 @@
+"""Full control plane (controller-manager, scheduler, KWOK nodes): pods become ready so the
+tenant becomes Ready; a flow edit rolls the worker to a new ReplicaSet; an invalid flow leaves
+the running pods alone; deleting the SupportBot garbage-collects every child."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supportbot_dev.controlplane import Cluster
+from supportbot_operator import inputs, names
+from supportbot_operator.testing import Kubectl, OperatorProcess, wait_for
+
+pytestmark = pytest.mark.fullcluster
+T = 90.0
+
+
+@pytest.fixture(scope="module")
+def full(
+    kube_full: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Cluster, OperatorProcess]]:
+    kube_full.kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        str(Path(__file__).resolve().parents[2] / "crds" / "supportbot.dev_supportbots.yaml"),
+    )
+    kube_full.kubectl(
+        "wait", "--for=condition=Established", f"crd/{names.CRD_NAME}", "--timeout=60s"
+    )
+    op = OperatorProcess.start(
+        kubeconfig=kube_full.kubeconfig,
+        log_path=tmp_path_factory.mktemp("full") / "operator.log",
+        namespaces="full-*",
+        env={
+            "SUPPORTBOT_OPERATOR_RESYNC_SECONDS": "5",
+            "SUPPORTBOT_OPERATOR_DEBOUNCE_SECONDS": "0.2",
+        },
+    )
+    yield kube_full, op
+    op.stop()
+
+
+def _status(k: Kubectl, ns: str) -> dict[str, Any]:
+    found: dict[str, Any] = (k.get("supportbot", "acme", ns) or {}).get("status") or {}
+    return found
+
+
+def _worker_replicasets(k: Kubectl, ns: str) -> list[dict[str, Any]]:
+    return k.items("replicasets", ns, "app.kubernetes.io/component=worker")
+
+
+def test_lifecycle_on_a_full_cluster(
+    full: tuple[Cluster, OperatorProcess], example_docs: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    cluster, op = full
+    k = Kubectl(cluster.kubectl)
+    ns = "full-" + __import__("uuid").uuid4().hex[:8]
+    cluster.kubectl("create", "namespace", ns)
+    docs = example_docs("01-acme-retail")
+    k.apply(ns, *docs)
+
+    ready = k.wait_condition("acme", ns, "Ready", "True", T)
+    assert ready["reason"] == "Available"
+    st = _status(k, ns)
+    assert st["webhook"]["ready"] == "2/2", "the HPA's minReplicas took effect and pods are ready"
+    assert st["worker"]["ready"] == "1/1"
+    pods = k.items("pods", ns, "app.kubernetes.io/instance=acme")
+    assert len(pods) == 3 and all(p["status"]["phase"] == "Running" for p in pods)
+    events = {
+        e["reason"] for e in k.items("events", ns) if e["involvedObject"]["kind"] == "SupportBot"
+    }
+    assert {"Applied", "Ready"} <= events
+
+    # Flow edit -> new pod template -> new ReplicaSet -> Ready again on the new flow.
+    cm = next(d for d in docs if d["kind"] == "ConfigMap")
+    new_text = cm["data"]["flow.yaml"].replace("Welcome to Acme Retail support.", "Hello again!")
+    k.patch("configmap", "acme-flow", ns, {"data": {"flow.yaml": new_text}})
+    wait_for(lambda: len(_worker_replicasets(k, ns)) == 2, T, "a second worker ReplicaSet")
+    wait_for(
+        lambda: _status(k, ns).get("flowHash") == inputs.flow_hash(new_text), T, "new flowHash"
+    )
+    k.wait_condition("acme", ns, "Ready", "True", T)
+
+    # Invalid flow -> Degraded, no new ReplicaSet, pods keep running.
+    k.patch("configmap", "acme-flow", ns, {"data": {"flow.yaml": "version: 1\nname: broken\n"}})
+    k.wait_condition("acme", ns, "Degraded", "True", T)
+    assert len(_worker_replicasets(k, ns)) == 2
+    assert _status(k, ns)["flowHash"] == inputs.flow_hash(new_text)
+    assert all(
+        p["status"]["phase"] == "Running"
+        for p in k.items("pods", ns, "app.kubernetes.io/instance=acme")
+    )
+
+    # Delete -> the garbage collector removes every child through the owner references.
+    k.run("delete", "supportbot", "acme", "-n", ns)
+    wait_for(
+        lambda: (
+            not k.items("deployments", ns)
+            and not k.items("services", ns)
+            and k.get("configmap", "acme-validated-flow", ns) is None
+            and not k.items("hpa", ns)
+        ),
+        T,
+        "children garbage-collected",
+    )
+    assert k.get("configmap", "acme-flow", ns) is not None, "the user's own ConfigMap stays"

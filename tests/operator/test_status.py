@@ -1,0 +1,175 @@
+"""Status conditions, replica summaries and the events their transitions produce."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from supportbot_operator import status
+from supportbot_operator.inputs import Problem
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _deployment(
+    desired: int = 2,
+    ready: int = 2,
+    updated: int = 2,
+    gen: int = 3,
+    observed: int = 3,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "acme-webhook", "generation": gen},
+        "spec": {"replicas": desired},
+        "status": {
+            "observedGeneration": observed,
+            "replicas": updated,
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            **extra,
+        },
+    }
+
+
+def _obs(**kw: Any) -> status.Observation:
+    base: dict[str, Any] = {
+        "generation": 4,
+        "paused": False,
+        "problems": [],
+        "webhook": status.component(_deployment()),
+        "worker": status.component(_deployment(desired=1, ready=1, updated=1)),
+        "endpoint": "http://e/in",
+        "status_endpoint": "http://e/st",
+        "running": {"image": "bot:1", "flowHash": "f", "secretsHash": "s"},
+    }
+    base.update(kw)
+    return status.Observation(**base)
+
+
+def _conds(st: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in st["conditions"]}
+
+
+def test_healthy_tenant_is_ready() -> None:
+    st = status.compute(_obs(), None, T0)
+    c = _conds(st)
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("True", "Available")
+    assert c["Reconciling"]["status"] == "False" and c["Degraded"]["status"] == "False"
+    assert c["Paused"]["status"] == "False"
+    assert all(x["observedGeneration"] == 4 for x in st["conditions"])
+    assert all(x["lastTransitionTime"] == "2026-05-01T12:00:00Z" for x in st["conditions"])
+    assert st["webhook"] == {
+        "desiredReplicas": 2,
+        "readyReplicas": 2,
+        "updatedReplicas": 2,
+        "ready": "2/2",
+    }
+    assert st["worker"]["ready"] == "1/1"
+    assert (st["endpoint"], st["statusEndpoint"], st["flowHash"]) == (
+        "http://e/in",
+        "http://e/st",
+        "f",
+    )
+
+
+def test_rollout_in_progress_is_reconciling_not_ready() -> None:
+    st = status.compute(_obs(webhook=status.component(_deployment(ready=1, updated=1))), None, T0)
+    c = _conds(st)
+    assert (c["Reconciling"]["status"], c["Reconciling"]["reason"]) == ("True", "RollingOut")
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "RollingOut")
+
+
+def test_unobserved_generation_is_not_rolled_out() -> None:
+    assert not status.component(_deployment(gen=4, observed=3)).rolled_out
+    assert status.component(_deployment()).rolled_out
+
+
+def test_problems_make_it_degraded_and_not_ready() -> None:
+    problems = [Problem("SecretNotFound", "Secret 'wa' does not exist")]
+    c = _conds(status.compute(_obs(problems=problems), None, T0))
+    assert (c["Degraded"]["status"], c["Degraded"]["reason"]) == ("True", "SecretNotFound")
+    assert "Secret 'wa' does not exist" in c["Degraded"]["message"]
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "SecretNotFound")
+
+
+def test_progress_deadline_is_pods_failing() -> None:
+    failing = _deployment(
+        ready=0,
+        conditions=[
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": "timed out",
+            }
+        ],
+    )
+    c = _conds(status.compute(_obs(webhook=status.component(failing)), None, T0))
+    assert (c["Degraded"]["status"], c["Degraded"]["reason"]) == ("True", "PodsFailing")
+
+
+def test_paused() -> None:
+    c = _conds(status.compute(_obs(paused=True), None, T0))
+    assert (c["Paused"]["status"], c["Reconciling"]["reason"]) == ("True", "Paused")
+
+
+def test_missing_deployments() -> None:
+    st = status.compute(
+        _obs(webhook=status.component(None), worker=status.component(None)), None, T0
+    )
+    c = _conds(st)
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "Deploying")
+    assert st["webhook"]["ready"] == "0/0"
+
+
+def test_unchanged_status_is_identical_and_keeps_transition_times() -> None:
+    first = status.compute(_obs(), None, T0)
+    again = status.compute(_obs(), first, T0 + timedelta(hours=1))
+    assert again == first
+    assert not status.changed({**first, "kopf": {"x": 1}}, again)
+
+
+def test_transition_time_moves_only_for_flipped_conditions() -> None:
+    first = status.compute(_obs(), None, T0)
+    later = status.compute(
+        _obs(problems=[Problem("InvalidFlow", "bad")]), first, T0 + timedelta(minutes=5)
+    )
+    c = _conds(later)
+    assert c["Degraded"]["lastTransitionTime"] == "2026-05-01T12:05:00Z"
+    assert c["Paused"]["lastTransitionTime"] == "2026-05-01T12:00:00Z"
+    assert status.changed(first, later)
+
+
+def test_events_on_transitions() -> None:
+    ready = status.compute(_obs(), None, T0)
+    assert [e.reason for e in status.transitions(None, ready)] == ["Ready"]
+    degraded = status.compute(_obs(problems=[Problem("InvalidFlow", "line 3: bad")]), ready, T0)
+    (event,) = status.transitions(ready, degraded)
+    assert (event.type, event.reason, event.message) == ("Warning", "InvalidFlow", "line 3: bad")
+    other = status.compute(_obs(problems=[Problem("SecretNotFound", "gone")]), degraded, T0)
+    assert [e.reason for e in status.transitions(degraded, other)] == ["SecretNotFound"]
+    assert status.transitions(other, other) == []
+    recovered = status.compute(_obs(), other, T0)
+    assert [e.reason for e in status.transitions(other, recovered)] == ["Recovered", "Ready"]
+    paused = status.compute(_obs(paused=True), recovered, T0)
+    assert [e.reason for e in status.transitions(recovered, paused)] == ["Paused"]
+    assert [e.reason for e in status.transitions(paused, recovered)] == ["Resumed"]
+
+
+def test_min_replicas_floor_counts_as_desired_until_the_hpa_scales() -> None:
+    one = _deployment(desired=1, ready=1, updated=1)
+    assert status.component(one).rolled_out
+    floored = status.component(one, min_replicas=2)
+    assert (floored.desired, floored.rolled_out) == (2, False)
+    assert floored.as_status()["ready"] == "1/2"
+
+
+def test_vanished_running_values_are_cleared_once() -> None:
+    st = status.compute(_obs(), None, T0)
+    gone = status.compute(_obs(running={}), st, T0)
+    assert gone["image"] is None and gone["flowHash"] is None
+    assert status.changed(st, gone)
+    stored = {k: v for k, v in gone.items() if v is not None}  # what the API server keeps
+    assert not status.changed(stored, status.compute(_obs(running={}), stored, T0))

@@ -1,0 +1,67 @@
+"""The keyed, delaying, de-duplicating work queue."""
+
+from __future__ import annotations
+
+import asyncio
+
+from supportbot_operator.workqueue import WorkQueue
+
+
+async def test_duplicates_collapse_and_order_follows_due_time() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("b", 0.05)
+    q.add("a")
+    q.add("a")
+    q.add("b", 0.0)  # an earlier schedule wins
+    assert len(q) == 2
+    first = await q.get()
+    q.done(first)
+    second = await q.get()
+    q.done(second)
+    assert {first, second} == {"a", "b"}
+    assert len(q) == 0
+
+
+async def test_delay_is_honoured() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("later", 0.2)
+    got = asyncio.create_task(q.get())
+    await asyncio.sleep(0.05)
+    assert not got.done()
+    assert await asyncio.wait_for(got, 2) == "later"
+
+
+async def test_key_in_progress_is_not_handed_out_twice_but_runs_again_after() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("k")
+    key = await q.get()
+    q.add("k")  # changed while being processed
+    waiter = asyncio.create_task(q.get())
+    await asyncio.sleep(0.05)
+    assert not waiter.done(), "a key must not be processed by two workers"
+    q.done(key)
+    assert await asyncio.wait_for(waiter, 1) == "k"
+
+
+async def test_many_workers_share_the_keys() -> None:
+    q: WorkQueue[int] = WorkQueue()
+    seen: list[int] = []
+
+    async def worker() -> None:
+        while True:
+            key = await q.get()
+            seen.append(key)
+            await asyncio.sleep(0)
+            q.done(key)
+
+    tasks = [asyncio.create_task(worker()) for _ in range(4)]
+    for i in range(50):
+        q.add(i)
+    for _ in range(100):
+        if len(seen) == 50:
+            break
+        await asyncio.sleep(0.01)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert sorted(seen) == list(range(50))
