@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flow": ("supportbot.flow.cli", "validate / inspect a conversation flow file"),
     "msg91-sim": ("supportbot.msg91.simulator.cli", "run the MSG91 simulator"),
     "openrouter-sim": ("supportbot.llm.simulator.cli", "run the OpenRouter simulator"),
+    "agent-token": ("supportbot.agentapi.cli", "mint an agent-API bearer token (HS256 JWT)"),
 }
 
 

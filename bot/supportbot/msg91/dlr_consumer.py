@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 
 from supportbot.messages import DeliveryReport
 from supportbot.msg91 import dlr, keys, metrics
+from supportbot.msg91.dlr import DeliveryRecord
 from supportbot.msg91.dlr_store import DeliveryStateStore
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,29 @@ PENDING = "pending"
 _CAS_ROUNDS = 8
 
 
+def candidate_ids(report: DeliveryReport) -> list[str]:
+    """The report's id, then the other ids it carries (MSG91 reports name both the request id
+    and the wamid ``uuid``; the send side stores whichever its response gave first)."""
+    ids = [report.provider_message_id]
+    for key in ("uuid", "request_id"):
+        value = report.extra.get(key)
+        if isinstance(value, str) and value and value not in ids:
+            ids.append(value)
+    return ids
+
+
+async def _load_any(store: DeliveryStateStore, report: DeliveryReport) -> DeliveryRecord | None:
+    for provider_message_id in candidate_ids(report):
+        record = await store.load(report.tenant_id, provider_message_id)
+        if record is not None:
+            return record
+    return None
+
+
 async def apply_to_store(store: DeliveryStateStore, report: DeliveryReport) -> str:
     """Apply one report; returns applied / ignored / unknown / conflict (lost every CAS round)."""
     for _ in range(_CAS_ROUNDS):
-        record = await store.load(report.tenant_id, report.provider_message_id)
+        record = await _load_any(store, report)
         if record is None:
             return UNKNOWN
         updated = dlr.apply_report(record, report)

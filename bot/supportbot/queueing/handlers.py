@@ -22,7 +22,8 @@ from supportbot.messages import TurnHandler
 from supportbot.settings import BotSettings
 
 HandlerFactory = Callable[[BotSettings, aioredis.Redis], AbstractAsyncContextManager[TurnHandler]]
-DEFAULT_HANDLER = "supportbot.queueing.echo:echo_handler"
+DEFAULT_HANDLER = "supportbot.engine.runtime:engine_handler"
+ECHO_HANDLER = "supportbot.queueing.echo:echo_handler"
 
 
 class HandlerSpecError(ValueError):

@@ -15,9 +15,9 @@ import logging
 import sys
 
 import redis.asyncio as aioredis
-from prometheus_client import start_http_server
 
 from supportbot.observability import configure_logging
+from supportbot.queueing import health
 from supportbot.queueing.handlers import (
     DEFAULT_HANDLER,
     HandlerFactory,
@@ -71,6 +71,11 @@ def main(argv: list[str]) -> int:
         return 2
     metrics = WorkerMetrics()
     if not args.no_metrics:
-        start_http_server(settings.metrics_port, addr=args.metrics_addr, registry=metrics.registry)
+        health.serve(
+            metrics,
+            port=settings.metrics_port,
+            addr=args.metrics_addr,
+            max_heartbeat_age=health.max_heartbeat_age(settings),
+        )
     asyncio.run(run_worker(settings, factory, metrics))
     return 0

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _TURN_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300)
 
 
 class WorkerMetrics:
+    heartbeat_at: float = 0.0
+    """Epoch seconds of the last completed heartbeat round (0 = none yet)."""
+
+    def beat(self) -> None:
+        self.heartbeat_at = time.time()
+        self.last_heartbeat.set(self.heartbeat_at)
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
@@ -49,6 +58,11 @@ class WorkerMetrics:
         self.lease_takeovers = Counter(
             "supportbot_worker_lease_takeovers",
             "Conversations taken over after their drain's lease expired (orphaned turns)",
+            registry=r,
+        )
+        self.last_heartbeat = Gauge(
+            "supportbot_worker_last_heartbeat_timestamp_seconds",
+            "When the worker last completed a heartbeat round trip to Redis (liveness)",
             registry=r,
         )
         self.sweeper_kicks = Counter(

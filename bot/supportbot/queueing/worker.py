@@ -335,6 +335,7 @@ class AsyncWorker:
                     depth, pending = await pipe.execute()
                 self.metrics.queue_depth.set(int(depth))
                 self.metrics.conversations_pending.set(int(pending))
+                self.metrics.beat()
             except Exception:
                 log.exception("heartbeat failed")
             await self._pause(self.tuning.monitoring_interval)

@@ -149,4 +149,9 @@ def create_app(
         routes=[INBOUND_PATH, STATUS_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH],
         timed_routes=[INBOUND_PATH, STATUS_PATH],
     )
+    # The agent API (handoff, agent replies) lives beside the webhook under /api/v1. It opens
+    # its own small PostgreSQL pool lazily, so the ack path never waits on PostgreSQL.
+    from supportbot.agentapi.app import mount
+
+    mount(app, settings)
     return app

@@ -23,7 +23,7 @@ from supportbot.queueing.echo import (
     EchoSendError,
     echo_text,
 )
-from supportbot.queueing.handlers import DEFAULT_HANDLER, HandlerSpecError, load_factory
+from supportbot.queueing.handlers import ECHO_HANDLER, HandlerSpecError, load_factory
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.main import main
 from supportbot.queueing.testing import (
@@ -154,14 +154,14 @@ def test_worker_main_exits_2_on_bad_handler(
     assert "cannot import handler module" in capsys.readouterr().err
 
 
-async def test_worker_process_with_default_echo_handler_replies(
+async def test_worker_process_with_echo_handler_replies(
     aredis: aioredis.Redis,
     sink: Sink,
     workers: Callable[..., WorkerProcess],
     make_settings: SettingsFactory,
 ) -> None:
     knobs = {"msg91_base_url": sink.url, "coalesce_window_seconds": 0.2}
-    workers(handler=DEFAULT_HANDLER, **knobs)
+    workers(handler=ECHO_HANDLER, **knobs)
     ingestor = Ingestor(aredis, make_settings(**knobs))
     await ingestor.accept(make_message("919890000002", 0, text="ping"), b"{}")
     await ingestor.accept(make_message("919890000002", 1, text="pong"), b"{}")

@@ -1,0 +1,160 @@
+"""Request and response bodies of the agent API (pydantic; they make the OpenAPI document), and
+the conversions from storage rows. Errors use the bot's one shape:
+``{"error": {"code": ..., "message": ...}}``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from supportbot.msg91.deliverer import ReplyOutcome
+from supportbot.msg91.limits import WINDOW_SECONDS
+from supportbot.storage.models import Conversation, MessageRecord
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class ConversationOut(BaseModel):
+    customer_id: str = Field(description="Conversation key: the BSUID, else the phone digits.")
+    phone: str | None
+    bsuid: str | None
+    name: str | None = Field(description="The customer's WhatsApp profile name.")
+    created_at: datetime
+    last_inbound_at: datetime | None
+    last_outbound_at: datetime | None
+    last_activity_at: datetime
+    handoff_state: str = Field(description="bot | pending (a human was asked for) | human")
+    handoff_agent: str | None
+    handoff_reason: str | None
+    handoff_since: datetime | None
+    opted_out: bool
+    opted_out_since: datetime | None
+    window_open: bool = Field(
+        description="Inside the 24 h customer-service window: free-form replies allowed "
+        "(outside it the tenant's template is sent instead)."
+    )
+
+    @classmethod
+    def of(cls, c: Conversation, now: float) -> ConversationOut:
+        last = c.last_inbound_at
+        return cls(
+            customer_id=c.customer_id,
+            phone=c.phone,
+            bsuid=c.bsuid,
+            name=c.name,
+            created_at=c.created_at,
+            last_inbound_at=last,
+            last_outbound_at=c.last_outbound_at,
+            last_activity_at=c.last_activity_at,
+            handoff_state=c.handoff_state.value,
+            handoff_agent=c.handoff_agent,
+            handoff_reason=c.handoff_reason,
+            handoff_since=c.handoff_since,
+            opted_out=c.opted_out,
+            opted_out_since=c.opted_out_since,
+            window_open=last is not None and now < last.timestamp() + WINDOW_SECONDS,
+        )
+
+
+class ConversationPageOut(BaseModel):
+    items: list[ConversationOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str = Field(description="inbound | outbound")
+    author: str = Field(description="customer | bot | agent:<agent id>")
+    kind: str
+    text: str | None
+    body: dict[str, Any]
+    provider_message_id: str | None
+    turn_id: str | None
+    seq: int | None
+    delivery_state: str | None = Field(description="queued | sent | delivered | read | failed")
+    delivery_error_code: str | None
+    delivery_error_reason: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+
+    @classmethod
+    def of(cls, m: MessageRecord) -> MessageOut:
+        return cls(
+            id=m.id,
+            direction=m.direction.value,
+            author=m.author,
+            kind=m.kind,
+            text=m.text,
+            body=m.body,
+            provider_message_id=m.provider_message_id,
+            turn_id=m.turn_id,
+            seq=m.seq,
+            delivery_state=None if m.delivery_state is None else m.delivery_state.value,
+            delivery_error_code=m.delivery_error_code,
+            delivery_error_reason=m.delivery_error_reason,
+            created_at=m.created_at,
+            sent_at=m.sent_at,
+            delivered_at=m.delivered_at,
+            read_at=m.read_at,
+            failed_at=m.failed_at,
+        )
+
+
+class ConversationDetailOut(BaseModel):
+    conversation: ConversationOut
+    messages: list[MessageOut] = Field(description="Oldest first.")
+    next_before_id: int | None = Field(
+        description="Pass as `before_id` to read older messages; null when there are none."
+    )
+
+
+class ReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4096, description="WhatsApp text (≤ 4096 chars).")
+
+
+class ReplyOutcomeOut(BaseModel):
+    seq: int
+    status: str = Field(description="sent | template_sent | undeliverable")
+    provider_message_id: str | None
+    reason: str | None
+    error_code: str | None
+    replayed: bool = Field(description="Already sent by an earlier call with the same key.")
+
+    @classmethod
+    def of(cls, o: ReplyOutcome) -> ReplyOutcomeOut:
+        return cls(
+            seq=o.seq,
+            status=o.status.value,
+            provider_message_id=o.provider_message_id,
+            reason=o.reason,
+            error_code=o.error_code,
+            replayed=o.replayed,
+        )
+
+
+class ReplyOut(BaseModel):
+    turn_id: str = Field(description="Delivery key; the same Idempotency-Key gives the same id.")
+    replies: list[ReplyOutcomeOut]
+    conversation: ConversationOut
+
+
+class HandoffIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class AgentOut(BaseModel):
+    agent: str
+    tenant: str
+    expires_at: float

@@ -1,0 +1,127 @@
+"""The one delivery path of bot turns and agent replies: history rows + MSG91 `Deliverer`.
+
+`deliver_replies` records every planned reply in PostgreSQL first (``messages`` row keyed by
+(tenant, turn id, seq), state ``queued``; a retry finds the existing rows), then sends them
+through `msg91.deliverer.Deliverer.send_turn_replies` (in order, 24 h window rules, exactly once
+per (turn id, seq) through Redis markers), then marks the replies that turned out undeliverable
+as ``failed`` with the reason. The MSG91 attempt recorder (`storage.delivery_store`) attaches the
+provider id of each accepted send to its row, which is what delivery reports later advance.
+
+Known residue: the window decision is taken twice (here, to record the rows, and inside the
+deliverer); a turn retried exactly as the 24 h window closes may record the text while the
+template goes out. The row is then corrected only in its delivery state, not its body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+
+from supportbot.messages import DeliveryState, OutboundMessage
+from supportbot.msg91.deliverer import Deliverer, Recipient, ReplyOutcome, ReplyStatus
+from supportbot.storage import delivery, history
+from supportbot.storage.db import Pool, jsonable
+from supportbot.storage.models import Conversation
+
+log = logging.getLogger(__name__)
+
+UNDELIVERABLE_CODE = "undeliverable"
+
+
+def recipient_of(conversation: Conversation) -> Recipient:
+    """Where replies of this conversation go, and when its 24 h window opened."""
+    last = conversation.last_inbound_at
+    return Recipient(
+        customer_id=conversation.customer_id,
+        phone=conversation.phone,
+        bsuid=conversation.bsuid,
+        last_inbound_at=None if last is None else last.timestamp(),
+    )
+
+
+def _describe(message: OutboundMessage) -> str | None:
+    return message.text or message.template_name
+
+
+async def record_planned(
+    pool: Pool,
+    deliverer: Deliverer,
+    recipient: Recipient,
+    turn_id: str,
+    messages: Sequence[OutboundMessage],
+    *,
+    author: str,
+    at: float | datetime | None = None,
+) -> None:
+    """Store the rows of the replies `deliverer` is going to send (idempotent)."""
+    tenant_id = deliverer.tenant_id
+    for planned in deliverer.plan(recipient, messages):
+        sent = planned.message
+        body = jsonable(asdict(sent))
+        if planned.substituted:
+            body["replaces"] = jsonable(asdict(planned.original))
+        skipped = planned.skip_reason is not None
+        await history.record_outbound_payload(
+            pool,
+            tenant_id,
+            recipient.customer_id,
+            turn_id,
+            planned.seq,
+            kind=sent.kind.value,
+            text=_describe(sent),
+            body=body,
+            author=author,
+            state=DeliveryState.FAILED if skipped else DeliveryState.QUEUED,
+            error_code=UNDELIVERABLE_CODE if skipped else None,
+            error_reason=planned.skip_reason,
+            at=at,
+        )
+
+
+async def deliver_replies(
+    pool: Pool,
+    deliverer: Deliverer,
+    recipient: Recipient,
+    turn_id: str,
+    messages: Sequence[OutboundMessage],
+    *,
+    author: str = "bot",
+) -> list[ReplyOutcome]:
+    """Record, send (exactly once per turn id and seq) and settle the replies of one turn.
+
+    Raises `DeliveryDeferred` when MSG91 kept failing (retry the whole call later with the same
+    `turn_id`: replies already sent are not sent again).
+    """
+    if not messages:
+        return []
+    await record_planned(pool, deliverer, recipient, turn_id, messages, author=author)
+    outcomes = await deliverer.send_turn_replies(turn_id, recipient, messages)
+    for outcome in outcomes:
+        await _settle(pool, deliverer.tenant_id, turn_id, outcome)
+    return outcomes
+
+
+async def _settle(pool: Pool, tenant_id: str, turn_id: str, outcome: ReplyOutcome) -> None:
+    if outcome.status is ReplyStatus.UNDELIVERABLE:
+        await delivery.update_outbound(
+            pool,
+            tenant_id,
+            turn_id,
+            outcome.seq,
+            DeliveryState.FAILED,
+            error_code=outcome.error_code or UNDELIVERABLE_CODE,
+            error_reason=outcome.reason,
+        )
+    elif outcome.provider_message_id is not None:
+        # The attempt recorder normally did this already; repeat it (a no-op then) in case its
+        # write failed, so delivery reports can still find the message.
+        await delivery.update_outbound(
+            pool,
+            tenant_id,
+            turn_id,
+            outcome.seq,
+            DeliveryState.QUEUED,
+            provider_message_id=outcome.provider_message_id,
+        )

@@ -1,0 +1,269 @@
+"""`ConversationEngine`: the `TurnHandler` that turns a coalesced `Turn` into replies.
+
+For each turn:
+
+1. store the inbound messages and upsert the conversation (idempotent on the provider id);
+2. reuse the turn's stored `TurnPlan` if an earlier attempt made one, else think: load the
+   durable state (handoff, opt-out) from PostgreSQL and the session from Redis (1 h idle TTL),
+   hold back throttled messages, run `flow.decide`, ask the LLM for an `LLMRequest` (history
+   from PostgreSQL; PII masked by the client per settings) and fall back to the flow's failure
+   message plus a 'talk to a human' button when every model failed (never silence), add the
+   throttle notice once; store the plan under the turn id;
+3. save the session, persist handoff / opt-out changes in PostgreSQL;
+4. deliver the replies (`delivery.deliver_replies`: history rows, MSG91, 24 h window, exactly
+   once per (turn id, seq));
+5. record the turn (model, tokens, cost, latency, outcome) and the metrics.
+
+A human-owned or opted-out conversation gets no replies (the flow decides silence; STOP/START
+are still honoured). Any exception is recorded as an 'error' turn and re-raised so the runner
+retries the turn; the retry follows the same plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+
+from supportbot.engine import control, metrics
+from supportbot.engine.delivery import deliver_replies, recipient_of
+from supportbot.engine.plan import (
+    LLMUsage,
+    TurnPlan,
+    chat_history,
+    reconcile,
+    select_messages,
+    throttle_notice,
+)
+from supportbot.flow import (
+    FlowStore,
+    LLMRequest,
+    OptOutChanged,
+    SessionState,
+    decide,
+    render_llm_failure,
+    render_llm_reply,
+)
+from supportbot.llm import ChatMessage, LLMUnavailable, OpenRouterClient, pseudonymous_user
+from supportbot.messages import Turn
+from supportbot.msg91.deliverer import Deliverer
+from supportbot.observability import mask_phone, scrub
+from supportbot.settings import BotSettings
+from supportbot.storage import history, queries
+from supportbot.storage.db import Pool
+from supportbot.storage.models import TurnRecord
+from supportbot.storage.sessions import Session, SessionStore
+
+log = logging.getLogger(__name__)
+
+PLAN_TTL_SECONDS = 86_400
+SESSION_FLOW_KEY = "flow"
+"""Where the flow's `SessionState` lives inside the Redis session's data."""
+
+
+def plan_key(tenant_id: str, turn_id: str) -> str:
+    return f"sb:{tenant_id}:turnplan:{turn_id}"
+
+
+class ConversationEngine:
+    def __init__(
+        self,
+        settings: BotSettings,
+        *,
+        pool: Pool,
+        redis: aioredis.Redis,
+        flows: FlowStore,
+        deliverer: Deliverer,
+        llm: OpenRouterClient | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.tenant_id = settings.tenant_id
+        self.pool = pool
+        self.redis = redis
+        self.flows = flows
+        self.deliverer = deliverer
+        self.llm = llm
+        self.clock = clock
+        self.sessions = SessionStore(redis, settings.tenant_id, settings.session_ttl_seconds)
+        self.llm_deadline_seconds = settings.turn_timeout_seconds / 2
+        """The LLM (fallbacks and Retry-After waits included) gets half the turn's time."""
+
+    # --- TurnHandler ----------------------------------------------------------------------
+    async def handle_turn(self, turn: Turn) -> None:
+        started = time.monotonic()
+        context = {
+            "turn_id": turn.turn_id,
+            "attempt": turn.attempt,
+            "customer": mask_phone(turn.customer_id),
+        }
+        try:
+            plan = await self._run(turn, started)
+        except Exception as exc:
+            elapsed = time.monotonic() - started
+            metrics.TURNS.labels("error").inc()
+            metrics.TURN_SECONDS.labels("error").observe(elapsed)
+            await self._record_failure(turn, exc, elapsed)
+            log.warning(
+                "turn failed; it will be retried",
+                extra={**context, "error": type(exc).__name__, "detail": scrub(str(exc))[:300]},
+            )
+            raise
+        elapsed = time.monotonic() - started
+        metrics.TURNS.labels(plan.outcome).inc()
+        metrics.TURN_SECONDS.labels(plan.outcome).observe(elapsed)
+        log.info(
+            "turn handled",
+            extra={
+                **context,
+                "outcome": plan.outcome,
+                "replies": len(plan.messages),
+                "model": plan.llm.model if plan.llm else None,
+                "latency_ms": round(elapsed * 1000, 1),
+            },
+        )
+
+    # --- the steps ------------------------------------------------------------------------
+    async def _run(self, turn: Turn, started: float) -> TurnPlan:
+        if turn.messages:
+            await history.record_inbound(self.pool, turn.messages)
+        plan = await self._load_plan(turn.turn_id)
+        if plan is None:
+            plan = await self._store_plan(turn.turn_id, await self._think(turn))
+        await self._save_session(turn.customer_id, plan.state)
+        await self._apply_effects(turn.customer_id, plan)
+        conversation = await queries.get_conversation(self.pool, self.tenant_id, turn.customer_id)
+        if conversation is not None and plan.messages:
+            await deliver_replies(
+                self.pool, self.deliverer, recipient_of(conversation), turn.turn_id, plan.messages
+            )
+        await history.record_turn(self.pool, self._turn_record(turn, plan, started))
+        return plan
+
+    async def _think(self, turn: Turn) -> TurnPlan:
+        flow = self.flows.current()
+        conversation = await queries.get_conversation(self.pool, self.tenant_id, turn.customer_id)
+        session = await self.sessions.get(turn.customer_id)
+        raw = session.data.get(SESSION_FLOW_KEY)
+        stored = SessionState.from_dict(raw) if isinstance(raw, dict) else None
+        state = reconcile(
+            stored,
+            opted_out=conversation is not None and conversation.opted_out,
+            handed_off=conversation is not None and conversation.bot_silent,
+        )
+        chosen, notice = select_messages(flow, turn.messages)
+        if not chosen:
+            current = state or SessionState()
+            quiet = current.opted_out or current.handed_off
+            replies = (throttle_notice(),) if notice and not quiet else ()
+            return TurnPlan(messages=replies, state=current, outcome="throttled")
+        decision = decide(flow, state, chosen, datetime.fromtimestamp(self.clock(), UTC))
+        messages = list(decision.messages)
+        outcome: str = decision.outcome
+        usage: LLMUsage | None = None
+        llm_error: str | None = None
+        if decision.llm is not None:
+            try:
+                answer, usage = await self._ask_llm(turn, decision.llm)
+                messages += render_llm_reply(flow, decision.state, answer)
+            except Exception as exc:  # LLMUnavailable, or a bug: either way never silence
+                if not isinstance(exc, LLMUnavailable):
+                    log.exception("unexpected LLM client error", extra={"turn_id": turn.turn_id})
+                messages += render_llm_failure(flow, decision.state)
+                outcome, llm_error = "llm_fallback", scrub(f"{type(exc).__name__}: {exc}")[:500]
+        final = decision.state
+        if notice and not (final.opted_out or final.handed_off):
+            messages.append(throttle_notice())
+        changes = [e.opted_out for e in decision.effects if isinstance(e, OptOutChanged)]
+        return TurnPlan(
+            messages=tuple(messages),
+            state=final,
+            outcome=outcome,
+            handoff=decision.handoff,
+            opted_out=changes[-1] if changes else None,
+            llm=usage,
+            llm_error=llm_error,
+        )
+
+    async def _ask_llm(self, turn: Turn, request: LLMRequest) -> tuple[str, LLMUsage]:
+        if self.llm is None:
+            raise LLMUnavailable([])  # no models configured: the flow's fallback applies
+        past = await self._history(turn, request.history_messages)
+        result = await self.llm.answer(
+            request.system_prompt,
+            request.user_text,
+            past,
+            user=pseudonymous_user(self.tenant_id, turn.customer_id),
+            deadline_seconds=self.llm_deadline_seconds,
+        )
+        return result.content, LLMUsage.of(result)
+
+    async def _history(self, turn: Turn, limit: int) -> list[ChatMessage]:
+        if limit <= 0:
+            return []
+        records = await queries.get_messages(
+            self.pool, self.tenant_id, turn.customer_id, limit=limit + len(turn.messages) + 1
+        )
+        return chat_history(records, {m.message_id for m in turn.messages}, limit)
+
+    async def _load_plan(self, turn_id: str) -> TurnPlan | None:
+        raw = await self.redis.get(plan_key(self.tenant_id, turn_id))
+        return None if raw is None else TurnPlan.from_json(raw)
+
+    async def _store_plan(self, turn_id: str, plan: TurnPlan) -> TurnPlan:
+        """Keep the plan for retries; if a concurrent attempt stored one first, follow it."""
+        key = plan_key(self.tenant_id, turn_id)
+        if await self.redis.set(key, plan.to_json(), nx=True, ex=PLAN_TTL_SECONDS):
+            return plan
+        return await self._load_plan(turn_id) or plan
+
+    async def _save_session(self, customer_id: str, state: SessionState) -> None:
+        doc = state.to_dict()
+
+        def change(session: Session) -> None:
+            session.data[SESSION_FLOW_KEY] = doc
+
+        await self.sessions.update(customer_id, change)
+
+    async def _apply_effects(self, customer_id: str, plan: TurnPlan) -> None:
+        if plan.opted_out is not None:
+            await control.change_opt_out(self.pool, self.tenant_id, customer_id, plan.opted_out)
+        if plan.handoff is not None:
+            await control.request_handoff(
+                self.pool, self.tenant_id, customer_id, reason=plan.handoff.reason, source="bot"
+            )
+
+    # --- records --------------------------------------------------------------------------
+    def _turn_record(self, turn: Turn, plan: TurnPlan, started: float) -> TurnRecord:
+        llm = plan.llm
+        return TurnRecord(
+            tenant_id=self.tenant_id,
+            customer_id=turn.customer_id,
+            turn_id=turn.turn_id,
+            attempt=turn.attempt,
+            outcome=plan.outcome,
+            model=llm.model if llm else None,
+            prompt_tokens=llm.prompt_tokens if llm else None,
+            completion_tokens=llm.completion_tokens if llm else None,
+            cost=llm.cost if llm else None,
+            latency_ms=(time.monotonic() - started) * 1000.0,
+            error=plan.llm_error,
+        )
+
+    async def _record_failure(self, turn: Turn, exc: Exception, elapsed: float) -> None:
+        record = TurnRecord(
+            tenant_id=self.tenant_id,
+            customer_id=turn.customer_id,
+            turn_id=turn.turn_id,
+            attempt=turn.attempt,
+            outcome="error",
+            latency_ms=elapsed * 1000.0,
+            error=scrub(f"{type(exc).__name__}: {exc}")[:500],
+        )
+        try:
+            await history.record_turn(self.pool, record)
+        except Exception:
+            log.warning("could not record a failed turn", extra={"turn_id": turn.turn_id})

@@ -1,0 +1,161 @@
+"""Process wiring of the conversation engine: resources from settings, background tasks, and the
+worker's handler factory.
+
+    supportbot worker --handler supportbot.engine.runtime:engine_handler
+
+`engine_handler(settings, redis)` (a `queueing.handlers.HandlerFactory`) opens everything the
+engine needs for the life of the worker process (PostgreSQL pool, MSG91 client + `Deliverer`
+with the PostgreSQL attempt recorder, OpenRouter client, hot-reloading flow store), starts the
+background tasks the worker runs beside turns, and yields the `ConversationEngine`:
+
+- the raw-body archiver (`storage.archive.RawArchiver`: Redis stream -> ``raw_webhooks``);
+- the delivery-report consumer (`msg91.dlr_consumer`: Redis stream -> message states).
+
+Each background task is supervised: an unexpected error is logged and the task restarted after a
+pause, so one bad batch (or a database blip) never stops archiving or delivery reports for good.
+The Redis client must not decode responses (the archiver stores raw bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from supportbot.engine.engine import ConversationEngine
+from supportbot.flow import FlowStore
+from supportbot.llm import LLMConfig, OpenRouterClient
+from supportbot.msg91.backoff import RetryPolicy
+from supportbot.msg91.client import Msg91Client
+from supportbot.msg91.deliverer import Deliverer
+from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
+from supportbot.settings import BotSettings
+from supportbot.storage.archive import RawArchiver
+from supportbot.storage.db import Pool, create_pool_from_settings
+from supportbot.storage.delivery_store import PgAttemptRecorder, PgDeliveryStateStore
+
+log = logging.getLogger(__name__)
+
+RESTART_PAUSE_SECONDS = 1.0
+STOP_WAIT_SECONDS = 5.0
+
+
+@dataclass
+class EngineResources:
+    settings: BotSettings
+    pool: Pool
+    redis: aioredis.Redis
+    msg91: Msg91Client
+    deliverer: Deliverer
+    llm: OpenRouterClient | None
+    flows: FlowStore
+
+    def engine(self) -> ConversationEngine:
+        return ConversationEngine(
+            self.settings,
+            pool=self.pool,
+            redis=self.redis,
+            flows=self.flows,
+            deliverer=self.deliverer,
+            llm=self.llm,
+        )
+
+
+@asynccontextmanager
+async def open_delivery(
+    settings: BotSettings,
+    redis: aioredis.Redis,
+    pool: Pool,
+    *,
+    retry_policy: RetryPolicy | None = None,
+) -> AsyncIterator[tuple[Msg91Client, Deliverer]]:
+    """The MSG91 client and the `Deliverer` (shared rate limit, attempts recorded in
+    PostgreSQL, the tenant's out-of-window template). Also used by the agent API."""
+    client = Msg91Client.from_settings(settings)
+    try:
+        deliverer = Deliverer.from_settings(
+            settings, redis, client, recorder=PgAttemptRecorder(pool), policy=retry_policy
+        )
+        yield client, deliverer
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def open_resources(
+    settings: BotSettings, redis: aioredis.Redis, *, retry_policy: RetryPolicy | None = None
+) -> AsyncIterator[EngineResources]:
+    """Everything the engine uses; closed on exit. Raises `flow.FlowError` when the flow file
+    is missing or invalid (a bot must not start without a flow)."""
+    flows = FlowStore(settings.flow_path)
+    if not settings.llm_models:
+        log.warning("no LLM models configured: free text gets the flow's fallback message")
+    pool = await create_pool_from_settings(settings)
+    try:
+        llm = OpenRouterClient(LLMConfig.from_settings(settings)) if settings.llm_models else None
+        try:
+            delivery = open_delivery(settings, redis, pool, retry_policy=retry_policy)
+            async with delivery as (client, deliverer):
+                yield EngineResources(settings, pool, redis, client, deliverer, llm, flows)
+        finally:
+            if llm is not None:
+                await llm.aclose()
+    finally:
+        await pool.close()
+
+
+async def supervise(
+    name: str, run: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    """Run `run(stop)` until `stop` is set, restarting it after unexpected errors."""
+    while not stop.is_set():
+        try:
+            await run(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task failed; restarting", extra={"task": name})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=RESTART_PAUSE_SECONDS)
+
+
+@asynccontextmanager
+async def background_tasks(
+    settings: BotSettings, redis: aioredis.Redis, pool: Pool
+) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Run the raw-body archiver and the delivery-report consumer while the context is open."""
+    stop = asyncio.Event()
+    archiver = RawArchiver(redis, pool, settings.tenant_id)
+    consumer = DeliveryReportConsumer(redis, settings.tenant_id, PgDeliveryStateStore(pool))
+    tasks = [
+        asyncio.create_task(supervise("raw-archiver", archiver.run, stop), name="raw-archiver"),
+        asyncio.create_task(supervise("dlr-consumer", consumer.run, stop), name="dlr-consumer"),
+    ]
+    try:
+        yield tasks
+    finally:
+        stop.set()
+        _, pending = await asyncio.wait(tasks, timeout=STOP_WAIT_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@asynccontextmanager
+async def engine_handler(
+    settings: BotSettings, redis: aioredis.Redis, *, retry_policy: RetryPolicy | None = None
+) -> AsyncIterator[ConversationEngine]:
+    """The worker's handler factory: the real conversation engine plus its background tasks.
+    (`retry_policy` tunes MSG91 send retries; the worker uses the default.)"""
+    resources = open_resources(settings, redis, retry_policy=retry_policy)
+    async with resources as res, background_tasks(settings, redis, res.pool):
+        log.info(
+            "conversation engine started",
+            extra={"tenant": settings.tenant_id, "flow": res.flows.current().name},
+        )
+        yield res.engine()
