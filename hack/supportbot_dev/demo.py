@@ -1,26 +1,118 @@
 """`make demo`: the main job.
 
-Today it brings up the local platform (Kubernetes control plane with KWOK nodes, Redis,
-PostgreSQL) and explains how to use it; the operator install, example tenants, simulators,
-scripted conversations and the phone-simulator page are added as those parts land (issue 6).
+Brings up the whole system locally (see `supportbot_dev.stack`: control plane with KWOK nodes,
+Redis, PostgreSQL, the operator installed with Helm, the two example tenants, their webhook and
+worker processes started from the pod specs the operator rendered, MSG91 and OpenRouter
+simulators), plays a short scripted conversation per tenant and prints it, then serves the
+phone-simulator page until Ctrl-C and shuts everything down.
 """
 
 from __future__ import annotations
 
+import argparse
+import signal
 import sys
+import threading
+import time
+from types import FrameType
+from typing import Protocol
 
-from supportbot_dev import platform
+from supportbot_dev.conversation import Customer
+from supportbot_dev.stack import Stack
+
+SCRIPTS: dict[str, list[str]] = {
+    # per example tenant; "@tap" taps the first button/row of the latest menu
+    "acme": ["hi", "@tap", "ACME-12345", "Do you also ship to Germany?"],
+    "globex": ["hi", "@tap", "Why is my bill higher this month?"],
+}
+DEFAULT_SCRIPT = ["hi", "@tap", "Can you help me with my account?"]
+
+
+class Page(Protocol):
+    def stop(self) -> None: ...
+
+
+def _say(msg: str) -> None:
+    print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def play_script(stack: Stack) -> dict[str, list[str]]:
+    """One scripted conversation per tenant: greeting, a button tap, a free-text question."""
+    assert stack.msg91 is not None
+    transcripts: dict[str, list[str]] = {}
+    for i, (name, tenant) in enumerate(stack.bots.items()):
+        customer = Customer(
+            stack.msg91.url,
+            tenant.number,
+            phone=f"9198765{43210 + i:05d}",
+            name="Asha" if i == 0 else "Ben",
+        )
+        for step in SCRIPTS.get(name, DEFAULT_SCRIPT):
+            if step == "@tap":
+                customer.tap(0)
+            else:
+                customer.say(step)
+        transcripts[name] = customer.transcript
+    return transcripts
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(
-        "supportbot demo: starting the local platform. The end-to-end tenant demo (operator,\n"
-        "example tenants, MSG91/OpenRouter simulators, phone page) is not wired in yet;\n"
-        "until then this runs the platform the demo will use.\n",
-        file=sys.stderr,
-        flush=True,
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--port", type=int, default=8765, help="phone-simulator page port")
+    parser.add_argument(
+        "--llm-latency",
+        default="uniform:0.5:2",
+        help="OpenRouter simulator latency (e.g. uniform:2:10, fixed:0)",
     )
-    return platform.main(argv)
+    parser.add_argument(
+        "--script-only", action="store_true", help="exit after the scripted conversations (no page)"
+    )
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    stack = Stack(llm_latency=args.llm_latency, log=_say)
+    page = None
+    try:
+        _say("step 1-4: platform, simulators, operator, tenants, bot processes")
+        stack.start()
+        _say("step 5: scripted conversations (customer ↔ bot through the MSG91 simulator)")
+        for name, lines in play_script(stack).items():
+            tenant = stack.bots[name]
+            print(f"\n=== tenant {name} (WhatsApp number {tenant.number}) ===", flush=True)
+            print("\n".join(lines), flush=True)
+        print(flush=True)
+        if args.script_only:
+            return 0
+        page = _start_page(stack, args.port)
+        if page is None:
+            _say("the phone-simulator page is not available in this build; Ctrl-C stops")
+        else:
+            _say(f"step 6: phone simulator at http://127.0.0.1:{args.port}/  (Ctrl-C stops)")
+        while not stop.wait(1.0):
+            pass
+        return 0
+    finally:
+        _say("shutting down")
+        if page is not None:
+            page.stop()
+        stack.stop()
+        _say("stopped")
+
+
+def _start_page(stack: Stack, port: int) -> Page | None:
+    try:
+        from supportbot_dev.phone import demo as phone_demo  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    started: Page = phone_demo.start_for_stack(stack, port=port)
+    return started
 
 
 if __name__ == "__main__":

@@ -62,6 +62,7 @@ class LocalPod:
     uid: str
     labels: dict[str, str]
     root: Path
+    owner: str = ""
     containers: list[LocalContainer] = field(default_factory=list)
     volume_hashes: dict[str, str] = field(default_factory=dict)
 
@@ -129,8 +130,7 @@ class LocalKubelet:
                 self._stop_pod(self.pods.pop(uid))
         per_owner: dict[str, int] = {}
         for pod in self.pods.values():
-            key = pod.labels.get("pod-template-hash", pod.name)
-            per_owner[key] = per_owner.get(key, 0) + 1
+            per_owner[pod.owner] = per_owner.get(pod.owner, 0) + 1
         for uid, pod in sorted(live.items(), key=lambda kv: str(kv[1].metadata.name)):
             if uid in self.pods:
                 self._refresh_volumes(self.pods[uid], pod)
@@ -140,7 +140,7 @@ class LocalKubelet:
             if per_owner.get(key, 0) >= self.max_per_owner:
                 continue
             per_owner[key] = per_owner.get(key, 0) + 1
-            self.pods[uid] = self._start_pod(pod)
+            self.pods[uid] = self._start_pod(pod, key)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -157,11 +157,15 @@ class LocalKubelet:
         self.pods.clear()
 
     # -- pods ----------------------------------------------------------------------------------
-    def _start_pod(self, pod: Any) -> LocalPod:
+    def _start_pod(self, pod: Any, owner: str) -> LocalPod:
         name = pod.metadata.name
         root = self.workdir / name
         local = LocalPod(
-            name=name, uid=pod.metadata.uid, labels=dict(pod.metadata.labels or {}), root=root
+            name=name,
+            uid=pod.metadata.uid,
+            labels=dict(pod.metadata.labels or {}),
+            root=root,
+            owner=owner,
         )
         mounts = self._materialise_volumes(local, pod)
         pod_env: dict[str, str] = {}

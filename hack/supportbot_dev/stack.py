@@ -1,0 +1,326 @@
+"""The whole system on one machine, as a user would run it on a cluster.
+
+`Stack.start()`:
+1. the local platform: control plane in full mode (KWOK nodes), Redis, PostgreSQL;
+2. the MSG91 and OpenRouter simulators (a real MSG91_AUTH_KEY / OPENROUTER_API_KEY in the
+   environment switches that side to the real service);
+3. `helm install` of the operator chart; the operator's pod is run by the local kubelet with the
+   chart's ServiceAccount token, so it reconciles with exactly the chart's RBAC;
+4. the example tenants (their Secrets filled with local values) applied, waited on until Ready;
+5. each tenant's webhook and worker pods run by the local kubelet from the specs the operator
+   rendered (command, env from Secrets, the validated flow mounted, migrations as init container);
+6. the MSG91 simulator routes each tenant's number to that tenant's webhook with its secret.
+A background thread keeps the kubelets in sync, so rollouts restart processes from new specs and
+deleted tenants lose their processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from supportbot.msg91.simulator.process import RunningSimulator, start_simulator
+from supportbot_dev import databases, procs, tenants
+from supportbot_dev.binaries import REPO_ROOT
+from supportbot_dev.controlplane import LocalControlPlane
+from supportbot_dev.localkubelet import LocalKubelet, LocalPod
+from supportbot_dev.postgres_server import PostgresServer, start_postgres
+from supportbot_dev.procs import HarnessError
+from supportbot_dev.redis_server import RedisServer, start_redis
+
+OPERATOR_NS = "supportbot-system"
+CHART = REPO_ROOT / "charts" / "supportbot-operator"
+
+
+@dataclass
+class Stack:
+    namespace: str = "demo"
+    llm_latency: str = "uniform:0.3:1.2"
+    log: Callable[[str], None] = lambda msg: None
+    workdir: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix="supportbot-stack-"))
+    )
+    plane: LocalControlPlane | None = None
+    redis: RedisServer | None = None
+    pg: PostgresServer | None = None
+    msg91: RunningSimulator | None = None
+    openrouter: Any = None
+    openrouter_url: str = ""
+    operator_kubelet: LocalKubelet | None = None
+    kubelet: LocalKubelet | None = None
+    bots: dict[str, tenants.Tenant] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _sync_thread: threading.Thread | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _routed: dict[str, str] = field(default_factory=dict)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Stack:
+        try:
+            self._platform()
+            self._simulators()
+            self._operator()
+            self._tenants()
+            self._processes()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sync_thread is not None:
+            self._sync_thread.join(10)
+        for kubelet in (self.kubelet, self.operator_kubelet):
+            if kubelet is not None:
+                kubelet.stop_all()
+        if self.openrouter is not None:
+            procs.stop(self.openrouter)
+        if self.msg91 is not None:
+            self.msg91.stop()
+        for svc in (self.pg, self.redis, self.plane):
+            if svc is not None:
+                svc.stop()
+
+    # -- steps -------------------------------------------------------------------------------
+    def _platform(self) -> None:
+        self.log(
+            "starting the Kubernetes control plane (etcd, apiserver, controller-manager, "
+            "scheduler, KWOK); the first run builds it from source, which takes minutes"
+        )
+        self.plane = LocalControlPlane(full=True, log=self.log).start()
+        self.redis = start_redis()
+        self.pg = start_postgres()
+        self.log(f"Redis {self.redis.url}, PostgreSQL 127.0.0.1:{self.pg.port}")
+
+    def _simulators(self) -> None:
+        real_msg91 = bool(os.environ.get("MSG91_AUTH_KEY"))
+        real_llm = bool(os.environ.get("OPENROUTER_API_KEY"))
+        self.msg91 = start_simulator(
+            ["--auth-key", tenants.SIM_MSG91_KEY, "--dlr-final", "read", "--dlr-delay-ms", "300"],
+            log=self.workdir / "msg91-sim.log",
+        )
+        port = procs.free_port()
+        self.openrouter = procs.start(
+            [
+                str(Path(sys.executable).parent / "supportbot"),
+                "openrouter-sim",
+                "--port",
+                str(port),
+                "--latency",
+                self.llm_latency,
+                "--api-key",
+                tenants.SIM_OPENROUTER_KEY,
+            ],
+            self.workdir / "openrouter-sim.log",
+        )
+        self.openrouter_url = f"http://127.0.0.1:{port}"
+        procs.wait_until(lambda: procs.port_open(port), 30, "OpenRouter simulator", self.openrouter)
+        self.log(
+            f"MSG91 simulator {self.msg91.url}"
+            + (" (sending to the REAL MSG91 API: MSG91_AUTH_KEY is set)" if real_msg91 else "")
+        )
+        self.log(
+            f"OpenRouter simulator {self.openrouter_url} latency {self.llm_latency}"
+            + (" (answers from the REAL OpenRouter: OPENROUTER_API_KEY is set)" if real_llm else "")
+        )
+
+    def _operator(self) -> None:
+        assert self.plane is not None
+        self.plane.kubectl("create", "namespace", self.namespace)
+        self.log("installing the operator with Helm (charts/supportbot-operator)")
+        self.plane.helm(
+            "install",
+            "supportbot-operator",
+            str(CHART),
+            "--namespace",
+            OPERATOR_NS,
+            "--create-namespace",
+            "--set",
+            f"watchNamespaces={{{self.namespace}}}",
+            "--wait=false",
+        )
+        self.operator_kubelet = LocalKubelet(
+            self.plane,
+            OPERATOR_NS,
+            label_selector="app.kubernetes.io/name=supportbot-operator",
+            workdir=self.workdir / "pods" / OPERATOR_NS,
+            log=self.log,
+        )
+        self.operator_kubelet.wait_for(
+            lambda: bool(self.operator_kubelet and self.operator_kubelet.pods),
+            120,
+            "the operator pod to run",
+        )
+
+    def tenant_values(self, index: int, name: str) -> tenants.TenantValues:
+        assert self.redis is not None and self.pg is not None
+        db = databases.create_database(self.pg.url(), prefix=name.replace("-", "_"))
+        real_msg91 = os.environ.get("MSG91_AUTH_KEY")
+        real_llm = os.environ.get("OPENROUTER_API_KEY")
+        assert self.msg91 is not None
+        return tenants.TenantValues(
+            redis_url=f"{self.redis.url}/{index + 1}",
+            database_url=db,
+            msg91_base_url=None if real_msg91 else self.msg91.url,
+            openrouter_base_url=None if real_llm else self.openrouter_url + "/api/v1",
+            msg91_auth_key=real_msg91 or tenants.SIM_MSG91_KEY,
+            openrouter_api_key=real_llm or tenants.SIM_OPENROUTER_KEY,
+        )
+
+    def _tenants(self) -> None:
+        assert self.plane is not None
+        for i, directory in enumerate(tenants.example_dirs()):
+            docs = tenants.load_example(directory)
+            bot = tenants.supportbot_of(docs)
+            name = bot["metadata"]["name"]
+            values = self.tenant_values(i, name)
+            local = tenants.localise(docs, values)
+            self.apply(local)
+            number = str(tenants.supportbot_of(local)["spec"]["whatsapp"]["integratedNumber"])
+            self.bots[name] = tenants.Tenant(name, number, local, values)
+            self.log(f"applied example {directory.name}: tenant {name}, number {number}")
+        for name in self.bots:
+            self.wait_ready(name)
+
+    def _processes(self) -> None:
+        assert self.plane is not None
+        self.kubelet = LocalKubelet(
+            self.plane,
+            self.namespace,
+            label_selector="app.kubernetes.io/part-of=supportbot",
+            workdir=self.workdir / "pods" / self.namespace,
+            log=self.log,
+        )
+        for name in self.bots:
+            self.wait_serving(name)
+        self._sync_thread = threading.Thread(target=self._sync_loop, name="kubelets", daemon=True)
+        self._sync_thread.start()
+
+    # -- helpers -------------------------------------------------------------------------------
+    def apply(self, docs: list[dict[str, Any]]) -> None:
+        assert self.plane is not None
+        for doc in docs:
+            self.plane.kubectl("apply", "-n", self.namespace, "-f", "-", stdin=json.dumps(doc))
+
+    def supportbot(self, name: str) -> dict[str, Any] | None:
+        assert self.plane is not None
+        res = self.plane.kubectl(
+            "get", "supportbot", name, "-n", self.namespace, "-o", "json", check=False
+        )
+        return json.loads(res.stdout) if res.returncode == 0 else None
+
+    def condition(self, name: str, kind: str) -> dict[str, Any] | None:
+        obj = self.supportbot(name) or {}
+        for cond in obj.get("status", {}).get("conditions", []):
+            if cond.get("type") == kind:
+                return dict(cond)
+        return None
+
+    def wait_ready(self, name: str, timeout: float = 180) -> None:
+        self.log(f"waiting for SupportBot {name} to report Ready")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.operator_kubelet is not None:
+                self.operator_kubelet.sync()
+            cond = self.condition(name, "Ready")
+            if cond and cond.get("status") == "True":
+                self.log(f"SupportBot {name} is Ready ({cond.get('message', '')})")
+                return
+            time.sleep(1)
+        raise HarnessError(
+            f"SupportBot {name} not Ready after {timeout:.0f} s: "
+            f"{json.dumps((self.supportbot(name) or {}).get('status'))}"
+        )
+
+    def pod(self, name: str, component: str) -> LocalPod | None:
+        if self.kubelet is None:
+            return None
+        with self._lock:
+            for pod in self.kubelet.pods.values():
+                labels = pod.labels
+                if (
+                    labels.get("app.kubernetes.io/instance") == name
+                    and labels.get("app.kubernetes.io/component") == component
+                    and pod.alive()
+                ):
+                    return pod
+        return None
+
+    def webhook_url(self, name: str) -> str:
+        pod = self.pod(name, "webhook")
+        if pod is None:
+            raise HarnessError(f"no running webhook process for {name}")
+        return f"http://127.0.0.1:{pod.port(8080)}"
+
+    def serving(self, name: str) -> bool:
+        web, worker = self.pod(name, "webhook"), self.pod(name, "worker")
+        if web is None or worker is None:
+            return False
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{web.port(8080)}/readyz", timeout=2
+            ) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def wait_serving(self, name: str, timeout: float = 120) -> None:
+        """Until the tenant's webhook and worker processes run and the webhook is ready; then
+        (re)route the tenant's number at the MSG91 simulator to that webhook."""
+        assert self.kubelet is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._sync_thread is None:
+                with self._lock:
+                    self.kubelet.sync()
+            if self.serving(name):
+                self.route(name)
+                return
+            time.sleep(0.5)
+        raise HarnessError(
+            f"tenant {name}'s processes not serving after {timeout:.0f} s; "
+            f"logs under {self.workdir / 'pods'}"
+        )
+
+    def route(self, name: str) -> None:
+        assert self.msg91 is not None
+        t = self.bots[name]
+        body = {
+            "inbound_url": self.webhook_url(name) + "/webhooks/msg91/inbound",
+            "status_url": self.webhook_url(name) + "/webhooks/msg91/status",
+            "secret": t.values.webhook_secret,
+            "secret_header": "X-Webhook-Secret",
+        }
+        httpx.put(
+            f"{self.msg91.url}/_sim/routes/{t.number}", json=body, timeout=5
+        ).raise_for_status()
+        self._routed[name] = self.webhook_url(name)
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            for kubelet in (self.operator_kubelet, self.kubelet):
+                if kubelet is None:
+                    continue
+                try:
+                    with self._lock:
+                        kubelet.sync()
+                except Exception as exc:  # keep following the cluster; report and go on
+                    self.log(f"kubelet sync failed: {exc}")
+            for name in list(self.bots):
+                pod = self.pod(name, "webhook")
+                url = f"http://127.0.0.1:{pod.port(8080)}" if pod else None
+                if url and url != self._routed.get(name) and self.serving(name):
+                    self.log(f"tenant {name}: webhook process replaced, re-routing its number")
+                    self.route(name)
