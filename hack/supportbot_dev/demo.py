@@ -17,7 +17,9 @@ import time
 from types import FrameType
 from typing import Protocol
 
+from supportbot.agentapi.tokens import mint_token
 from supportbot_dev.conversation import Customer
+from supportbot_dev.phone.server import start_page
 from supportbot_dev.stack import Stack
 
 SCRIPTS: dict[str, list[str]] = {
@@ -91,10 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.script_only:
             return 0
         page = _start_page(stack, args.port)
-        if page is None:
-            _say("the phone-simulator page is not available in this build; Ctrl-C stops")
-        else:
-            _say(f"step 6: phone simulator at http://127.0.0.1:{args.port}/  (Ctrl-C stops)")
+        _say(f"step 6: phone simulator at http://127.0.0.1:{args.port}/  (Ctrl-C stops)")
         while not stop.wait(1.0):
             pass
         return 0
@@ -107,12 +106,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start_page(stack: Stack, port: int) -> Page | None:
-    try:
-        from supportbot_dev.phone import demo as phone_demo  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    started: Page = phone_demo.start_for_stack(stack, port=port)
-    return started
+    """The phone-simulator page (a subprocess), with an agent token per tenant."""
+    assert stack.msg91 is not None
+    args = ["--msg91-sim", stack.msg91.url]
+    for name, tenant in stack.bots.items():
+        token = mint_token(
+            tenant.values.jwt_secret.encode(),
+            agent="demo-agent",
+            tenant=name,
+            ttl_seconds=12 * 3600,
+            now=time.time(),
+        )
+        token_file = stack.workdir / f"{name}.agent.jwt"
+        token_file.write_text(token)
+        token_file.chmod(0o600)
+        args += [
+            "--tenant",
+            f"{name}={tenant.number},webhook={stack.webhook_url(name)},token-file={token_file}",
+        ]
+    page: Page = start_page(args, port=port, log=stack.workdir / "phone-page.log")
+    return page
 
 
 if __name__ == "__main__":
