@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from supportbot_dev import controlplane
 from supportbot_dev.binaries import BUILD_SCRIPT
 from supportbot_dev.controlplane import Cluster
 
@@ -121,3 +122,19 @@ def test_deployment_pods_become_ready_and_gc_cascades(kube_full: Cluster) -> Non
         120,
         "namespace deleted by the namespace controller",
     )
+
+
+@pytest.mark.cluster
+def test_existing_cluster_opt_in(kube_api: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """USE_EXISTING_CLUSTER=true + KUBECONFIG makes the fixtures use that cluster, not a new one."""
+    monkeypatch.setenv("USE_EXISTING_CLUSTER", "true")
+    monkeypatch.setenv("KUBECONFIG", str(kube_api.kubeconfig))
+    existing = controlplane.from_environment(full=False)
+    assert isinstance(existing, controlplane.ExistingCluster)
+    ns = f"t-{uuid.uuid4().hex[:8]}"
+    existing.kubectl("create", "namespace", ns)
+    assert (
+        kube_api.kubectl("get", "namespace", ns, "-o", "name").stdout.strip() == f"namespace/{ns}"
+    )
+    existing.stop()  # a no-op: the user's cluster keeps running
+    assert kube_api.kubectl("get", "namespace", ns, check=False).returncode == 0
