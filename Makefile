@@ -69,5 +69,8 @@ seed: $(STAMP) ## load demo data into $$DATABASE_URL
 reset: $(STAMP) ## drop and re-create the schema in $$DATABASE_URL
 	$(VENV)/bin/supportbot storage reset --yes $(ARGS)
 
+loadtest: $(STAMP) ## 1,000-customer load test with baselines; report in loadtests/results/
+	$(PY) loadtests/run.py --scenario loadtests/scenarios/default.yaml $(ARGS)
+
 clean: ## remove the virtualenv and caches (not the control-plane binaries)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .local
