@@ -3,9 +3,10 @@
 `deliver_replies` records every planned reply in PostgreSQL first (``messages`` row keyed by
 (tenant, turn id, seq), state ``queued``; a retry finds the existing rows), then sends them
 through `msg91.deliverer.Deliverer.send_turn_replies` (in order, 24 h window rules, exactly once
-per (turn id, seq) through Redis markers), then marks the replies that turned out undeliverable
-as ``failed`` with the reason. The MSG91 attempt recorder (`storage.delivery_store`) attaches the
-provider id of each accepted send to its row, which is what delivery reports later advance.
+per (turn id, seq) through Redis claims fenced by the turn runner's conversation lease), then
+marks the replies that turned out undeliverable as ``failed`` with the reason. The MSG91
+attempt recorder (`storage.delivery_store`) attaches the provider id of each accepted send to
+its row, which is what delivery reports later advance.
 
 Known residue: the window decision is taken twice (here, to record the rows, and inside the
 deliverer); a turn retried exactly as the 24 h window closes may record the text while the
@@ -20,7 +21,13 @@ from dataclasses import asdict
 from datetime import datetime
 
 from supportbot.messages import DeliveryState, OutboundMessage
-from supportbot.msg91.deliverer import Deliverer, Recipient, ReplyOutcome, ReplyStatus
+from supportbot.msg91.deliverer import (
+    Deliverer,
+    Recipient,
+    ReplyOutcome,
+    ReplyStatus,
+    SendFence,
+)
 from supportbot.storage import delivery, history
 from supportbot.storage.db import Pool, jsonable
 from supportbot.storage.models import Conversation
@@ -88,16 +95,18 @@ async def deliver_replies(
     messages: Sequence[OutboundMessage],
     *,
     author: str = "bot",
+    fence: SendFence | None = None,
 ) -> list[ReplyOutcome]:
     """Record, send (exactly once per turn id and seq) and settle the replies of one turn.
 
     Raises `DeliveryDeferred` when MSG91 kept failing (retry the whole call later with the same
-    `turn_id`: replies already sent are not sent again).
+    `turn_id`: replies already sent are not sent again) and `SendFenced` when the caller no
+    longer holds `fence` (the turn runner's conversation lease): nothing more is sent then.
     """
     if not messages:
         return []
     await record_planned(pool, deliverer, recipient, turn_id, messages, author=author)
-    outcomes = await deliverer.send_turn_replies(turn_id, recipient, messages)
+    outcomes = await deliverer.send_turn_replies(turn_id, recipient, messages, fence=fence)
     for outcome in outcomes:
         await _settle(pool, deliverer.tenant_id, turn_id, outcome)
     return outcomes

@@ -11,12 +11,14 @@ For each turn:
    throttle notice once; store the plan under the turn id;
 3. save the session, persist handoff / opt-out changes in PostgreSQL;
 4. deliver the replies (`delivery.deliver_replies`: history rows, MSG91, 24 h window, exactly
-   once per (turn id, seq));
+   once per (turn id, seq), fenced by the runner's conversation lease: a run that lost the
+   lease raises `SendFenced` and sends nothing);
 5. record the turn (model, tokens, cost, latency, outcome) and the metrics.
 
 A human-owned or opted-out conversation gets no replies (the flow decides silence; STOP/START
 are still honoured). Any exception is recorded as an 'error' turn and re-raised so the runner
-retries the turn; the retry follows the same plan.
+retries the turn; the retry follows the same plan. `SendFenced` (the runner lost the lease;
+another run owns the turn) is re-raised without being recorded as an error.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from supportbot.flow import (
 )
 from supportbot.llm import ChatMessage, LLMUnavailable, OpenRouterClient, pseudonymous_user
 from supportbot.messages import Turn
-from supportbot.msg91.deliverer import Deliverer
+from supportbot.msg91.deliverer import Deliverer, SendFence, SendFenced
 from supportbot.observability import mask_phone, scrub
 from supportbot.settings import BotSettings
 from supportbot.storage import history, queries
@@ -102,6 +104,10 @@ class ConversationEngine:
         }
         try:
             plan = await self._run(turn, started)
+        except SendFenced:
+            # the runner lost the conversation lease: another run owns the turn now
+            log.warning("turn abandoned: the conversation lease was lost", extra=context)
+            raise
         except Exception as exc:
             elapsed = time.monotonic() - started
             metrics.TURNS.labels("error").inc()
@@ -138,7 +144,12 @@ class ConversationEngine:
         conversation = await queries.get_conversation(self.pool, self.tenant_id, turn.customer_id)
         if conversation is not None and plan.messages:
             await deliver_replies(
-                self.pool, self.deliverer, recipient_of(conversation), turn.turn_id, plan.messages
+                self.pool,
+                self.deliverer,
+                recipient_of(conversation),
+                turn.turn_id,
+                plan.messages,
+                fence=SendFence.for_turn(turn),
             )
         await history.record_turn(self.pool, self._turn_record(turn, plan, started))
         return plan
@@ -162,17 +173,18 @@ class ConversationEngine:
             return TurnPlan(messages=replies, state=current, outcome="throttled")
         decision = decide(flow, state, chosen, datetime.fromtimestamp(self.clock(), UTC))
         messages = list(decision.messages)
+        at = len(messages) if decision.llm_at is None else decision.llm_at
         outcome: str = decision.outcome
         usage: LLMUsage | None = None
         llm_error: str | None = None
         if decision.llm is not None:
             try:
                 answer, usage = await self._ask_llm(turn, decision.llm)
-                messages += render_llm_reply(flow, decision.state, answer)
+                messages[at:at] = render_llm_reply(flow, decision.state, answer)
             except Exception as exc:  # LLMUnavailable, or a bug: either way never silence
                 if not isinstance(exc, LLMUnavailable):
                     log.exception("unexpected LLM client error", extra={"turn_id": turn.turn_id})
-                messages += render_llm_failure(flow, decision.state)
+                messages[at:at] = render_llm_failure(flow, decision.state)
                 outcome, llm_error = "llm_fallback", scrub(f"{type(exc).__name__}: {exc}")[:500]
         final = decision.state
         if notice and not (final.opted_out or final.handed_off):

@@ -73,6 +73,7 @@ class _Turn:
         self.out: list[OutboundMessage] = []
         self.effects: list[Effect] = []
         self.llm_texts: list[str] = []
+        self.llm_at: int | None = None
         self.outcome: Outcome = "menu"
 
     # --- actions ------------------------------------------------------------------------
@@ -173,6 +174,8 @@ class _Turn:
         step: Step | None = self.flow.steps.get(self.st.step) if self.st.step else None
         on_text = (step.on_text if step else None) or ("llm" if self.flow.llm else "repeat")
         if on_text == "llm" and self.flow.llm is not None:
+            if not self.llm_texts:
+                self.llm_at = len(self.out)
             self.llm_texts.append(text)
             self.outcome = "llm"
             return
@@ -270,7 +273,8 @@ class _Turn:
                     step=st.step,
                 )
             )
-        return Decision(tuple(self.out), st, tuple(self.effects), self.outcome)
+        llm_at = self.llm_at if any(isinstance(e, LLMRequest) for e in self.effects) else None
+        return Decision(tuple(self.out), st, tuple(self.effects), self.outcome, llm_at)
 
 
 def decide(

@@ -121,6 +121,9 @@ class Decision:
     effects: tuple[Effect, ...] = ()
     outcome: Outcome = "menu"
     """What the turn amounted to (a metrics label)."""
+    llm_at: int | None = None
+    """Where the LLM reply goes in `messages`: after the replies to messages the customer sent
+    before the free text, before those to later ones (a coalesced turn keeps the order)."""
 
     @property
     def llm(self) -> LLMRequest | None:

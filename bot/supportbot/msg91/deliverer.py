@@ -1,24 +1,38 @@
 """A turn's replies: in order, inside the 24 h rules, exactly once per turn.
 
-`Deliverer.send_turn_replies(turn_id, customer, messages)` is what the conversation engine (and
-the agent API) calls. For each planned reply (see `window.plan_replies`) it:
+`Deliverer.send_turn_replies(turn_id, customer, messages, fence=...)` is what the conversation
+engine (and the agent API) calls. For each planned reply (see `window.plan_replies`) it:
 
-1. checks the Redis marker ``sb:<tenant>:sent:<turn_id>:<seq>``; if present, the reply reached a
-   terminal outcome in an earlier run of this turn and is NOT sent again (its stored outcome is
-   returned with ``replayed=True``);
-2. otherwise sends it (`sending.Sender`: rate limit, retries, attempt records) and then sets the
-   marker (TTL 7 days) for terminal outcomes: sent, template sent, undeliverable.
+1. claims the Redis marker ``sb:<tenant>:sent:<turn_id>:<seq>`` atomically (`claims.SendClaims`,
+   one Lua script): only while the `fence` (the conversation lease) still holds the caller's
+   token, and only if no terminal outcome is recorded. A terminal marker means the reply was
+   settled by an earlier run of this turn: it is NOT sent again (its stored outcome is returned
+   with ``replayed=True``). A recent "sending" claim of another owner is waited for;
+2. sends it (`sending.Sender`: rate limit, retries, attempt records); before every retry attempt
+   the claim and the fence are checked again, so an owner that lost the lease stops between
+   attempts (`SendFenced`);
+3. records the terminal outcome (sent, template sent, undeliverable) in the marker (TTL 7 days);
+   when the send surely did not go out (retries exhausted, fenced, rate-limit timeout) the claim
+   is released instead, so the next run sends at once.
 
 Replies go out strictly one after another. A definitive failure (invalid message, MSG91 4xx)
 makes that reply undeliverable and the next replies are still sent. When retries run out
 (`DeliveryDeferred`) the method raises, later replies are not sent, and the turn runner retries
-the turn; replies already marked are skipped then.
+the turn; replies already marked are skipped then. A run that lost its conversation lease raises
+`SendFenced` without sending; the new owner's run of the same turn waits for the old owner's
+in-flight claim, so replies stay in order and a reply is never sent by two live owners.
 
-Residual duplicate windows (documented, not closed): (a) a crash after MSG91 accepted a send and
-before the marker was written resends that one reply on the retry (MSG91 has no idempotency key);
-(b) a read timeout after MSG91 accepted the request is retried like any timeout; (c) two workers
-running the SAME turn at the same moment (a lost lease) can both send; the turn runner's
-per-conversation lease is what prevents that.
+Deterministic rule for a claim left by an owner that stopped mid-send (crash, cancellation,
+lease lost): once the claim is older than `in_flight_seconds` (the Redis clock; longer than one
+HTTP attempt can take) no request of that owner can still be in flight, and the next run takes
+the claim over and sends the reply again (at-least-once for that reply; logged).
+
+Residual duplicate windows (documented, not closed): (a) an owner that stops after MSG91
+accepted a send and before the marker was written (crash, or cancelled mid-request) gets that one
+reply sent again by the next run (MSG91 has no idempotency key); (b) a read timeout after MSG91
+accepted the request is retried like any timeout; (c) a process stalled (not merely slow) for
+longer than `in_flight_seconds` in the middle of an HTTP attempt can finish that attempt after
+the next owner resent. Unfenced callers (no `fence`) get (a)-(c) and the claim protocol.
 """
 
 from __future__ import annotations
@@ -26,7 +40,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
@@ -36,9 +51,10 @@ from supportbot.messages import OutboundMessage
 from supportbot.msg91 import keys, metrics
 from supportbot.msg91.attempts import AttemptRecorder, SendContext
 from supportbot.msg91.backoff import RetryPolicy
+from supportbot.msg91.claims import ClaimState, SendClaims, SendFence, SendFenced
 from supportbot.msg91.client import Msg91Client
 from supportbot.msg91.errors import DefinitiveSendError, InvalidOutboundMessage
-from supportbot.msg91.ratelimit import SendRateLimiter
+from supportbot.msg91.ratelimit import RateLimitTimeout, SendRateLimiter
 from supportbot.msg91.sending import DeliveryDeferred, Sender
 from supportbot.msg91.window import PlannedReply, fallback_template, plan_replies, window_open
 from supportbot.observability import mask_phone
@@ -47,6 +63,19 @@ from supportbot.settings import BotSettings
 log = logging.getLogger(__name__)
 
 MARKER_TTL_SECONDS = 7 * 24 * 3600
+IN_FLIGHT_SECONDS = 60.0
+"""Longer than one MSG91 HTTP attempt can take (client timeouts: connect 5 s, read/write/pool
+10 s each): a "sending" claim older than this belongs to an owner with nothing in flight."""
+CLAIM_POLL_SECONDS = 0.5
+
+__all__ = [
+    "Deliverer",
+    "Recipient",
+    "ReplyOutcome",
+    "ReplyStatus",
+    "SendFence",
+    "SendFenced",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +138,7 @@ class Deliverer:
         clock: Callable[[], float] = time.time,
         marker_ttl_seconds: int = MARKER_TTL_SECONDS,
         window_margin_seconds: float = 60.0,
+        in_flight_seconds: float = IN_FLIGHT_SECONDS,
     ) -> None:
         self.tenant_id = tenant_id
         self.redis = redis
@@ -117,6 +147,9 @@ class Deliverer:
         self.clock = clock
         self.marker_ttl_seconds = marker_ttl_seconds
         self.window_margin_seconds = window_margin_seconds
+        self.claims = SendClaims(
+            redis, ttl_seconds=marker_ttl_seconds, in_flight_seconds=in_flight_seconds
+        )
 
     @classmethod
     def from_settings(
@@ -149,21 +182,21 @@ class Deliverer:
         return plan_replies(messages, in_window=in_window, fallback=self.fallback_template)
 
     async def send_turn_replies(
-        self, turn_id: str, customer: Recipient, messages: Sequence[OutboundMessage]
+        self,
+        turn_id: str,
+        customer: Recipient,
+        messages: Sequence[OutboundMessage],
+        *,
+        fence: SendFence | None = None,
     ) -> list[ReplyOutcome]:
         """Send the replies in order; one outcome per planned reply. Raises DeliveryDeferred
-        (retry the turn later) or RateLimitTimeout (only with a `max_rate_wait`)."""
+        (retry the turn later), SendFenced (the caller lost `fence`: it must stop) or
+        RateLimitTimeout (only with a `max_rate_wait`)."""
+        owner = fence.token if fence is not None else f"u:{uuid.uuid4().hex}"
         outcomes: list[ReplyOutcome] = []
         for planned in self.plan(customer, messages):
             marker = keys.sent_marker(self.tenant_id, turn_id, planned.seq)
-            previous = await self.redis.get(marker)
-            if previous is not None:
-                outcome = ReplyOutcome.from_marker(previous)
-                metrics.DELIVERIES.labels("duplicate").inc()
-            else:
-                outcome = await self._deliver(turn_id, customer, planned)
-                await self.redis.set(marker, outcome.to_json(), ex=self.marker_ttl_seconds)
-                metrics.DELIVERIES.labels(outcome.status.value).inc()
+            outcome = await self._once(turn_id, customer, planned, marker, owner, fence)
             log.info(
                 "reply %s",
                 outcome.status.value,
@@ -178,8 +211,53 @@ class Deliverer:
             outcomes.append(outcome)
         return outcomes
 
+    async def _once(
+        self,
+        turn_id: str,
+        customer: Recipient,
+        planned: PlannedReply,
+        marker: str,
+        owner: str,
+        fence: SendFence | None,
+    ) -> ReplyOutcome:
+        """Claim, send and settle one reply (or replay its recorded outcome)."""
+        try:
+            claim = await self.claims.wait_and_claim(marker, owner, fence, CLAIM_POLL_SECONDS)
+        except SendFenced:
+            metrics.DELIVERIES.labels("fenced").inc()
+            raise
+        if claim.state is ClaimState.REPLAY:
+            assert claim.marker is not None
+            metrics.DELIVERIES.labels("duplicate").inc()
+            return ReplyOutcome.from_marker(claim.marker)
+        if claim.took_over:
+            log.warning(
+                "sending a reply again: its previous sender stopped mid-send",
+                extra={"turn_id": turn_id, "seq": planned.seq},
+            )
+
+        async def guard(attempt: int) -> None:
+            if attempt > 1:  # attempt 1 follows the claim that just checked the fence
+                await self.claims.attempt(marker, owner, fence)
+
+        try:
+            outcome = await self._deliver(turn_id, customer, planned, guard)
+        except (DeliveryDeferred, SendFenced, RateLimitTimeout) as exc:
+            # no request of ours can be in flight: let the next run send at once
+            await self.claims.release(marker, owner)
+            if isinstance(exc, SendFenced):
+                metrics.DELIVERIES.labels("fenced").inc()
+            raise
+        await self.claims.done(marker, outcome.to_json())
+        metrics.DELIVERIES.labels(outcome.status.value).inc()
+        return outcome
+
     async def _deliver(
-        self, turn_id: str, customer: Recipient, planned: PlannedReply
+        self,
+        turn_id: str,
+        customer: Recipient,
+        planned: PlannedReply,
+        guard: Callable[[int], Awaitable[None]],
     ) -> ReplyOutcome:
         if planned.skip_reason is not None:
             return ReplyOutcome(
@@ -187,7 +265,9 @@ class Deliverer:
             )
         ctx = SendContext(self.tenant_id, customer.customer_id, turn_id, planned.seq)
         try:
-            result = await self.sender.send(ctx, customer.address, planned.message)
+            result = await self.sender.send(
+                ctx, customer.address, planned.message, before_attempt=guard
+            )
         except InvalidOutboundMessage as exc:
             return ReplyOutcome(
                 planned.seq,

@@ -55,14 +55,26 @@ class Sender:
         self._sleep = sleep
         self._max_rate_wait = max_rate_wait
 
-    async def send(self, ctx: SendContext, recipient: str, message: OutboundMessage) -> SendResult:
+    async def send(
+        self,
+        ctx: SendContext,
+        recipient: str,
+        message: OutboundMessage,
+        *,
+        before_attempt: Callable[[int], Awaitable[None]] | None = None,
+    ) -> SendResult:
         """Deliver to MSG91 (accepted ≠ delivered). Raises InvalidOutboundMessage,
-        DefinitiveSendError, DeliveryDeferred or RateLimitTimeout."""
+        DefinitiveSendError, DeliveryDeferred or RateLimitTimeout.
+
+        `before_attempt(n)` runs right before HTTP attempt n (after the rate-limit wait); it may
+        raise to stop sending (the deliverer's lease fence)."""
         request = self.client.request_for(recipient, message)
         attempt = 0
         while True:
             attempt += 1
             waited = await self.limiter.acquire(self._max_rate_wait) if self.limiter else 0.0
+            if before_attempt is not None:
+                await before_attempt(attempt)
             started, t0 = time.time(), time.monotonic()
             try:
                 result = await self.client.post(request)

@@ -4,6 +4,11 @@ A drain job runs at most ONE turn. When more messages are waiting afterwards, FI
 hands the conversation to a freshly enqueued drain job (fair to other conversations, and one rq
 job = one turn, so rq's timeout/retry/registries describe turns). Exceptions propagate to the
 worker, which parks the conversation for rq's retry or dead-letters it when retries are exhausted.
+
+Ownership: the worker's `LeaseKeeper` renews the lease; when it is lost the running turn is
+cancelled (`LeaseLost`). The turn carries the lease key and token (`Turn.lease_key`,
+`Turn.lease_token`) so its side effects can be fenced: the MSG91 deliverer claims each reply only
+while the lease still holds this run's token, so a run that lost its lease never sends.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from rq.timeouts import JobTimeoutException
 from supportbot.messages import Turn, TurnHandler
 from supportbot.queueing import keys, rqjobs
 from supportbot.queueing.entries import EntryError, decode_entry
+from supportbot.queueing.leases import HeldLease, LeaseKeeper
 from supportbot.queueing.mailbox import Acquired, ClaimStatus, Mailbox
 from supportbot.queueing.metrics import WorkerMetrics
 from supportbot.settings import BotSettings
@@ -74,10 +80,16 @@ class DrainContext:
     handler: TurnHandler
     metrics: WorkerMetrics
     stopping: asyncio.Event
+    keeper: LeaseKeeper
 
 
 class DrainRun:
-    """The execution of one drain job for conversation `ref`."""
+    """The execution of one drain job for conversation `ref`.
+
+    The worker calls `acquire` right after dequeuing (before rq's bookkeeping, which may wait for
+    a thread), so the conversation's lease is held and kept alive by the `LeaseKeeper` from then
+    on; `run` then runs at most one turn and always releases the lease from the keeper.
+    """
 
     def __init__(self, ctx: DrainContext, job_id: str, ref: str) -> None:
         self.ctx = ctx
@@ -85,43 +97,71 @@ class DrainRun:
         self.ref = ref
         self.token = f"r:{job_id}:{uuid.uuid4().hex[:8]}"
         self.owned = False
-        self._lost = False
-        self._takeover = False
+        self._acquired: Acquired | None = None
+        self._held: HeldLease | None = None
+        self._task: asyncio.Task[DrainOutcome] | None = None
+
+    def lost(self) -> bool:
+        """The keeper found the lease taken, or could not confirm it in time."""
+        return self._held is not None and self._held.lost is not None
+
+    async def acquire(self) -> bool:
+        """Take the conversation (at most once per run); True when this run owns it."""
+        if self._acquired is None:
+            sent = time.monotonic()
+            self._acquired = await self.ctx.mailbox.acquire(self.ref, self.job_id, self.token)
+            if self._acquired is not Acquired.NO:
+                self.owned = True
+                lease = self.ctx.mailbox.keys(self.ref).lease
+                self._held = self.ctx.keeper.hold(lease, self.token, self.ref, sent, self._on_lost)
+        return self.owned
+
+    def release(self) -> None:
+        """Stop keeping the lease alive (idempotent)."""
+        if self._held is not None:
+            self.ctx.keeper.release(self._held)
+
+    def _on_lost(self, reason: str) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel(f"lease {reason}")
 
     async def run(self) -> DrainOutcome:
-        got = await self.ctx.mailbox.acquire(self.ref, self.job_id, self.token)
-        if got is Acquired.NO:
-            return DrainOutcome.SKIPPED
-        self.owned = True
-        self._takeover = got is Acquired.TAKEOVER
-        task = asyncio.current_task()
-        assert task is not None
-        renewer = asyncio.create_task(self._renew(task))
         try:
-            return await self._one_turn()
-        except asyncio.CancelledError:
-            if self._lost and task.uncancel() == 0:
-                raise LeaseLost(self.job_id) from None
-            raise
-        finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-
-    async def _renew(self, owner: asyncio.Task[DrainOutcome]) -> None:
-        every = self.ctx.settings.lease_seconds / 3
-        while True:
-            await asyncio.sleep(every)
+            if not await self.acquire():
+                return DrainOutcome.SKIPPED
+            if self.lost():  # lost while the job waited for rq bookkeeping
+                raise LeaseLost(self.job_id)
+            task = asyncio.current_task()
+            assert task is not None
+            self._task = task
             try:
-                alive = await self.ctx.mailbox.renew(self.ref, self.token)
-            except Exception:  # Redis hiccup: try again; the lease outlives a few misses
-                log.warning("lease renewal failed", exc_info=True, extra={"conv": self.ref})
-                continue
-            if not alive:
-                log.warning("lease lost; abandoning the turn", extra={"conv": self.ref})
-                self._lost = True
-                owner.cancel()
-                return
+                return await self._one_turn()
+            except asyncio.CancelledError:
+                if self.lost() and task.uncancel() == 0:
+                    raise LeaseLost(self.job_id) from None
+                raise
+            except HandBack:
+                raise
+            except Exception as exc:
+                if self.lost() or not await self._still_ours():
+                    raise LeaseLost(self.job_id) from exc
+                raise
+        finally:
+            self._task = None
+            self.release()
+
+    async def _still_ours(self) -> bool:
+        """After a failure: does this run still hold the lease? (A fenced send raises before
+        the keeper's next round noticed the loss.) Redis errors count as "still ours"."""
+        try:
+            return await self.ctx.mailbox.renew(self.ref, self.token)
+        except Exception:
+            return True
+
+    def _settling(self) -> None:
+        if self._held is not None:
+            self._held.settling = True
 
     async def _wait_for_burst(self) -> bool:
         """Coalescing wait; False when nothing is pending."""
@@ -164,7 +204,7 @@ class DrainRun:
             return DrainOutcome.LOST
         if claim.status is ClaimStatus.EMPTY:
             return await self._finish(ack=False, done=DrainOutcome.IDLE)
-        if self._takeover and claim.attempt > 1:
+        if self._acquired is Acquired.TAKEOVER and claim.attempt > 1:
             self.ctx.metrics.lease_takeovers.inc()  # found an orphaned turn without the sweeper
         try:
             messages = tuple(decode_entry(e) for e in claim.entries)
@@ -178,6 +218,8 @@ class DrainRun:
             customer_id=messages[0].customer_id,
             messages=messages,
             attempt=claim.attempt,
+            lease_key=mb.keys(self.ref).lease,
+            lease_token=self.token,
         )
         if claim.attempt > 1:
             await self._sleep_unless_stopping(retry_backoff(claim.attempt))
@@ -207,11 +249,13 @@ class DrainRun:
             m.turn_seconds.observe(time.monotonic() - started)
 
     async def _finish(self, *, ack: bool, done: DrainOutcome) -> DrainOutcome:
+        self._settling()
         result = await self.ctx.mailbox.finish(self.ref, self.token, self.job_id, ack=ack)
         return DrainOutcome.LOST if result < 0 else done
 
     async def _dead(self, reason: str) -> DrainOutcome:
         log.error("dead-lettering turn: %s", reason, extra={"conv": self.ref})
         self.ctx.metrics.turns_total.labels(outcome="dead_lettered").inc()
+        self._settling()
         await self.ctx.mailbox.dead_letter(self.ref, self.token, self.job_id, reason)
         return DrainOutcome.DEAD

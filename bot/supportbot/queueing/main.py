@@ -39,11 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_POOL = 1024
+
+
+def redis_pool_size(settings: BotSettings) -> int:
+    """Connections of the worker's shared Redis pool.
+
+    Every in-flight turn may wait on Redis (mailbox scripts, sessions, plans, send claims and the
+    rate limiter), so the pool grows with `worker_concurrency`: one connection per four turns
+    (each holds one only for a round trip) plus room for the blocking readers (dequeue,
+    delivery-report consumer, archiver), never below `redis_max_connections`. A smaller pool made
+    every Redis call queue for a connection under load. Lease renewals do not depend on it: the
+    lease keeper has its own connection.
+    """
+    wanted = settings.worker_concurrency // 4 + 16
+    return max(settings.redis_max_connections, min(wanted, MAX_POOL))
+
+
 async def run_worker(
     settings: BotSettings, factory: HandlerFactory, metrics: WorkerMetrics
 ) -> None:
     pool = aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=max(settings.redis_max_connections, 16), timeout=20
+        settings.redis_url, max_connections=redis_pool_size(settings), timeout=20
     )
     client = aioredis.Redis.from_pool(pool)
     try:

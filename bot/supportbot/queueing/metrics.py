@@ -7,6 +7,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _TURN_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300)
+_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30)
 
 
 class WorkerMetrics:
@@ -68,5 +69,42 @@ class WorkerMetrics:
         self.sweeper_kicks = Counter(
             "supportbot_worker_sweeper_kicks",
             "Drains re-enqueued by the sweeper for orphaned conversations",
+            registry=r,
+        )
+        self.lease_renew_seconds = Histogram(
+            "supportbot_worker_lease_renew_seconds",
+            "Wall time of one batched lease renewal round trip (pool wait included)",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.lease_renew_gap_seconds = Histogram(
+            "supportbot_worker_lease_renew_gap_seconds",
+            "Seconds between two successful extensions of the leases this worker holds",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.leases_lost = Counter(
+            "supportbot_worker_leases_lost",
+            "Leases found taken by another drain while this worker was running the turn",
+            registry=r,
+        )
+        self.loop_lag_seconds = Histogram(
+            "supportbot_worker_event_loop_lag_seconds",
+            "How late a timer fires on the worker's event loop",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.redis_probe_seconds = Histogram(
+            "supportbot_worker_redis_probe_seconds",
+            "Wall time of a PING through the worker's Redis pool (pool wait included)",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.redis_pool_in_use = Gauge(
+            "supportbot_worker_redis_pool_in_use", "Redis connections checked out", registry=r
+        )
+        self.redis_pool_waiting = Gauge(
+            "supportbot_worker_redis_pool_waiting",
+            "Coroutines waiting for a Redis connection",
             registry=r,
         )

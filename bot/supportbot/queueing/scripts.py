@@ -14,6 +14,8 @@ INGEST   K: dedupe, raw, throttle, inbox, lease, active, job, queue, queues
          -> {code, enqueued}; code 0 duplicate, 1 accepted, 2 throttled, 3 throttled+notify
 ACQUIRE  K: lease  A: job_id, token, lease_ms  -> 1 ours, 2 taken over (no lease), 0 not ours
 RENEW    K: lease  A: token, lease_ms  -> 1 renewed, 0 lost
+RENEW_MANY K: lease...  A: lease_ms, token...  -> {1 renewed | 0 lost, ...} (one per key; the
+         worker's `LeaseKeeper` renews every lease it holds in batches of these)
 CLAIM    K: lease, inbox, proc, attempt  A: token, max_batch, lease_ms
          -> {-1} lost | {0} nothing | {attempt, entries...} (proc kept until FINISH)
 FINISH   K: lease, inbox, proc, attempt, active, job, queue, queues
@@ -42,9 +44,7 @@ local function sb_enqueue(lease, job_key, queue, queues, job_id, pending_ms, fir
 end
 """
 
-INGEST = (
-    _COMMON
-    + """
+INGEST = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   return {0, 0}
 end
@@ -57,13 +57,15 @@ local code, flag = 1, '-'
 if n == limit + 1 then code, flag = 3, 'N' elseif n > limit then code, flag = 2, 'T' end
 redis.call('RPUSH', KEYS[4], flag .. ARGV[7])
 redis.call('SADD', KEYS[6], ARGV[8])
-if redis.call('EXISTS', KEYS[5]) == 1 then
+-- sb_enqueue, with the lease SET made conditional (NX): no drain queued or running -> ours
+if not redis.call('SET', KEYS[5], 'q:' .. ARGV[9], 'NX', 'PX', ARGV[10]) then
   return {code, 0}
 end
-sb_enqueue(KEYS[5], KEYS[7], KEYS[8], KEYS[9], ARGV[9], ARGV[10], 12)
+redis.call('HSET', KEYS[7], unpack(ARGV, 12))
+redis.call('RPUSH', KEYS[8], ARGV[9])
+redis.call('SADD', KEYS[9], KEYS[8])
 return {code, 1}
 """
-)
 
 ACQUIRE = """
 local cur = redis.call('GET', KEYS[1])
@@ -81,6 +83,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
 return 0
+"""
+
+RENEW_MANY = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
 """
 
 CLAIM = """

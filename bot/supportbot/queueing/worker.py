@@ -3,8 +3,12 @@
 - rq identity: birth/death, worker hash + heartbeats, pubsub commands (`RqBridge`).
 - Dequeue: BLMOVE queue -> rq's intermediate queue on `redis.asyncio`, after taking one of
   `worker_concurrency` slots (backpressure); short timeout, so stopping never loses a popped id.
-- Per job: rq's start/success/failure/retry transitions and registries, run in a thread pool;
-  in-flight executions are heartbeated in batches; turns time out via `asyncio.timeout`.
+- Per job: the conversation's lease is taken right after the dequeue (`DrainRun.acquire`) and
+  kept alive by the `LeaseKeeper` (batched renewals on its own connection) from then on, so no
+  wait (rq bookkeeping threads, a busy Redis pool) can let another drain take it over; then
+  rq's start/success/failure/retry transitions and registries run in a thread pool; in-flight
+  executions are heartbeated in batches; turns time out via `asyncio.timeout`.
+- Pressure probes (`pressure`): event-loop lag and Redis latency/pool occupancy, as metrics.
 - Maintenance: rq's `clean_registries` (abandoned jobs) and the conversation sweeper.
 - Shutdown: first SIGTERM/SIGINT stops dequeuing and gives in-flight turns
   `shutdown_grace_seconds`; then (or on a second signal) unfinished drains are cancelled and
@@ -21,6 +25,7 @@ import logging
 import os
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,11 +37,13 @@ import redis.asyncio as aioredis
 from rq.job import Job
 
 from supportbot.messages import TurnHandler
-from supportbot.queueing import rqjobs
+from supportbot.queueing import keys, rqjobs
 from supportbot.queueing.drain import DrainContext, DrainOutcome, DrainRun, HandBack, LeaseLost
 from supportbot.queueing.keys import active_key
+from supportbot.queueing.leases import LeaseKeeper
 from supportbot.queueing.mailbox import Mailbox
 from supportbot.queueing.metrics import WorkerMetrics
+from supportbot.queueing.pressure import probe_loop
 from supportbot.queueing.rqbridge import JobSlot, RqBridge
 from supportbot.queueing.sweeper import sweep_loop
 from supportbot.settings import BotSettings
@@ -88,7 +95,18 @@ class AsyncWorker:
         self._stop_job_ids: set[str] = set()
         self._executor = ThreadPoolExecutor(self.tuning.bookkeeping_threads, "rq-bookkeeping")
         self.mailbox = Mailbox(redis_client, settings)
-        self._ctx = DrainContext(settings, self.mailbox, handler, self.metrics, self.stopping)
+        # Renewals get their own connection: they must never wait behind turn traffic.
+        timeout = max(settings.lease_seconds / 3, 0.5)  # a hung call must not stall fencing
+        self._lease_redis = aioredis.Redis.from_url(
+            settings.redis_url,
+            max_connections=2,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        self.keeper = LeaseKeeper(self._lease_redis, settings.lease_seconds, self.metrics)
+        self._ctx = DrainContext(
+            settings, self.mailbox, handler, self.metrics, self.stopping, self.keeper
+        )
         self._bridge: RqBridge | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -119,6 +137,10 @@ class AsyncWorker:
         background = [
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._maintenance_loop(), name="maintenance"),
+            asyncio.create_task(self.keeper.run(self._closing), name="lease-keeper"),
+            asyncio.create_task(
+                probe_loop(self.redis, self.metrics, self._closing), name="pressure-probe"
+            ),
             asyncio.create_task(
                 sweep_loop(self.redis, self.mailbox, self.settings, self.metrics, self.stopping),
                 name="sweeper",
@@ -138,6 +160,7 @@ class AsyncWorker:
             await self._call(self.bridge.death)
             self._executor.shutdown(wait=False, cancel_futures=True)
             sync.close()
+            await self._lease_redis.aclose()
             log.info("worker %s stopped", self.name)
 
     def request_stop(self) -> None:
@@ -251,26 +274,56 @@ class AsyncWorker:
 
     async def _run_job(self, job_id: str) -> None:
         self.metrics.jobs_in_flight.inc()
+        popped = time.monotonic()
+        ref = keys.ref_of_job_id(job_id)
+        early = DrainRun(self._ctx, job_id, ref) if ref is not None else None
+        started = False
         try:
+            if early is not None:
+                # Own the conversation before rq's bookkeeping, which may wait for a thread:
+                # from here on the lease keeper keeps it, so no wait can let it be taken over.
+                await early.acquire()
             job = await self._call(self.bridge.fetch, job_id)
             if job is None:
                 return
             slot = await self._call(self.bridge.start, job)
+            waited = time.monotonic() - popped
+            if waited > 5:
+                log.warning(
+                    "job %s waited %.1fs for rq bookkeeping before starting", job_id, waited
+                )
             self._slots_by_job[job_id] = slot
-            await self._perform(slot)
+            started = True
+            await self._perform(slot, early)
         except Exception:
             log.exception("bookkeeping of job %s failed; rq maintenance will recover it", job_id)
         finally:
+            if early is not None and not started:
+                await self._abandon(early)
             self._slots_by_job.pop(job_id, None)
             self._jobs.pop(job_id, None)
             self.metrics.jobs_in_flight.dec()
             self._slots.release()
 
-    async def _perform(self, slot: JobSlot) -> None:
+    async def _abandon(self, run: DrainRun) -> None:
+        """Give back a conversation taken for a job that will not run (its rq job is gone)."""
+        run.release()
+        if not run.owned or run.lost():
+            return
+        try:
+            await self.mailbox.finish(run.ref, run.token, run.job_id, ack=False)
+        except Exception:
+            log.exception("could not release conversation %s; the sweeper will resume it", run.ref)
+
+    async def _perform(self, slot: JobSlot, early: DrainRun | None = None) -> None:
         job_id = slot.job.id
         run: DrainRun | None = None
         try:
-            run = DrainRun(self._ctx, job_id, self._drain_args(slot.job))
+            ref = self._drain_args(slot.job)
+            if early is not None and early.ref != ref:
+                await self._abandon(early)
+                raise ForeignJobError(f"job {job_id} names another conversation than its id")
+            run = early or DrainRun(self._ctx, job_id, ref)
             drain = asyncio.create_task(run.run(), name=f"drain:{job_id}")
             self._drains[job_id] = drain
             try:

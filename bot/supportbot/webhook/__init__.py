@@ -10,6 +10,7 @@ Authentication: header ``settings.webhook_secret_header`` (default ``X-Webhook-S
 the tenant's shared secret; ``?token=<secret>`` only when ``webhook_allow_query_token`` is on.
 
 Layout: `parsing/` (pure payload parsing), `auth`, `body` (pure checks), `handling` (the
-acknowledgement path), `reports` (delivery-report store), `readiness`, `metrics`, `app`
-(`create_app`) and `server` (`supportbot webhook`).
+acknowledgement path), `fastpath` (serves the POSTs ahead of FastAPI's stack), `reports`
+(delivery-report store), `readiness`, `metrics`, `app` (`create_app`) and `server`
+(`supportbot webhook`).
 """

@@ -10,6 +10,8 @@ Routes (the operator exposes the two POST paths publicly; the rest are for the c
 
 Both POST routes take either payload family (MSG91 flat or Meta envelope) and either kind, because
 MSG91's event-to-URL mapping is configured by hand per tenant and a mistake must not lose data.
+The two POST routes are served by `WebhookRoutes` before FastAPI's stack (`fastpath`: the hot
+path); their FastAPI routes remain for other methods (405) and give the same answers if reached.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.settings import BotSettings
-from supportbot.webhook.errors import error_body, error_response
+from supportbot.webhook.errors import INTERNAL_ERROR_MESSAGE, error_body, error_response
+from supportbot.webhook.fastpath import WebhookApp, WebhookRoutes
 from supportbot.webhook.handling import Sinks, WebhookHandler
 from supportbot.webhook.metrics import CONTENT_TYPE, MetricsMiddleware, WebhookMetrics
 from supportbot.webhook.readiness import ReadinessProbe
@@ -75,7 +79,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = redis_pool(settings)
         client = aioredis.Redis(connection_pool=pool)
-        app.state.sinks = Sinks(Ingestor(client, settings), ReportStore(client, settings))
+        pipeline = PipelinedRedis.from_url(
+            settings.redis_url,
+            connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+            reply_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        )
+        app.state.sinks = Sinks(
+            Ingestor(client, settings, pipeline=pipeline),
+            ReportStore(client, settings, pipeline=pipeline),
+        )
         app.state.readiness = ReadinessProbe(
             client, settings.database_url, ttl=readiness_ttl, timeout=readiness_timeout
         )
@@ -84,29 +96,35 @@ def create_app(
             yield
         finally:
             app.state.sinks = None
+            await pipeline.aclose()
             await client.aclose()
             await pool.aclose()
             log.info("webhook stopped", extra={"tenant": settings.tenant_id})
 
-    app = FastAPI(
+    app = WebhookApp(
         title=f"supportbot webhook ({settings.tenant_id})",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # Prometheus (`/metrics`) is this service's telemetry. FastAPI's built-in OpenTelemetry
+        # hooks would look up the global providers (environment reads) on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
 
-    def sinks_of(request: Request) -> Sinks | None:
-        found = getattr(request.app.state, "sinks", None)
+    def sinks_of() -> Sinks | None:
+        found = getattr(app.state, "sinks", None)
         return found if isinstance(found, Sinks) else None
 
     @app.post(INBOUND_PATH, response_model=None)
     async def inbound(request: Request) -> Response:
-        return await handler.handle(request, sinks_of(request))
+        reply = await handler.handle(request.scope, request.receive, sinks_of())
+        return reply.response()
 
     @app.post(STATUS_PATH, response_model=None)
     async def status(request: Request) -> Response:
-        return await handler.handle(request, sinks_of(request))
+        reply = await handler.handle(request.scope, request.receive, sinks_of())
+        return reply.response()
 
     @app.get(HEALTH_PATH, response_model=None)
     async def healthz() -> Response:
@@ -129,9 +147,7 @@ def create_app(
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         # A bug, not bad input: answer in the usual shape; uvicorn still logs the traceback.
-        return error_response(
-            500, "internal_error", "unexpected error; the delivery may be retried"
-        )
+        return error_response(500, "internal_error", INTERNAL_ERROR_MESSAGE)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, StarletteHTTPException):
@@ -148,6 +164,9 @@ def create_app(
         metrics=metrics,
         routes=[INBOUND_PATH, STATUS_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH],
         timed_routes=[INBOUND_PATH, STATUS_PATH],
+    )
+    app.webhook_routes = WebhookRoutes(
+        handler=handler, sinks=sinks_of, metrics=metrics, paths=[INBOUND_PATH, STATUS_PATH]
     )
     # The agent API (handoff, agent replies) lives beside the webhook under /api/v1. It opens
     # its own small PostgreSQL pool lazily, so the ack path never waits on PostgreSQL.

@@ -1,7 +1,8 @@
 """HTTP-facing errors of the webhook and the one JSON error body shape.
 
 Every rejection is a :class:`WebhookError` subclass with a fixed HTTP status and a stable `code`;
-the body is always ``{"error": {"code": ..., "message": ...}}``. Messages never echo secrets or
+the body is always ``{"error": {"code": ..., "message": ...}}`` (`handling.error_reply` answers
+the webhook POSTs with it, plus ``WWW-Authenticate`` on 401). Messages never echo secrets or
 payload values.
 """
 
@@ -12,6 +13,9 @@ from typing import ClassVar
 from starlette.responses import JSONResponse
 
 from supportbot.webhook.parsing import ParseError
+
+INTERNAL_ERROR_MESSAGE = "unexpected error; the delivery may be retried"
+"""The 500 answer's message: a bug, not bad input (the server logs the traceback)."""
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -29,12 +33,6 @@ class WebhookError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-    def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Secret"} if self.status == 401 else None
-        return JSONResponse(
-            error_body(self.code, self.message), status_code=self.status, headers=headers
-        )
 
 
 class BadRequestError(WebhookError):

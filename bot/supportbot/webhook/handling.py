@@ -5,23 +5,29 @@ business number (403/422) -> Redis hand-over (503 if Redis fails, so the provide
 Nothing is stored unless every check passed. Messages go to the queue's `Ingestor` (dedupe,
 archive, throttle, inbox, drain job in one round trip each); delivery reports to `ReportStore`.
 PostgreSQL is never used here.
+
+The handler works on the raw ASGI scope and ``receive`` channel and returns a `Reply` (status,
+JSON bytes, headers): the app serves it straight from a pure ASGI middleware, without a
+Starlette `Request`, routing or dependency solving on this hot path.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.datastructures import QueryParams
+from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
 from supportbot.settings import BotSettings
 from supportbot.webhook import auth, body
-from supportbot.webhook.errors import UnavailableError, WebhookError, from_parse_error
+from supportbot.webhook.errors import UnavailableError, WebhookError, error_body, from_parse_error
 from supportbot.webhook.metrics import WebhookMetrics
 from supportbot.webhook.parsing import ParsedPayload, ParseError, parse_payload
 from supportbot.webhook.reports import ReportStore
@@ -34,6 +40,37 @@ _ANSWER = {
     AcceptOutcome.THROTTLED: "throttled",
     AcceptOutcome.THROTTLED_NOTIFY: "throttled",
 }
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+"""The encoding Starlette's `JSONResponse` uses, built once."""
+_CONTENT_TYPE = (b"content-type", b"application/json")
+
+Headers = tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A complete JSON answer: status, body bytes and the raw ASGI headers."""
+
+    status: int
+    body: bytes
+    headers: Headers
+
+    @classmethod
+    def json(cls, status: int, content: Any, extra: Headers = ()) -> Reply:
+        data = _JSON.encode(content).encode("utf-8")
+        return cls(
+            status, data, ((b"content-length", str(len(data)).encode()), _CONTENT_TYPE, *extra)
+        )
+
+    def response(self) -> Response:
+        response = Response(self.body, status_code=self.status)
+        response.raw_headers = list(self.headers)
+        return response
+
+
+def error_reply(exc: WebhookError) -> Reply:
+    extra: Headers = ((b"www-authenticate", b"Secret"),) if exc.status == 401 else ()
+    return Reply.json(exc.status, error_body(exc.code, exc.message), extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +81,30 @@ class Sinks:
     reports: ReportStore
 
 
+@dataclass(frozen=True, slots=True)
+class RequestHeaders:
+    """The three request headers the acknowledgement path reads (first value of each)."""
+
+    secret: str | None = None
+    content_type: str | None = None
+    content_length: str | None = None
+
+
+def read_headers(raw: Sequence[tuple[bytes, bytes]], secret_name: bytes) -> RequestHeaders:
+    """One pass over the ASGI headers (lower-case names, latin-1 values, as Starlette reads)."""
+    secret = content_type = content_length = None
+    for name, value in raw:
+        if name == secret_name:
+            if secret is None:
+                secret = value.decode("latin-1")
+        elif name == b"content-type":
+            if content_type is None:
+                content_type = value.decode("latin-1")
+        elif name == b"content-length" and content_length is None:
+            content_length = value.decode("latin-1")
+    return RequestHeaders(secret, content_type, content_length)
+
+
 class WebhookHandler:
     def __init__(
         self, settings: BotSettings, metrics: WebhookMetrics, clock: Callable[[], float]
@@ -51,30 +112,31 @@ class WebhookHandler:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
+        self._secret_name = settings.webhook_secret_header.lower().encode("latin-1")
 
-    async def handle(self, request: Request, sinks: Sinks | None) -> JSONResponse:
+    async def handle(self, scope: Scope, receive: Receive, sinks: Sinks | None) -> Reply:
         s = self._settings
         try:
-            auth.check_secret(
-                request.headers.get(s.webhook_secret_header),
-                request.query_params.get("token"),
-                s,
-            )
-            body.check_content_type(request.headers.get("content-type"))
-            raw = await body.read_body(request, s.max_body_bytes)
+            found = read_headers(scope["headers"], self._secret_name)
+            token = None
+            if found.secret is None or s.webhook_allow_query_token:
+                token = QueryParams(scope.get("query_string", b"")).get("token")
+            auth.check_secret(found.secret, token, s)
+            body.check_content_type(found.content_type)
+            raw = await body.read_body(receive, found.content_length, s.max_body_bytes)
             parsed = self._parse(raw)
             auth.check_numbers(parsed.items, s)
             if sinks is None:
                 raise UnavailableError("not_started", "the webhook is starting; retry later")
             results = await self._hand_over(parsed, raw, sinks)
         except WebhookError as exc:
-            self._metrics.rejections.labels(exc.code).inc()
+            self._metrics.rejected(exc.code)
             log.info(
                 "webhook request rejected",
-                extra={"path": request.url.path, "status": exc.status, "code": exc.code},
+                extra={"path": scope.get("path"), "status": exc.status, "code": exc.code},
             )
-            return exc.response()
-        return JSONResponse(summarise(results))
+            return error_reply(exc)
+        return Reply.json(200, summarise(results))
 
     def _parse(self, raw: bytes) -> ParsedPayload:
         try:
@@ -82,10 +144,10 @@ class WebhookHandler:
                 raw, tenant_id=self._settings.tenant_id, received_at=self._clock()
             )
         except ParseError as exc:
-            self._metrics.parse_errors.labels(exc.reason).inc()
+            self._metrics.parse_error(exc.reason)
             raise from_parse_error(exc) from None
         for rejected in parsed.rejected:
-            self._metrics.parse_errors.labels(rejected.reason).inc()
+            self._metrics.parse_error(rejected.reason)
         return parsed
 
     async def _hand_over(
@@ -95,12 +157,12 @@ class WebhookHandler:
         try:
             for message in parsed.messages:
                 outcome = await sinks.ingestor.accept(message, raw)
-                self._metrics.messages.labels(outcome.value).inc()
+                self._metrics.message(outcome.value)
                 results.append({"id": message.message_id, "status": _ANSWER[outcome]})
             reports = parsed.reports
             for report, new in zip(reports, await sinks.reports.store(reports, raw), strict=True):
                 outcome_word = "accepted" if new else "duplicate"
-                self._metrics.reports.labels(outcome_word).inc()
+                self._metrics.report(outcome_word)
                 results.append({"id": report.provider_message_id, "status": outcome_word})
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("redis hand-over failed", extra={"error": type(exc).__name__})

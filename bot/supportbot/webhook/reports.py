@@ -22,6 +22,7 @@ from redis.exceptions import NoScriptError
 from supportbot.messages import DeliveryReport
 from supportbot.queueing import keys
 from supportbot.queueing.ingest import RAW_STREAM_MAXLEN
+from supportbot.queueing.pipelined import LuaScript, PipelinedRedis
 from supportbot.settings import BotSettings
 
 DLR_STREAM_MAXLEN = 200_000
@@ -36,6 +37,9 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*',
            'b', ARGV[5], 't', ARGV[6], 'k', 'status', 'id', ARGV[7])
 return 1
 """
+
+
+_SCRIPT = LuaScript(STORE_REPORT)
 
 
 def dedupe_id(report: DeliveryReport) -> str:
@@ -55,41 +59,59 @@ class ReportStore:
 
     All reports of one post go out in a single pipeline of EVALSHA calls (one round trip); the
     script is loaded on the first NOSCRIPT answer and the batch re-run (the dedupe key makes the
-    re-run harmless).
+    re-run harmless). With a `PipelinedRedis` (the webhook's) the batch shares its connection.
     """
 
-    def __init__(self, redis: aioredis.Redis, settings: BotSettings) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        settings: BotSettings,
+        *,
+        pipeline: PipelinedRedis | None = None,
+    ) -> None:
         self._redis = redis
         self._settings = settings
+        self._pipeline = pipeline
         self._sha = hashlib.sha1(STORE_REPORT.encode(), usedforsecurity=False).hexdigest()
 
     async def store(self, reports: Sequence[DeliveryReport], raw_body: bytes) -> list[bool]:
         if not reports:
             return []
+        if self._pipeline is not None:
+            calls = [self._call(report, raw_body) for report in reports]
+            results = await self._pipeline.evalsha_many(_SCRIPT, calls)
+            return [int(r) == 1 for r in results]
         try:
             return await self._run(reports, raw_body)
         except NoScriptError:
             self._sha = await self._redis.script_load(STORE_REPORT)
             return await self._run(reports, raw_body)
 
-    async def _run(self, reports: Sequence[DeliveryReport], raw_body: bytes) -> list[bool]:
+    def _call(
+        self, report: DeliveryReport, raw_body: bytes
+    ) -> tuple[tuple[str, str, str], tuple[int | str | bytes, ...]]:
+        """(keys, args) of one STORE_REPORT call."""
         tenant = self._settings.tenant_id
-        stream, raw = dlr_stream_key(tenant), keys.raw_stream_key(tenant)
+        script_keys = (
+            seen_key(tenant, report),
+            dlr_stream_key(tenant),
+            keys.raw_stream_key(tenant),
+        )
+        args = (
+            self._settings.dedupe_ttl_seconds,
+            DLR_STREAM_MAXLEN,
+            report.to_json(),
+            RAW_STREAM_MAXLEN,
+            raw_body,
+            repr(report.received_at),
+            dedupe_id(report),
+        )
+        return script_keys, args
+
+    async def _run(self, reports: Sequence[DeliveryReport], raw_body: bytes) -> list[bool]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for report in reports:
-                pipe.evalsha(
-                    self._sha,
-                    3,
-                    seen_key(tenant, report),
-                    stream,
-                    raw,
-                    self._settings.dedupe_ttl_seconds,
-                    DLR_STREAM_MAXLEN,
-                    report.to_json(),
-                    RAW_STREAM_MAXLEN,
-                    raw_body,
-                    repr(report.received_at),
-                    dedupe_id(report),
-                )
+                script_keys, args = self._call(report, raw_body)
+                pipe.evalsha(self._sha, len(script_keys), *script_keys, *args)
             results = await pipe.execute()
         return [int(r) == 1 for r in results]

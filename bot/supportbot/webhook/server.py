@@ -30,8 +30,8 @@ DEFAULT_GRACEFUL_SECONDS = 10.0
 def default_limit_concurrency(redis_max_connections: int) -> int:
     """Connections + in-flight requests uvicorn admits: a few per pooled Redis connection.
 
-    A request holds a Redis connection only for one ~1 ms round trip, so several requests share
-    one connection; the pool's bounded wait absorbs bursts below this cap.
+    Webhook POSTs share one pipelined Redis connection (`queueing.pipelined`), so the pool
+    (readiness checks) does not bound them; this cap keeps latency bounded under overload.
     """
     return max(64, 4 * redis_max_connections)
 

@@ -360,3 +360,20 @@ def test_session_state_round_trip() -> None:
     )
     data = state.to_dict()
     assert SessionState.from_dict({**data, "unknown_future_field": 1}) == state
+
+
+def test_llm_reply_keeps_its_place_in_a_coalesced_turn(
+    store_flow: Flow, msg: Msg, open_now: datetime
+) -> None:
+    """A question typed before a menu tap is answered before the tapped step's reply."""
+    state = started(store_flow, "main_menu", slots={"customer_name": "Asha"})
+    d = decide(store_flow, state, [msg("Do you ship to Pune?"), msg(reply_id="track")], open_now)
+    assert d.llm is not None and d.llm.user_text == "Do you ship to Pune?"
+    assert d.llm_at == 0
+    assert texts(d)[0].startswith("Please send your order number")
+
+    after = decide(store_flow, state, [msg(reply_id="other"), msg("Do you ship?")], open_now)
+    assert after.llm is not None and after.llm_at == len(after.messages) == 1
+
+    plain = decide(store_flow, state, [msg(reply_id="track")], open_now)
+    assert plain.llm is None and plain.llm_at is None

@@ -1,8 +1,17 @@
-"""Ingest: dedupe, raw archive, throttle flags, drain enqueue as a normal rq job, one round trip."""
+"""Ingest: dedupe, raw archive, throttle flags, drain enqueue as a normal rq job, one round trip.
+
+Every behaviour test runs twice: over the redis-py client and over `PipelinedRedis` (the
+webhook's transport). The drain job hash is compared with rq's own for the same inputs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import dataclasses
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,20 +21,40 @@ from redis.asyncio.connection import Connection
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from supportbot.messages import InboundMessage, MessageKind
 from supportbot.queueing import keys, rqjobs
 from supportbot.queueing.entries import decode_entry
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor, TenantMismatchError
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import TENANT, make_message
 from supportbot.settings import BotSettings
 
 SettingsFactory = Callable[..., BotSettings]
+IngestorFactory = Callable[[BotSettings], Ingestor]
+
+
+@pytest.fixture(params=["redis-py", "pipelined"])
+async def make_ingestor(
+    request: pytest.FixtureRequest, aredis: aioredis.Redis, redis_url: str
+) -> AsyncIterator[IngestorFactory]:
+    pipeline = PipelinedRedis.from_url(redis_url) if request.param == "pipelined" else None
+
+    def make(settings: BotSettings) -> Ingestor:
+        return Ingestor(aredis, settings, pipeline=pipeline)
+
+    yield make
+    if pipeline is not None:
+        await pipeline.aclose()
 
 
 async def test_accept_enqueues_one_normal_rq_job(
-    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+    aredis: aioredis.Redis,
+    redis_url: str,
+    make_settings: SettingsFactory,
+    make_ingestor: IngestorFactory,
 ) -> None:
     settings = make_settings()
-    ingestor = Ingestor(aredis, settings)
+    ingestor = make_ingestor(settings)
     msg = make_message("919800000001", 1)
     assert await ingestor.accept(msg, b'{"raw":1}') is AcceptOutcome.ACCEPTED
 
@@ -63,9 +92,9 @@ async def test_accept_enqueues_one_normal_rq_job(
 
 
 async def test_same_message_fifty_times_is_one_entry_and_one_job(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    aredis: aioredis.Redis, make_settings: SettingsFactory, make_ingestor: IngestorFactory
 ) -> None:
-    ingestor = Ingestor(aredis, make_settings())
+    ingestor = make_ingestor(make_settings())
     msg = make_message("919800000002", 1)
     outcomes = [await ingestor.accept(msg, b"{}") for _ in range(50)]
     assert outcomes.count(AcceptOutcome.ACCEPTED) == 1
@@ -77,9 +106,9 @@ async def test_same_message_fifty_times_is_one_entry_and_one_job(
 
 
 async def test_second_message_joins_the_pending_drain(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    aredis: aioredis.Redis, make_settings: SettingsFactory, make_ingestor: IngestorFactory
 ) -> None:
-    ingestor = Ingestor(aredis, make_settings())
+    ingestor = make_ingestor(make_settings())
     for seq in range(5):
         await ingestor.accept(make_message("919800000003", seq), b"{}")
     await ingestor.accept(make_message("919800000004", 0), b"{}")
@@ -90,9 +119,9 @@ async def test_second_message_joins_the_pending_drain(
 
 
 async def test_throttle_flags_and_notifies_once_per_window(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    aredis: aioredis.Redis, make_settings: SettingsFactory, make_ingestor: IngestorFactory
 ) -> None:
-    ingestor = Ingestor(aredis, make_settings(throttle_per_minute=3))
+    ingestor = make_ingestor(make_settings(throttle_per_minute=3))
     t0 = 1_800_000_000.0  # start of a minute window
     outcomes = [
         await ingestor.accept(make_message("919800000005", i, received_at=t0 + i), b"{}")
@@ -120,9 +149,9 @@ async def test_throttle_flags_and_notifies_once_per_window(
 
 
 async def test_wrong_tenant_is_refused(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    aredis: aioredis.Redis, make_settings: SettingsFactory, make_ingestor: IngestorFactory
 ) -> None:
-    ingestor = Ingestor(aredis, make_settings())
+    ingestor = make_ingestor(make_settings())
     with pytest.raises(TenantMismatchError):
         await ingestor.accept(make_message("919800000007", 0, tenant="other"), b"{}")
     assert await aredis.dbsize() == 0
@@ -150,3 +179,124 @@ async def test_one_round_trip_per_message(redis_url: str, make_settings: Setting
         assert _CountingConnection.sent - before == 20
     finally:
         await client.aclose()
+
+
+async def test_pipelined_ingest_is_one_evalsha_per_message(
+    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+) -> None:
+    pipeline = PipelinedRedis.from_url(redis_url)
+    try:
+        ingestor = Ingestor(aredis, make_settings(), pipeline=pipeline)
+        await ingestor.accept(make_message("919800000200", 0), b"{}")  # loads the script once
+        await aredis.config_resetstat()
+        for seq in range(1, 21):
+            await ingestor.accept(make_message(f"9198000002{seq:02d}", seq), b"{}")
+        stats = await aredis.info("commandstats")
+        calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+        assert calls.pop("evalsha") == 20
+        # the rest ran inside the script (or is this test's own INFO / CONFIG RESETSTAT)
+        inside = {"set", "xadd", "incr", "expire", "rpush", "sadd", "exists", "hset"}
+        assert set(calls) <= inside | {"info", "config|resetstat"}
+    finally:
+        await pipeline.aclose()
+
+
+async def test_concurrent_messages_of_one_conversation_keep_their_order(
+    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+) -> None:
+    pipeline = PipelinedRedis.from_url(redis_url)
+    try:
+        ingestor = Ingestor(aredis, make_settings(throttle_per_minute=1000), pipeline=pipeline)
+        msgs = [make_message("919800000300", seq) for seq in range(50)]
+        outcomes = await asyncio.gather(*(ingestor.accept(m, b"{}") for m in msgs))
+        assert set(outcomes) == {AcceptOutcome.ACCEPTED}
+        conv = keys.conversation_keys(TENANT, keys.conversation_ref("919800000300"))
+        texts = [decode_entry(e).text for e in await aredis.lrange(conv.inbox, 0, -1)]
+        assert texts == [f"m{seq}" for seq in range(50)]
+        assert await aredis.llen(rqjobs.queue_key(f"supportbot-{TENANT}")) == 1
+    finally:
+        await pipeline.aclose()
+
+
+def _rq_reference(settings: BotSettings, ref: str, job_id: str, at: datetime) -> tuple[Any, ...]:
+    sync = redis.Redis()  # never connected: rq only keeps it on the Job
+    return rqjobs._flat(rqjobs.build_rq_job(settings, ref, job_id, sync, at=at).to_dict())
+
+
+@pytest.mark.parametrize("tenant", ["acme", "t", "a" * 63, "tenant-with-dashes-01"])
+def test_prepared_job_hash_equals_rq_job_create_to_dict(
+    make_settings: SettingsFactory, tenant: str
+) -> None:
+    settings = make_settings(tenant_id=tenant)
+    rng = random.Random(tenant)
+    for n in range(200):
+        ref = keys.conversation_ref(f"9198{rng.randrange(10**8):08d}")
+        at = datetime(2026, 11, 25, 12, 0, n % 60, rng.randrange(10**6), tzinfo=UTC)
+        job = rqjobs.prepare_drain_job(settings, ref, redis.Redis(), at=at)
+        assert job.fields == _rq_reference(settings, ref, job.id, at), (tenant, ref)
+        assert job.key == Job.key_for(job.id)
+    assert rqjobs._cheap_zlib_ok
+
+
+async def test_prepared_job_restores_as_the_rq_job(
+    redis_url: str, make_settings: SettingsFactory
+) -> None:
+    settings = make_settings()
+    sync = redis.Redis.from_url(redis_url)
+    try:
+        job = rqjobs.prepare_drain_job(settings, "0123456789abcdef01234567", sync)
+        sync.hset(job.key, mapping=dict(zip(job.fields[0::2], job.fields[1::2], strict=True)))
+        fetched = Job.fetch(job.id, connection=sync)
+        assert fetched.func_name == rqjobs.DRAIN_FUNC
+        assert tuple(fetched.args) == (TENANT, "0123456789abcdef01234567")
+        assert fetched.kwargs == {}
+        assert fetched.get_status() == JobStatus.QUEUED
+        assert fetched.created_at is not None and fetched.enqueued_at is not None
+        assert fetched.timeout == rqjobs.job_timeout_seconds(settings)
+    finally:
+        sync.close()
+
+
+def _reference_json(message: InboundMessage) -> str:
+    """The original to_json: dataclasses.asdict + json.dumps."""
+    return json.dumps(dataclasses.asdict(message), separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        make_message("919800000400", 1),
+        InboundMessage(
+            tenant_id="acme",
+            customer_id="US.13491208655302741918",
+            message_id='wamid."quoted"\\',
+            kind=MessageKind.LOCATION,
+            received_at=1_779_000_000.123456,
+            phone=None,
+            bsuid="US.13491208655302741918",
+            text="naïve 日本 \u2028 emoji 😀 \x00",
+            reply_id="row-1",
+            media_url="https://example.invalid/a?b=c&d=é",
+            media_mime="image/jpeg",
+            customer_name="Zoë",
+            sent_at=1e16,
+            extra={
+                "location": {"lat": 1.5, "lng": -2},
+                "list": [1, "two", None, True],
+                "n": 10**20,
+            },
+            throttled=True,
+            throttle_notice=True,
+        ),
+    ],
+)
+def test_to_json_is_the_asdict_encoding(message: InboundMessage) -> None:
+    assert message.to_json() == _reference_json(message)
+    assert InboundMessage.from_json(message.to_json()) == message
+
+
+def test_to_json_falls_back_to_asdict_for_nested_dataclasses() -> None:
+    nested = dataclasses.replace(
+        make_message("919800000401", 1), extra={"inner": make_message("919800000402", 2)}
+    )
+    assert nested.to_json() == _reference_json(nested)

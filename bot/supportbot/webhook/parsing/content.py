@@ -77,6 +77,8 @@ def from_meta(msg: Mapping[str, Any]) -> Content:
         content = unknown(type_name, dict(msg))
     if content.kind is MessageKind.UNKNOWN and kind is not MessageKind.UNKNOWN:
         content = unknown(type_name, dict(msg))  # a known type whose details are unusable
+    if not base:
+        return content
     return dataclasses.replace(content, extra={**base, **content.extra})
 
 
