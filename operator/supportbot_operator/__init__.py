@@ -6,7 +6,8 @@ Layers (lower never imports higher):
 - pure: `names`, `settings`, `spec`, `render`, `inputs`, `drift`, `status`, `schemacheck`;
 - edges: `kube` (HTTP to the API server), `metrics`, `flowcheck` (the bot's flow validator);
 - orchestration: `reconcile` (one pass for one tenant), `workqueue`, `runtime`;
-- kopf wiring: `handlers` (run as ``kopf run -m supportbot_operator.handlers``) and `cli`.
+- kopf wiring: `handlers` (run as ``kopf run -m supportbot_operator.handlers``) and `cli`;
+- test and benchmark support, never imported by the operator: `testing`, `benchkit`.
 """
 
 from __future__ import annotations

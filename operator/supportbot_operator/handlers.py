@@ -45,6 +45,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: An
         secrets=kwargs["secret_digests"],
         configmaps=kwargs["configmap_digests"],
         children={index_id: kwargs[index_id] for index_id in view.CHILD_INDICES},
+        names={kind: kwargs[index_id] for index_id, (*_, kind) in view.NAME_INDICES.items()},
     )
     runtime = Runtime(config, cluster)
     memo["runtime"] = runtime
@@ -104,10 +105,22 @@ for _index_id, (_group, _version, _plural) in view.CHILD_INDICES.items():
     kopf.index(_group, _version, _plural, id=_index_id, labels=MANAGED)(_owned)
 
 
+async def _name(namespace: str | None, name: str, uid: str | None, **_: Any) -> Any:
+    return {(namespace or "", name): uid or ""}
+
+
+for _index_id, (_group, _version, _plural, _kind) in view.NAME_INDICES.items():
+    kopf.index(_group, _version, _plural, id=_index_id)(_name)
+
+
 # --- triggers (all roads lead to the work queue) ------------------------------------------
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL)
 async def supportbot_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
-    _runtime(memo).enqueue((namespace or "", name))
+    # Debounced like every other trigger: Secrets applied together with a new SupportBot arrive
+    # on their own watch stream, and reconciling before they are indexed would report them
+    # missing (a spurious Degraded + Warning event); it also coalesces bursts of edits.
+    runtime = _runtime(memo)
+    runtime.enqueue((namespace or "", name), runtime.settings.debounce_seconds)
 
 
 async def _child_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:

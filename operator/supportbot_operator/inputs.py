@@ -47,16 +47,23 @@ class Problem:
     message: str
 
 
+WEBHOOK_ONLY_ROLES = frozenset({"agentApi.jwtSecretRef"})
+"""Secret keys only the webhook pods use: rotating them must not roll the workers."""
+
+
 @dataclass(frozen=True)
 class SecretsState:
     hash: str
+    """Over every referenced key (the webhook's pod template, `status.secretsHash`)."""
+    worker_hash: str
+    """Over the keys the worker uses; equal to `hash` while the agent API is off."""
     problems: tuple[Problem, ...]
 
 
 def resolve_secrets(bot: SupportBot, secrets: Lookup) -> SecretsState:
-    """One hash over every referenced Secret key, or the problems (missing Secret or key)."""
+    """Hashes over the referenced Secret keys, or the problems (missing Secret or key)."""
     problems: list[Problem] = []
-    parts: list[str] = []
+    parts: list[tuple[str, str]] = []
     for role, ref in sorted(bot.spec.secret_refs().items()):
         found = secrets(ref.name)
         if found is None:
@@ -68,8 +75,14 @@ def resolve_secrets(bot: SupportBot, secrets: Lookup) -> SecretsState:
                 Problem("SecretKeyNotFound", f"Secret {ref.name!r} has no key {ref.key!r} ({role})")
             )
         else:
-            parts.append(f"{ref.name}/{ref.key}={found[ref.key]}")
-    return SecretsState(hash=short_hash(parts) if not problems else "", problems=tuple(problems))
+            parts.append((role, f"{ref.name}/{ref.key}={found[ref.key]}"))
+    if problems:
+        return SecretsState("", "", tuple(problems))
+    return SecretsState(
+        hash=short_hash([part for _, part in parts]),
+        worker_hash=short_hash([part for role, part in parts if role not in WEBHOOK_ONLY_ROLES]),
+        problems=(),
+    )
 
 
 def flow_source_problem(bot: SupportBot, configmaps: Lookup) -> tuple[str | None, Problem | None]:

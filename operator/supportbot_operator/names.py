@@ -51,6 +51,9 @@ SERVICE_PORT: Final = 80
 INBOUND_PATH: Final = "/webhooks/msg91/inbound"
 STATUS_PATH: Final = "/webhooks/msg91/status"
 INGRESS_PATH_PREFIX: Final = "/webhooks/msg91"
+AGENT_API_PATH: Final = "/api/v1"
+"""Where the webhook pods serve the agent API (the bot's `supportbot.agentapi.app.API_PREFIX`;
+a test checks they agree - the operator does not import the bot's web stack)."""
 
 MAX_NAME_LENGTH: Final = 40
 """Longest SupportBot name: children append suffixes such as ``-webhook`` (63-char limits)."""

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from supportbot_operator import drift, inputs, names, render, spec, status
 from supportbot_operator.errors import InvalidSpecError, KubeApiError
@@ -102,17 +103,26 @@ async def resolve_flow(
 
 
 def _running(children: Mapping[tuple[str, str], Body], bot_name: str) -> dict[str, str]:
-    """What the pods run, read from the live worker template (not from the spec)."""
-    worker = children.get(("Deployment", names.worker_name(bot_name)))
-    if worker is None:
+    """What the pods run, read from the live pod templates (not from the spec): image and flow
+    from the worker, the secrets hash from the webhook (it covers every referenced key)."""
+
+    def template(name: str) -> tuple[dict[str, str], dict[str, Any]]:
+        found = children.get(("Deployment", name)) or {}
+        tpl = found.get("spec", {}).get("template", {})
+        containers = tpl.get("spec", {}).get("containers") or [{}]
+        return tpl.get("metadata", {}).get("annotations") or {}, containers[0]
+
+    if ("Deployment", names.worker_name(bot_name)) not in children:
         return {}
-    template = worker.get("spec", {}).get("template", {})
-    annotations = template.get("metadata", {}).get("annotations") or {}
-    containers = template.get("spec", {}).get("containers") or [{}]
+    worker_annotations, worker = template(names.worker_name(bot_name))
+    webhook_annotations, _ = template(names.webhook_name(bot_name))
+    secrets = webhook_annotations.get(names.ANNOTATION_SECRETS_HASH) or worker_annotations.get(
+        names.ANNOTATION_SECRETS_HASH, ""
+    )
     return {
-        "image": str(containers[0].get("image", "")),
-        "flowHash": str(annotations.get(names.ANNOTATION_FLOW_HASH, "")),
-        "secretsHash": str(annotations.get(names.ANNOTATION_SECRETS_HASH, "")),
+        "image": str(worker.get("image", "")),
+        "flowHash": str(worker_annotations.get(names.ANNOTATION_FLOW_HASH, "")),
+        "secretsHash": str(secrets),
     }
 
 
@@ -132,7 +142,10 @@ async def _apply_children(
     for manifest in desired:
         key = (manifest["kind"], manifest["metadata"]["name"])
         live = children.get(key)
-        if live is None:  # not in the index: new, just created, or someone else's
+        # Not among the tenant's children: new (nothing of that name in the cluster-wide name
+        # index: create it straight away), or just created, or someone else's (ask the API).
+        meta = manifest["metadata"]
+        if live is None and ctx.view.exists(key[0], meta["namespace"], key[1]) is not False:
             live = await ctx.api.get(manifest_path(manifest))
             if live is not None and not _owned_by(live, uid):
                 conflicts.append(
@@ -170,7 +183,7 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
         bot = spec.parse(body)
     except InvalidSpecError as exc:
         problems = [Problem("InvalidSpec", str(exc))]
-        await _report(ctx, body, generation, False, problems, {}, ("", ""), (0, 0))
+        await _report(ctx, body, generation, False, problems, {}, None, (0, 0))
         return "invalid"
     children = ctx.view.owned(namespace, name, bot.uid)
     endpoints = network.endpoints(bot, ctx.settings.cluster_domain)
@@ -187,7 +200,7 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
         return "held"
 
     desired = render.render_children(
-        bot, render.Inputs(flow.text, flow.hash, secrets.hash), ctx.settings
+        bot, render.Inputs(flow.text, flow.hash, secrets.hash, secrets.worker_hash), ctx.settings
     )
     try:
         changed, conflicts = await _apply_children(ctx, bot.uid, desired, children)
@@ -210,7 +223,7 @@ async def _report(
     paused: bool,
     problems: list[Problem],
     children: Mapping[tuple[str, str], Body],
-    endpoints: tuple[str, str],
+    endpoints: network.Endpoints | None,
     floors: tuple[int, int],
 ) -> None:
     meta = body["metadata"]
@@ -225,8 +238,9 @@ async def _report(
         worker=status.component(
             children.get(("Deployment", names.worker_name(bot_name))), floors[1]
         ),
-        endpoint=endpoints[0],
-        status_endpoint=endpoints[1],
+        endpoint=endpoints.inbound if endpoints else "",
+        status_endpoint=endpoints.status if endpoints else "",
+        agent_api_endpoint=endpoints.agent_api if endpoints else None,
         running=_running(children, bot_name),
     )
     previous = body.get("status") or {}

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from supportbot_operator import names
@@ -130,6 +130,22 @@ class NetworkPolicy(_Model):
     """matchLabels of namespaces allowed to scrape metrics; empty means every namespace."""
 
 
+class AgentApi(_Model):
+    """The agent API the webhook pods serve under ``/api/v1`` (absent from the spec: off)."""
+
+    enabled: bool = True
+    jwt_secret_ref: SecretKeyRef | None = None
+    """HS256 secret agent bearer tokens are signed with (required while enabled)."""
+    expose_via_ingress: bool = False
+    """Also route ``/api/v1`` through the tenant's Ingress (no effect without one)."""
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> AgentApi:
+        if self.enabled and self.jwt_secret_ref is None:
+            raise ValueError("agentApi.jwtSecretRef is required when the agent API is enabled")
+        return self
+
+
 class LocalObjectRef(_Model):
     name: str
 
@@ -143,21 +159,31 @@ class SupportBotSpec(_Model):
     worker: Worker = Field(default_factory=Worker)
     ingress: Ingress = Field(default_factory=Ingress)
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
+    agent_api: AgentApi | None = None
     image: str | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     image_pull_secrets: list[LocalObjectRef] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     paused: bool = False
 
+    @property
+    def jwt_secret_ref(self) -> SecretKeyRef | None:
+        """The agent API's signing secret when the API is on, else None (API off)."""
+        api = self.agent_api
+        return api.jwt_secret_ref if api is not None and api.enabled else None
+
     def secret_refs(self) -> dict[str, SecretKeyRef]:
-        """Every referenced Secret key, by the role it plays."""
-        return {
+        """Every Secret key the pods use, by the role it plays."""
+        refs = {
             "whatsapp.webhookSecretRef": self.whatsapp.webhook_secret_ref,
             "whatsapp.authKeySecretRef": self.whatsapp.auth_key_secret_ref,
             "llm.apiKeySecretRef": self.llm.api_key_secret_ref,
             "storage.redisUrlSecretRef": self.storage.redis_url_secret_ref,
             "storage.postgresDsnSecretRef": self.storage.postgres_dsn_secret_ref,
         }
+        if self.jwt_secret_ref is not None:
+            refs["agentApi.jwtSecretRef"] = self.jwt_secret_ref
+        return refs
 
 
 @dataclass(frozen=True)

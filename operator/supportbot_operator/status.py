@@ -75,6 +75,8 @@ class Observation:
     status_endpoint: str
     running: Mapping[str, str]
     """What the pods run: image, flowHash, secretsHash (from the live worker template)."""
+    agent_api_endpoint: str | None = None
+    """Base URL of the agent API; None while it is off."""
 
 
 def _condition(kind: str, ok: bool, reason: str, message: str, gen: int) -> dict[str, Any]:
@@ -153,6 +155,7 @@ def compute(obs: Observation, previous: Mapping[str, Any] | None, now: datetime)
         "worker": obs.worker.as_status(),
         "endpoint": obs.endpoint,
         "statusEndpoint": obs.status_endpoint,
+        "agentApiEndpoint": obs.agent_api_endpoint,  # None clears it once the API is off
     }
     for key in RUNNING_KEYS:  # None clears a stale value in the merge patch
         status[key] = obs.running.get(key) or None

@@ -186,14 +186,25 @@ class Kubectl:
         return None
 
     def wait_condition(
-        self, name: str, namespace: str, kind: str, status: str, timeout: float = 30.0
+        self,
+        name: str,
+        namespace: str,
+        kind: str,
+        status: str,
+        timeout: float = 30.0,
+        *,
+        reason: str | None = None,
     ) -> dict[str, Any]:
-        """Wait until the SupportBot's condition `kind` has `status`; returns the condition."""
+        """Wait until the SupportBot's condition `kind` has `status` (and `reason`, if given);
+        returns the condition."""
 
         def check() -> dict[str, Any] | None:
             cond = self.condition(name, namespace, kind)
-            return cond if cond is not None and cond["status"] == status else None
+            if cond is None or cond["status"] != status:
+                return None
+            return cond if reason is None or cond.get("reason") == reason else None
 
-        found = wait_for(check, timeout, f"{kind}={status} on {namespace}/{name}")
+        what = f"{kind}={status}{f' ({reason})' if reason else ''} on {namespace}/{name}"
+        found = wait_for(check, timeout, what)
         assert found is not None
         return found

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from supportbot.agentapi.tokens import mint_token
 from supportbot.webhook import testing as payloads
 from supportbot_dev.conversation import Customer, render
 from supportbot_dev.stack import Stack
@@ -158,6 +159,30 @@ async def test_customers_of_one_tenant_never_see_the_other(stack: Stack) -> None
     for tenant, other in ((acme, "globex"), (globex, "acme")):
         rows = await _rows(tenant.values.database_url, "SELECT DISTINCT tenant_id FROM messages")
         assert {r["tenant_id"] for r in rows} <= {tenant.name}, other
+
+
+def test_agent_api_sees_only_its_tenant(stack: Stack) -> None:
+    acme, globex = stack.bots["acme"], stack.bots["globex"]
+
+    def token(tenant_secret: str, tenant: str) -> str:
+        return mint_token(
+            tenant_secret.encode(), agent="e2e", tenant=tenant, ttl_seconds=600, now=time.time()
+        )
+
+    api = stack.webhook_url("acme") + "/api/v1/conversations"
+    own = httpx.get(
+        api,
+        headers={"Authorization": "Bearer " + token(acme.values.jwt_secret, "acme")},
+        timeout=10,
+    )
+    assert own.status_code == 200, own.text
+    customers = {c["customer_id"] for c in own.json()["items"]}
+    assert "919800000003" in customers
+    foreign = token(globex.values.jwt_secret, "globex")
+    assert (
+        httpx.get(api, headers={"Authorization": "Bearer " + foreign}, timeout=10).status_code
+        == 401
+    )
 
 
 def test_flow_edit_rolls_out_and_new_processes_use_it(stack: Stack) -> None:

@@ -67,3 +67,14 @@ def test_wheel_contains_both_packages(tmp_path: Path) -> None:
     assert "supportbot_operator/__init__.py" in names
     assert "supportbot/py.typed" in names
     assert not any(n.startswith(("operator/", "bot/", "hack/", "supportbot_dev/")) for n in names)
+
+
+def test_no_source_root_contains_an_operator_module() -> None:
+    """Every folder on the editable install's path is a source root; none may hold `operator`."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    roots = config["tool"]["hatch"]["build"]["dev-mode-dirs"]
+    for root in roots:
+        for name in ("operator", "operator.py"):
+            assert not (ROOT / root / name).exists(), f"{root}/{name} would shadow the stdlib"

@@ -123,6 +123,21 @@ CASES: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
         [("spec.ingress", {"enabled": True})],
         ["ingress.host is required when ingress.enabled is true"],
     ),
+    (
+        "agent-api-without-secret",
+        [("spec.agentApi", {"enabled": True})],
+        ["agentApi.jwtSecretRef is required when the agent API is enabled"],
+    ),
+    (
+        "agent-api-defaulted-on-without-secret",
+        [("spec.agentApi", {"exposeViaIngress": False})],
+        ["agentApi.jwtSecretRef is required when the agent API is enabled"],
+    ),
+    (
+        "agent-api-inline-secret",
+        [("spec.agentApi", {"jwtSecret": "plaintext"})],
+        ['unknown field "spec.agentApi.jwtSecret"'],
+    ),
     ("log-level", [("spec.logLevel", "TRACE")], ['spec.logLevel: Unsupported value: "TRACE"']),
     ("name-too-long", [("metadata.name", "a" * 41)], ["at most 40 characters"]),
     ("name-digit", [("metadata.name", "1acme")], ["starting with a letter"]),

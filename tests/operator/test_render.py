@@ -378,14 +378,17 @@ def test_endpoints(make_body: Callable[..., Body]) -> None:
     from supportbot_operator.render import network
 
     bot = spec.parse(make_body())
-    assert network.endpoints(bot, "cluster.local") == (
-        "http://acme-webhook.tenants.svc.cluster.local/webhooks/msg91/inbound",
-        "http://acme-webhook.tenants.svc.cluster.local/webhooks/msg91/status",
+    assert network.endpoints(bot, "cluster.local") == network.Endpoints(
+        inbound="http://acme-webhook.tenants.svc.cluster.local/webhooks/msg91/inbound",
+        status="http://acme-webhook.tenants.svc.cluster.local/webhooks/msg91/status",
+        agent_api=None,
     )
     bot = spec.parse(
         make_body(ingress={"enabled": True, "host": "b.example", "tlsSecretName": "t"})
     )
-    assert network.endpoints(bot, "cluster.local")[0] == "https://b.example/webhooks/msg91/inbound"
+    assert network.endpoints(bot, "cluster.local").inbound == (
+        "https://b.example/webhooks/msg91/inbound"
+    )
 
 
 def test_every_rendered_kind_is_indexed_and_addressable(

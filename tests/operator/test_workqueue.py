@@ -65,3 +65,54 @@ async def test_many_workers_share_the_keys() -> None:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     assert sorted(seen) == list(range(50))
+
+
+async def test_an_earlier_key_is_not_stuck_behind_the_sleeping_timer() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    got: list[str] = []
+
+    async def worker() -> None:
+        while True:
+            key = await q.get()
+            got.append(key)
+            q.done(key)
+
+    q.add("late", 0.6)
+    tasks = [asyncio.create_task(worker()) for _ in range(3)]
+    await asyncio.sleep(0.05)  # one worker now sleeps until "late" is due, two are idle
+    q.add("soon", 0.05)
+    q.add("now")
+    for _ in range(200):
+        if len(got) == 3:
+            break
+        await asyncio.sleep(0.01)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert got == ["now", "soon", "late"]
+
+
+async def test_idle_workers_are_woken_one_at_a_time() -> None:
+    q: WorkQueue[int] = WorkQueue()
+    woken: list[int] = []
+
+    async def worker(i: int) -> None:
+        while True:
+            key = await q.get()
+            woken.append(i)
+            await asyncio.sleep(0.05)  # busy: the next key must go to another worker
+            q.done(key)
+
+    tasks = [asyncio.create_task(worker(i)) for i in range(5)]
+    await asyncio.sleep(0.01)
+    q.add(1)
+    q.add(2)
+    for _ in range(100):
+        if len(woken) == 2:
+            break
+        await asyncio.sleep(0.005)
+    assert len(woken) == 2 and woken[0] != woken[1], "two keys, two different workers"
+    assert len(q._idle) <= 3, "only as many wake-ups as keys"
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -48,12 +48,50 @@ def base_env(bot: SupportBot) -> list[EnvVar]:
     ]
 
 
+def _msg91_base_url(bot: SupportBot) -> list[EnvVar]:
+    url = bot.spec.whatsapp.api_base_url
+    return [_var("msg91_base_url", url)] if url else []
+
+
+def _template(bot: SupportBot) -> list[EnvVar]:
+    """The approved template sent instead of a reply once the 24-hour window has closed."""
+    template = bot.spec.whatsapp.out_of_window_template
+    if template is None:
+        return []
+    env = [
+        _var("out_of_window_template_name", template.name),
+        _var("out_of_window_template_language", template.language),
+    ]
+    if template.params:
+        env.append(_var("out_of_window_template_params", ",".join(template.params)))
+    return env
+
+
+def agent_api_env(bot: SupportBot) -> list[EnvVar]:
+    """What the webhook needs to serve the agent API: the token secret, and the MSG91 delivery
+    settings, because agent replies are sent from the webhook process (same rate limit and
+    out-of-window template as the worker's replies). Empty while the agent API is off."""
+    spec = bot.spec
+    ref = spec.jwt_secret_ref
+    if ref is None:
+        return []
+    return [
+        _secret("jwt_secret", ref),
+        _secret("msg91_auth_key", spec.whatsapp.auth_key_secret_ref),
+        _var("send_rate_limit_per_minute", str(spec.whatsapp.send_rate_limit_per_minute)),
+        *_msg91_base_url(bot),
+        *_template(bot),
+    ]
+
+
 def webhook_env(bot: SupportBot) -> list[EnvVar]:
-    """The webhook only verifies and enqueues: no LLM or MSG91 credentials."""
-    return [*base_env(bot), _var("port", str(names.WEBHOOK_PORT))]
+    """The webhook verifies and enqueues; never LLM credentials, and MSG91 credentials only
+    while it serves the agent API."""
+    return [*base_env(bot), _var("port", str(names.WEBHOOK_PORT)), *agent_api_env(bot)]
 
 
 def worker_env(bot: SupportBot) -> list[EnvVar]:
+    # The order is part of the rendered pod template: reordering rolls every tenant's pods.
     spec = bot.spec
     env = [
         *base_env(bot),
@@ -67,18 +105,11 @@ def worker_env(bot: SupportBot) -> list[EnvVar]:
         _var("worker_concurrency", str(spec.worker.concurrency)),
         _var("send_rate_limit_per_minute", str(spec.whatsapp.send_rate_limit_per_minute)),
         _var("metrics_port", str(names.WORKER_METRICS_PORT)),
+        *_msg91_base_url(bot),
     ]
-    if spec.whatsapp.api_base_url:
-        env.append(_var("msg91_base_url", spec.whatsapp.api_base_url))
     if spec.llm.base_url:
         env.append(_var("openrouter_base_url", spec.llm.base_url))
-    template = spec.whatsapp.out_of_window_template
-    if template is not None:
-        env.append(_var("out_of_window_template_name", template.name))
-        env.append(_var("out_of_window_template_language", template.language))
-        if template.params:
-            env.append(_var("out_of_window_template_params", ",".join(template.params)))
-    return env
+    return [*env, *_template(bot)]
 
 
 def migrate_env(bot: SupportBot) -> list[EnvVar]:

@@ -21,6 +21,9 @@ class Inputs:
     flow_text: str
     flow_hash: str
     secrets_hash: str
+    """Over every Secret key the tenant references (stamped on the webhook pods)."""
+    worker_secrets_hash: str = ""
+    """Over the keys the worker uses; empty means `secrets_hash` (the agent API is off)."""
 
     def flow_data(self) -> dict[str, str]:
         return {names.FLOW_FILE: self.flow_text}

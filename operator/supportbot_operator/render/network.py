@@ -1,8 +1,10 @@
 """How traffic reaches the tenant: the webhook Service (port 80 -> 8080), the optional Ingress
-(only the MSG91 webhook paths, never /metrics) and the optional NetworkPolicy."""
+(the MSG91 webhook paths, plus the agent API when asked to; never /metrics), the optional
+NetworkPolicy, and the URLs reported in the status."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from supportbot_operator import names
@@ -36,19 +38,19 @@ def ingress(bot: SupportBot) -> Manifest:
     meta = metadata(bot, bot.name, names.WEBHOOK)
     if spec.annotations:
         meta["annotations"] = dict(spec.annotations)
+    service = names.webhook_name(bot.name)
+    prefixes = [names.INGRESS_PATH_PREFIX]
+    if agent_api_on_ingress(bot):
+        prefixes.append(names.AGENT_API_PATH)
     rule: dict[str, Any] = {
         "http": {
             "paths": [
                 {
-                    "path": names.INGRESS_PATH_PREFIX,
+                    "path": prefix,
                     "pathType": "Prefix",
-                    "backend": {
-                        "service": {
-                            "name": names.webhook_name(bot.name),
-                            "port": {"name": "http"},
-                        }
-                    },
+                    "backend": {"service": {"name": service, "port": {"name": "http"}}},
                 }
+                for prefix in prefixes
             ]
         }
     }
@@ -90,13 +92,41 @@ def network_policy(bot: SupportBot) -> Manifest:
     }
 
 
-def endpoints(bot: SupportBot, cluster_domain: str) -> tuple[str, str]:
-    """The URLs MSG91 must call for inbound messages and for delivery reports."""
+def agent_api_on_ingress(bot: SupportBot) -> bool:
+    api = bot.spec.agent_api
+    return bool(
+        bot.spec.jwt_secret_ref is not None
+        and api is not None
+        and api.expose_via_ingress
+        and bot.spec.ingress.enabled
+    )
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """URLs for the status: what MSG91 calls, and where agents reach the agent API."""
+
+    inbound: str
+    status: str
+    agent_api: str | None
+    """None while the agent API is off."""
+
+
+def endpoints(bot: SupportBot, cluster_domain: str) -> Endpoints:
+    """The URLs MSG91 must call for inbound messages and for delivery reports (through the
+    Ingress when there is one, else the in-cluster Service), and the agent API's base URL
+    (through the Ingress only when it routes the API there)."""
     spec = bot.spec.ingress
+    svc = names.webhook_name(bot.name)
+    internal = f"http://{svc}.{bot.namespace}.svc.{cluster_domain}"
     if spec.enabled and spec.host:
         scheme = "https" if spec.tls_secret_name else "http"
-        base = f"{scheme}://{spec.host}"
+        public = f"{scheme}://{spec.host}"
     else:
-        svc = names.webhook_name(bot.name)
-        base = f"http://{svc}.{bot.namespace}.svc.{cluster_domain}"
-    return base + names.INBOUND_PATH, base + names.STATUS_PATH
+        public = internal
+    agent_base = public if agent_api_on_ingress(bot) else internal
+    return Endpoints(
+        inbound=public + names.INBOUND_PATH,
+        status=public + names.STATUS_PATH,
+        agent_api=agent_base + names.AGENT_API_PATH if bot.spec.jwt_secret_ref else None,
+    )

@@ -201,7 +201,7 @@ def worker_deployment(bot: SupportBot, inputs: Inputs, settings: OperatorSetting
     )
     annotations = {
         names.ANNOTATION_FLOW_HASH: inputs.flow_hash,
-        names.ANNOTATION_SECRETS_HASH: inputs.secrets_hash,
+        names.ANNOTATION_SECRETS_HASH: inputs.worker_secrets_hash or inputs.secrets_hash,
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(names.WORKER_METRICS_PORT),
         "prometheus.io/path": "/metrics",
