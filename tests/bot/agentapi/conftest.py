@@ -5,7 +5,7 @@ the real conversation engine, and tokens."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -19,53 +19,14 @@ from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import (
     JWT_SECRET,
     TENANT,
-    msg91_sim_args,
     serve,
     settings_env,
     write_flow,
 )
-from supportbot.llm.simulator.testing import RunningSimulator as LLMSim, run_simulator
-from supportbot.msg91.simulator.driver import SimulatorClient
-from supportbot.msg91.simulator.process import RunningSimulator, start_simulator
+from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
+from supportbot.msg91.simulator.process import RunningSimulator
 from supportbot.settings import BotSettings, load_settings
-from supportbot.storage import migrations
-from supportbot.storage.db import Pool, create_pool
 from supportbot.webhook.app import create_app as webhook_app
-
-
-@pytest.fixture(scope="session")
-def msg91_server() -> Iterator[RunningSimulator]:
-    with start_simulator(msg91_sim_args()) as sim:
-        yield sim
-
-
-@pytest.fixture
-async def msg91(msg91_server: RunningSimulator) -> AsyncIterator[SimulatorClient]:
-    async with SimulatorClient(msg91_server.url) as driver:
-        await driver.reset()
-        yield driver
-        await driver.reset()
-
-
-@pytest.fixture
-async def llm_sim() -> AsyncIterator[LLMSim]:
-    async with run_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-async def migrated_url(database_url: str) -> str:
-    await migrations.migrate(database_url)
-    return database_url
-
-
-@pytest.fixture
-async def pool(migrated_url: str) -> AsyncIterator[Pool]:
-    p = await create_pool(migrated_url, min_size=1, max_size=4)
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 @pytest.fixture
