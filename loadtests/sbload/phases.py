@@ -312,22 +312,42 @@ def overhead_phase(
     sc: Scenario, workdir: Path, log: Callable[[str], None], quiet: bool
 ) -> dict[str, Any]:
     """The target rate, and first a lower one the worker sustains (overhead below saturation)."""
-    rates = [r for r in (sc.overhead.low_rate, sc.overhead.rate) if r > 0]
-    runs = [_overhead_run(sc, rate, workdir, log, quiet) for rate in rates]
+    o = sc.overhead
+    plan = [(r, 1) for r in (o.low_rate, o.rate) if r > 0]
+    if o.replicas > 1 and o.rate > 0:
+        plan.append((o.rate, o.replicas))
+    runs = [_overhead_run(sc, rate, n, workdir, log, quiet) for rate, n in plan]
     return {"runs": runs}
 
 
 def _overhead_run(
-    sc: Scenario, rate: float, workdir: Path, log: Callable[[str], None], quiet: bool
+    sc: Scenario,
+    rate: float,
+    replicas: int,
+    workdir: Path,
+    log: Callable[[str], None],
+    quiet: bool,
 ) -> dict[str, Any]:
     o = replace(sc.overhead, rate=rate)
     flat = replace(sc, coalesce_window_seconds=0.0, throttle_per_minute=1000)
-    with stack(workdir / f"overhead-{rate:.0f}") as st:
+    with stack(workdir / f"overhead-{rate:.0f}-x{replicas}") as st:
         hook, worker = start_bot(st, flat, "echo", dlr=False)
+        for n in range(1, replicas):
+            st.start_worker(
+                "echo",
+                name=f"worker-{n + 1}",
+                worker_concurrency=flat.worker_concurrency,
+                coalesce_window_seconds=0.0,
+                throttle_per_minute=flat.throttle_per_minute,
+                redis_max_connections=REDIS_POOL,
+            )
         tl, ledger = Timeline(), Ledger()
         assert st.msg91 is not None
         sim_url = st.msg91.url
-        log(f"[overhead] echo handler, no coalescing, {o.rate:.0f} msg/s for {o.seconds:.0f}s")
+        log(
+            f"[overhead] echo handler, no coalescing, {o.rate:.0f} msg/s for {o.seconds:.0f}s, "
+            f"{replicas} worker process(es)"
+        )
 
         async def go() -> dict[str, Any]:
             pool = ConnectionPool(hook.url, 100)
@@ -344,6 +364,7 @@ def _overhead_run(
             await pool.aclose()
             return {
                 "rate": o.rate,
+                "replicas": replicas,
                 "seconds": o.seconds,
                 "drain_seconds": waited,
                 "verdict": asdict(ledger.verdict()),

@@ -144,7 +144,7 @@ def targets(doc: dict[str, Any]) -> list[list[Any]]:
         achieved = over["summary"]["requests"] / max(over["seconds"], 1)
         add(
             f"end-to-end overhead p99, 0 ms LLM, {over['rate']:.0f} msg/s "
-            f"(achieved {achieved:.0f})",
+            f"(achieved {achieved:.0f}), {_workers(over)}",
             "<= 100 ms",
             p99,
             p99 <= 100,
@@ -342,14 +342,20 @@ def write(doc: dict[str, Any], folder: Path, name: str) -> Path:
             else ["## Naive", "", f"FAILED: {ph['naive'].get('failed')}", ""]
         )
     for run in ph.get("overhead", {}).get("runs", []):
+        replicas = int(run.get("replicas", 1))
         out += _run_section(
-            f"End-to-end overhead with a 0 ms LLM at {run.get('rate', 0):.0f} msg/s "
-            "(echo handler, no coalescing, no delivery reports)",
+            f"End-to-end overhead with a 0 ms LLM at {run.get('rate', 0):.0f} msg/s, "
+            f"{_workers(run)} (echo handler, no coalescing, no delivery reports)",
             run,
             folder,
             name,
-            f"overhead-{run.get('rate', 0):.0f}",
+            f"overhead-{run.get('rate', 0):.0f}" + (f"-x{replicas}" if replicas > 1 else ""),
         )
     path = folder / f"{name}.md"
     path.write_text("\n".join(out))
     return path
+
+
+def _workers(run: dict[str, Any]) -> str:
+    n = int(run.get("replicas", 1))
+    return "1 worker process" if n == 1 else f"{n} worker processes"

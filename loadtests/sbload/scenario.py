@@ -82,6 +82,9 @@ class OverheadPhase:
     seconds: float = 20
     customers: int = 4000
     """Spread over enough customers to stay under the per-customer throttle."""
+    replicas: int = 2
+    """Then the target rate again with this many worker processes (0 or 1 = skip): the worker
+    Deployment's HPA scales out the same way."""
 
 
 @dataclass(frozen=True)

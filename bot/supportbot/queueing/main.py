@@ -10,11 +10,11 @@ unfinished turns at once.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
 import redis.asyncio as aioredis
+import uvloop
 
 from supportbot.observability import configure_logging
 from supportbot.queueing import health
@@ -94,5 +94,6 @@ def main(argv: list[str]) -> int:
             addr=args.metrics_addr,
             max_heartbeat_age=health.max_heartbeat_age(settings),
         )
-    asyncio.run(run_worker(settings, factory, metrics))
+    # uvloop: the worker is loop-bound (thousands of sockets and timers); the webhook uses it too.
+    uvloop.run(run_worker(settings, factory, metrics))
     return 0

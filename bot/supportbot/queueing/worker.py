@@ -5,8 +5,10 @@
   `worker_concurrency` slots (backpressure); short timeout, so stopping never loses a popped id.
 - Per job: the conversation's lease is taken right after the dequeue (`DrainRun.acquire`) and
   kept alive by the `LeaseKeeper` (batched renewals on its own connection) from then on, so no
-  wait (rq bookkeeping threads, a busy Redis pool) can let another drain take it over; then
-  rq's start/success/failure/retry transitions and registries run in a thread pool; in-flight
+  wait (a busy Redis pool) can let another drain take it over; then rq's start and success
+  transitions run rq's own code on the loop with their writes sent in one MULTI/EXEC each
+  (`rqbridge.astart`/`asucceed`, `rqrecord`); failure/retry/hand-back run rq's code in a thread
+  pool; in-flight
   executions are heartbeated in batches; turns time out via `asyncio.timeout`.
 - Pressure probes (`pressure`): event-loop lag and Redis latency/pool occupancy, as metrics.
 - Maintenance: rq's `clean_registries` (abandoned jobs) and the conversation sweeper.
@@ -283,10 +285,14 @@ class AsyncWorker:
                 # Own the conversation before rq's bookkeeping, which may wait for a thread:
                 # from here on the lease keeper keeps it, so no wait can let it be taken over.
                 await early.acquire()
-            job = await self._call(self.bridge.fetch, job_id)
-            if job is None:
+            fetched = await self.bridge.afetch(self.redis, job_id)
+            if fetched is None:
                 return
-            slot = await self._call(self.bridge.start, job)
+            job, has_dependents = fetched
+            if has_dependents:  # not a drain job's shape: rq's own path, WATCH included
+                slot = await self._call(self.bridge.start, job)
+            else:
+                slot = await self.bridge.astart(self.redis, job)
             waited = time.monotonic() - popped
             if waited > 5:
                 log.warning(
@@ -344,7 +350,10 @@ class AsyncWorker:
         except Exception as exc:
             await self._failed(slot, run, exc, stopped=False)
             return
-        await self._call(self.bridge.succeed, slot, outcome.value)
+        if slot.recorded:
+            await self.bridge.asucceed(self.redis, slot, outcome.value)
+        else:
+            await self._call(self.bridge.succeed, slot, outcome.value)
         self.metrics.jobs_total.labels(result=outcome.value).inc()
 
     async def _hand_back(self, slot: JobSlot, run: DrainRun | None) -> None:
