@@ -94,7 +94,9 @@ def parse_wrk(output: str) -> WrkResult:
     sock = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
-    latency = {f"p{q}": _ms(v) for q, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.M)}
+    latency = {
+        f"p{q}": _ms(v) for q, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.M)
+    }
     avg = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
     if avg:
         latency["mean"] = _ms(avg.group(1))

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import httpx
 import redis.asyncio as aioredis
 
+from supportbot.httppool import sharded_client
 from supportbot.messages import Turn, TurnHandler
 from supportbot.queueing.echo import HTTP_TIMEOUT_SECONDS, EchoHandler, echo_text
 from supportbot.settings import BotSettings
@@ -54,9 +55,9 @@ async def llm_echo_handler(
     settings: BotSettings, redis: aioredis.Redis
 ) -> AsyncIterator[TurnHandler]:
     """Handler factory (see `supportbot.queueing.handlers.HandlerFactory`)."""
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+    size = settings.worker_concurrency
     async with (
-        httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, limits=limits) as send_http,
-        httpx.AsyncClient(timeout=LLM_TIMEOUT_SECONDS, limits=limits) as llm_http,
+        sharded_client(size, timeout=HTTP_TIMEOUT_SECONDS) as send_http,
+        sharded_client(size, timeout=LLM_TIMEOUT_SECONDS) as llm_http,
     ):
         yield LlmEchoHandler(settings, EchoHandler(settings, redis, send_http), llm_http)

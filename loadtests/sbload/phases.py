@@ -5,6 +5,8 @@
   connections, and a py-spy profile of the webhook at saturation.
 - `customers_phase`: N customers through the whole stack (webhook -> Redis/rq -> worker ->
   handler -> MSG91 simulator), correctness verdict, latencies, in-flight turns, CPU/RSS.
+- `inflight_phase`: N customers' messages queued through the webhook first, then ONE worker
+  process (llm-echo, LLM 2-10 s) takes them all: turns held at once and RSS.
 - `naive_phase`: our worker (llm-echo handler) vs enqueue-per-message + classic rq workers with
   the same memory budget, on the same customers.
 - `overhead_phase`: 0 ms LLM (echo handler, no coalescing window) at a fixed message rate: the
@@ -259,6 +261,75 @@ def _tail(path: Path, lines: int = 15) -> list[str]:
     if not path.exists():
         return []
     return path.read_text(errors="replace").splitlines()[-lines:]
+
+
+# --- in flight in one worker ------------------------------------------------------------------
+def inflight_phase(
+    sc: Scenario, workdir: Path, log: Callable[[str], None], quiet: bool
+) -> dict[str, Any]:
+    f = sc.inflight
+    with stack(workdir / "inflight") as st:
+        st.start_redis()
+        st.start_openrouter(sc.llm_latency)
+        hook = st.start_webhook(redis_max_connections=REDIS_POOL, throttle_per_minute=1000)
+        st.start_msg91(hook.url, order=sc.status_order, duplicates=0, dlr=False)
+        tl, ledger = Timeline(), Ledger()
+        assert st.msg91 is not None
+        sim_url = st.msg91.url
+        log(
+            f"[inflight] {f.customers} customers post first ({f.post_rate:.0f}/s), then one "
+            f"worker process (llm-echo, LLM {sc.llm_latency}, concurrency "
+            f"{max(sc.worker_concurrency, f.customers)})"
+        )
+
+        async def go() -> dict[str, Any]:
+            pool = ConnectionPool(hook.url, 100)
+            poster = Poster(Target(hook.url, NUMBER, SECRET), pool, ledger, tl)
+            replies = ReplyCollector(sim_url, ledger, tl)
+            await open_loop(poster, f.post_rate, f.customers / f.post_rate, f.customers)
+            posted = time.time() - tl.started
+            worker = await asyncio.to_thread(
+                st.start_worker,
+                "llm-echo",
+                worker_concurrency=max(sc.worker_concurrency, f.customers),
+                coalesce_window_seconds=sc.coalesce_window_seconds,
+                throttle_per_minute=1000,
+                redis_max_connections=REDIS_POOL,
+            )
+            started = time.time() - tl.started
+            sampler = Sampler(
+                tl, _watch(st), lambda: progress_line(tl, "inflight"), every=0.5, quiet=quiet
+            )
+            stop = asyncio.Event()
+            bg = [asyncio.create_task(replies.run(stop)), asyncio.create_task(sampler.run(stop))]
+            waited = await drain(ledger, replies, f.drain_seconds)
+            stop.set()
+            await asyncio.gather(*bg)
+            await replies.aclose()
+            await pool.aclose()
+            rows = tl.samples
+            above = sum(
+                b["t"] - a["t"]
+                for a, b in zip(rows, rows[1:], strict=False)
+                if a.get("in_flight", 0) >= 1000
+            )
+            return {
+                "customers": f.customers,
+                "posted_at": posted,
+                "worker_started_at": started,
+                "seconds_at_or_above_1000": above,
+                "acting_seconds": posted,
+                "drain_seconds": waited,
+                "verdict": asdict(ledger.verdict()),
+                "summary": tl.summary(),
+                "series": tl.series(),
+                "samples": tl.samples,
+                "peak": sampler.peak,
+                "worker_log_tail": _tail(worker.log),
+            }
+
+        result: dict[str, Any] = _run(go)
+        return result
 
 
 # --- naive vs ours -----------------------------------------------------------------------------

@@ -137,6 +137,27 @@ def targets(doc: dict[str, Any]) -> list[list[Any]]:
             bad == 0,
             f"{v['lost']} / {v['duplicated']} / {v['reordered']}",
         )
+    inflight = ph.get("inflight", {})
+    if "verdict" in inflight:
+        peak = _inflight_peak(inflight)
+        rss = inflight["peak"].get("worker", {}).get("rss_mb", math.nan)
+        add(
+            f"turns in flight in one worker, {inflight['customers']} conversations queued first",
+            ">= 1,000",
+            peak,
+            peak >= 1000,
+            f"{peak:.0f} ({inflight['seconds_at_or_above_1000']:.1f} s at >= 1,000)",
+        )
+        add("worker RSS at that load", "<= 300 MB", rss, rss <= 300, f"{rss:.0f} MB")
+        v = inflight["verdict"]
+        bad = v["lost"] + v["duplicated"] + v["reordered"]
+        add(
+            f"{inflight['customers']} queued conversations: lost / duplicated / reordered",
+            "0 / 0 / 0",
+            bad,
+            bad == 0,
+            f"{v['lost']} / {v['duplicated']} / {v['reordered']}",
+        )
     for over in ph.get("overhead", {}).get("runs", []):
         if "summary" not in over:
             continue
@@ -334,6 +355,15 @@ def write(doc: dict[str, Any], folder: Path, name: str) -> Path:
             folder,
             name,
             "customers",
+        )
+    if "inflight" in ph:
+        out += _run_section(
+            f"One worker process takes {ph['inflight'].get('customers', '?')} queued "
+            "conversations at once (llm-echo handler, the scenario's LLM latency)",
+            ph["inflight"],
+            folder,
+            name,
+            "inflight",
         )
     if "naive" in ph:
         out += (

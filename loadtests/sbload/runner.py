@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     runners = {
         "ack": lambda: phases.ack_phase(sc, workdir, log),
         "customers": lambda: phases.customers_phase(sc, workdir, log, args.quiet),
+        "inflight": lambda: phases.inflight_phase(sc, workdir, log, args.quiet),
         "naive": lambda: phases.naive_phase(sc, workdir, log, args.quiet),
         "overhead": lambda: phases.overhead_phase(sc, workdir, log, args.quiet),
     }

@@ -17,7 +17,7 @@ import yaml
 
 Handler = Literal["echo", "llm-echo", "engine"]
 HANDLERS: tuple[Handler, ...] = ("echo", "llm-echo", "engine")
-PHASES = ("ack", "customers", "naive", "overhead")
+PHASES = ("ack", "customers", "inflight", "naive", "overhead")
 
 
 class ScenarioError(ValueError):
@@ -75,6 +75,16 @@ class NaivePhase:
 
 
 @dataclass(frozen=True)
+class InflightPhase:
+    customers: int = 1500
+    """Each sends one message through the webhook BEFORE the worker starts; then one worker
+    process (llm-echo handler, the scenario's LLM latency) takes them all: how many turns one
+    process holds at once, and its RSS, without the webhook's admission rate in the way."""
+    post_rate: float = 1000
+    drain_seconds: float = 120
+
+
+@dataclass(frozen=True)
 class OverheadPhase:
     rate: float = 300
     low_rate: float = 100
@@ -113,6 +123,7 @@ class Scenario:
     phases: tuple[str, ...] = PHASES
     ack: AckPhase = AckPhase()
     naive: NaivePhase = NaivePhase()
+    inflight: InflightPhase = InflightPhase()
     overhead: OverheadPhase = OverheadPhase()
     seed: int = 7
     source: str = ""
@@ -174,6 +185,7 @@ def parse_scenario(doc: dict[str, Any], source: str = "") -> Scenario:
         coalesce_window_seconds=float(worker.get("coalesce_window_seconds", 1.5)),
         ack=_sub(AckPhase, d.pop("ack", None), "ack"),
         naive=_sub(NaivePhase, d.pop("naive", None), "naive"),
+        inflight=_sub(InflightPhase, d.pop("inflight", None), "inflight"),
         overhead=_sub(OverheadPhase, d.pop("overhead", None), "overhead"),
         phases=tuple(d.pop("phases", PHASES)),
         source=source,

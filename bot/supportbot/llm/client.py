@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from supportbot.httppool import sharded_client
 from supportbot.llm import metrics, prompt
 from supportbot.llm.breaker import CircuitBreaker
 from supportbot.llm.chat import ChatMessage, LLMResult
@@ -56,9 +57,9 @@ class OpenRouterClient:
         self._clock = clock
         self._sleep = sleep
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(
+        self._http = http or sharded_client(
+            config.max_connections,
             timeout=httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds),
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=100),
         )
         self.breakers = {
             m: CircuitBreaker(

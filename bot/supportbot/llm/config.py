@@ -21,6 +21,9 @@ class LLMConfig:
     timeout_seconds: float = 30.0
     """Per attempt: the whole request/response of one model must finish within it."""
     connect_timeout_seconds: float = 5.0
+    max_connections: int = 500
+    """Concurrent requests to OpenRouter (one per in-flight turn at most): sized from the
+    worker's concurrency so turns never queue for a connection."""
     max_tokens: int = 512
     temperature: float = 0.3
     mask_pii: bool = True
@@ -50,6 +53,7 @@ class LLMConfig:
             "max_tokens": settings.llm_max_tokens,
             "temperature": settings.llm_temperature,
             "mask_pii": settings.llm_mask_pii,
+            "max_connections": max(settings.worker_concurrency, 10),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from supportbot.httppool import ShardedTransport
 from supportbot.messages import OutboundMessage
 from supportbot.msg91.errors import (
     AttemptOutcome,
@@ -75,8 +76,7 @@ class Msg91Client:
             base_url=base_url.rstrip("/"),
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=max_connections),
-            transport=transport,
+            transport=transport or ShardedTransport(max_connections),
         )
 
     @classmethod

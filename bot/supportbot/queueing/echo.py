@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
+from supportbot.httppool import sharded_client
 from supportbot.messages import Turn, TurnHandler
 from supportbot.observability import mask_phone
 from supportbot.queueing import keys
@@ -98,5 +99,5 @@ class EchoHandler:
 @asynccontextmanager
 async def echo_handler(settings: BotSettings, redis: aioredis.Redis) -> AsyncIterator[TurnHandler]:
     """Handler factory (the worker's default)."""
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as http:
+    async with sharded_client(settings.worker_concurrency, timeout=HTTP_TIMEOUT_SECONDS) as http:
         yield EchoHandler(settings, redis, http)
