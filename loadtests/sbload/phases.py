@@ -412,18 +412,21 @@ def _overhead_run(
                 throttle_per_minute=flat.throttle_per_minute,
                 redis_max_connections=REDIS_POOL,
             )
-        tl, ledger = Timeline(), Ledger()
         assert st.msg91 is not None
         sim_url = st.msg91.url
         log(
-            f"[overhead] echo handler, no coalescing, {o.rate:.0f} msg/s for {o.seconds:.0f}s, "
-            f"{replicas} worker process(es)"
+            f"[overhead] echo handler, no coalescing, {o.rate:.0f} msg/s for {o.seconds:.0f}s "
+            f"after {o.warmup_seconds:.0f}s of warm-up, {replicas} worker process(es)"
         )
+        target = Target(hook.url, NUMBER, SECRET)
 
         async def go() -> dict[str, Any]:
             pool = ConnectionPool(hook.url, 100)
-            poster = Poster(Target(hook.url, NUMBER, SECRET), pool, ledger, tl)
+            after = await _warm_up(target, pool, sim_url, o.rate, o.warmup_seconds, o.customers)
+            tl, ledger = Timeline(), Ledger()
+            poster = Poster(target, pool, ledger, tl)
             replies = ReplyCollector(sim_url, ledger, tl, interval=0.1)
+            replies.after = after  # the warm-up's replies are not measured
             sampler = Sampler(tl, _watch(st), lambda: progress_line(tl, "overhead"), quiet=quiet)
             stop = asyncio.Event()
             bg = [asyncio.create_task(replies.run(stop)), asyncio.create_task(sampler.run(stop))]
@@ -437,6 +440,7 @@ def _overhead_run(
                 "rate": o.rate,
                 "replicas": replicas,
                 "seconds": o.seconds,
+                "warmup_seconds": o.warmup_seconds,
                 "drain_seconds": waited,
                 "verdict": asdict(ledger.verdict()),
                 "summary": tl.summary(),
@@ -448,3 +452,24 @@ def _overhead_run(
         result: dict[str, Any] = _run(go)
         result["worker_log_tail"] = _tail(worker.log)
         return result
+
+
+async def _warm_up(
+    target: Target, pool: ConnectionPool, sim_url: str, rate: float, seconds: float, customers: int
+) -> int:
+    """Drive the stack at `rate` for `seconds` (connection pools fill, code paths warm up) and
+    wait for those answers; returns the simulator's record position after them."""
+    tl, ledger = Timeline(), Ledger()
+    replies = ReplyCollector(sim_url, ledger, tl, interval=0.1)
+    try:
+        if seconds > 0:
+            stop = asyncio.Event()
+            polling = asyncio.create_task(replies.run(stop))
+            await open_loop(Poster(target, pool, ledger, tl), rate, seconds, customers)
+            await drain(ledger, replies, 60, quiet_for=10)
+            stop.set()
+            await polling
+        await replies.poll_safely()
+        return replies.after
+    finally:
+        await replies.aclose()

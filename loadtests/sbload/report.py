@@ -375,7 +375,8 @@ def write(doc: dict[str, Any], folder: Path, name: str) -> Path:
         replicas = int(run.get("replicas", 1))
         out += _run_section(
             f"End-to-end overhead with a 0 ms LLM at {run.get('rate', 0):.0f} msg/s, "
-            f"{_workers(run)} (echo handler, no coalescing, no delivery reports)",
+            f"{_workers(run)} (echo handler, no coalescing, no delivery reports, after "
+            f"{run.get('warmup_seconds', 0):.0f} s of warm-up)",
             run,
             folder,
             name,

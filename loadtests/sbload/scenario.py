@@ -90,6 +90,9 @@ class OverheadPhase:
     low_rate: float = 100
     """Run first at this lower rate (0 = skip): the overhead when the worker keeps up."""
     seconds: float = 20
+    warmup_seconds: float = 3
+    """First drive the same rate this long and wait for its answers; not measured (pools and
+    connections fill; the first second of a cold process is not the overhead)."""
     customers: int = 4000
     """Spread over enough customers to stay under the per-customer throttle."""
     replicas: int = 2
