@@ -53,6 +53,7 @@ def main() -> None:
             access_log=False,
             log_config=None,
             server_header=False,
+            proxy_headers=False,  # same options as `supportbot webhook`
             limit_concurrency=args.limit_concurrency,
             timeout_graceful_shutdown=10,
         )

@@ -73,6 +73,8 @@ def main(argv: list[str]) -> int:
         access_log=False,
         log_config=None,
         server_header=False,
+        # The webhook never reads the client address: no X-Forwarded-For middleware per request.
+        proxy_headers=False,
         limit_concurrency=limit,
         timeout_graceful_shutdown=args.graceful_timeout,
     )
