@@ -92,6 +92,13 @@ def ack_phase(sc: Scenario, workdir: Path, log: Callable[[str], None]) -> dict[s
             name: _fixed_rate(proc.url, a.fixed_rate, a.fixed_seconds, a.connections, log, name)
             for name, proc in (("bare", bare), ("webhook", hook))
         }
+        result["sweep"] = [
+            {
+                name: _fixed_rate(proc.url, rate, a.sweep_seconds, a.connections, log, name)
+                for name, proc in (("bare", bare), ("webhook", hook))
+            }
+            for rate in a.sweep_rates
+        ]
         result["cpu_per_request_us"] = _cpu_per_request(hook, bare, a, path, log)
         if a.profile_seconds > 0:
             result["profile"] = _profile(hook, a, path, workdir, log)
@@ -103,17 +110,23 @@ def _fixed_rate(
 ) -> dict[str, Any]:
     tl = Timeline()
 
-    async def go() -> None:
+    async def go() -> float:
         pool = ConnectionPool(url, conns)
         poster = Poster(Target(url, NUMBER, SECRET), pool, Ledger(), tl)
+        began = time.monotonic()
         await open_loop(poster, rate, seconds, customers=int(rate * seconds))
+        elapsed = time.monotonic() - began
         await pool.aclose()
+        return elapsed
 
-    _run(go)
-    out = {"rate": rate, "seconds": seconds, **stats(tl.all_acks()), "status": dict(tl.ack_status)}
+    elapsed = float(_run(go))
+    acks = stats(tl.all_acks())
+    out: dict[str, Any] = {"rate": rate, "seconds": seconds, **acks, "status": dict(tl.ack_status)}
+    out["achieved_rate"] = acks.get("count", 0) / max(elapsed, 1e-9)
     log(
         f"[ack] fixed {rate:.0f}/s over {conns} conns: {name:8s} p50 {out.get('p50_ms', 0):.1f} "
-        f"p99 {out.get('p99_ms', 0):.1f} max {out.get('max_ms', 0):.1f} ms"
+        f"p99 {out.get('p99_ms', 0):.1f} max {out.get('max_ms', 0):.1f} ms "
+        f"(achieved {out['achieved_rate']:.0f}/s)"
     )
     return out
 

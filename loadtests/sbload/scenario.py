@@ -61,6 +61,10 @@ class AckPhase:
     fixed_rate: float = 300
     """Open-loop rate (req/s) for the latency-at-load measurement (100 connections)."""
     fixed_seconds: float = 10
+    sweep_rates: tuple[float, ...] = (1000, 2000, 3000, 4000)
+    """More open-loop rates over the same 100 connections (webhook and bare, `sweep_seconds`
+    each): up to which rate the ack p99 stays within its target."""
+    sweep_seconds: float = 5
     profile_seconds: float = 10
     """py-spy sampling of the webhook under closed-loop load (0 = no profile)."""
 
@@ -146,7 +150,7 @@ def _sub(cls: type[Any], raw: Any, what: str) -> Any:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ScenarioError(f"{what}: unknown field(s) {', '.join(unknown)}")
-    return cls(**raw)
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
 
 
 def _actions(raw: Any) -> Actions:
