@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -74,11 +75,27 @@ class Stack:
             self._tenants()
             self._processes()
         except BaseException:
-            self.stop()
+            self.stop(keep_workdir=True)  # its logs say why
             raise
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, keep_workdir: bool | None = None) -> None:
+        """Stop everything; the work directory (process logs, tokens) is removed unless
+        `keep_workdir` (default: the SUPPORTBOT_KEEP_WORKDIR environment variable is set)."""
+        try:
+            self._stop_processes()
+        finally:
+            keep = (
+                bool(os.environ.get("SUPPORTBOT_KEEP_WORKDIR"))
+                if keep_workdir is None
+                else keep_workdir
+            )
+            if keep:
+                self.log(f"logs kept in {self.workdir}")
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _stop_processes(self) -> None:
         self._stop.set()
         if self._sync_thread is not None:
             self._sync_thread.join(10)

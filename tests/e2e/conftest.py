@@ -12,7 +12,7 @@ from supportbot_dev.stack import Stack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     t0 = time.monotonic()
     s = Stack(
         namespace="e2e",
@@ -23,4 +23,4 @@ def stack() -> Iterator[Stack]:
     try:
         yield s
     finally:
-        s.stop()
+        s.stop(keep_workdir=request.session.testsfailed > 0 or None)
