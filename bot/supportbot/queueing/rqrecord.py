@@ -5,7 +5,8 @@ sync code that builds its writes on a pipeline and reads nothing back (the only 
 success path is the job's dependents set, under WATCH). Run in threads, they cost a thread hop
 and 3-7 blocking round trips per job. Here the same rq code runs on the event loop against a
 `RecordingRedis`: every command it issues, piped or direct, is appended to a list instead of
-being sent, and the caller sends the list in ONE MULTI/EXEC on `redis.asyncio`.
+being sent, and the caller sends the list in ONE MULTI/EXEC on a `redis.asyncio` pool connection,
+packed by hiredis (`send`).
 
 Reads are answered only where rq's path needs them and the caller knows the answer:
 `SMEMBERS <dependents key>` returns the `dependents` given to `RecordingRedis.expect` (fetched
@@ -20,9 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import hiredis
 import redis
 import redis.asyncio as aioredis
 from redis.client import Pipeline
+from redis.exceptions import DataError, ResponseError
 
 Command = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -127,11 +130,50 @@ _READS = frozenset(
 )
 
 
+_MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+_EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+
+
+def pack_transaction(commands: list[Command]) -> bytes:
+    """MULTI, the commands, EXEC as RESP bytes (hiredis' packer: byte-identical to redis-py's,
+    ~2x cheaper than a redis-py pipeline for rq's ~25-command success transaction)."""
+    try:
+        return b"".join([_MULTI, *(hiredis.pack_command(args) for args, _ in commands), _EXEC])
+    except TypeError as exc:  # redis-py would refuse the same values
+        raise DataError(f"rq bookkeeping produced an unsendable argument: {exc}") from exc
+
+
 async def send(client: aioredis.Redis, commands: list[Command]) -> None:
-    """Send recorded commands as one MULTI/EXEC (one round trip)."""
+    """Send recorded commands as one MULTI/EXEC (one round trip).
+
+    The replies are all read even after an error reply, so the connection goes back to the pool
+    clean; a connection error or cancellation mid-way disconnects it instead.
+    """
     if not commands:
         return
-    async with client.pipeline(transaction=True) as pipe:
-        for args, options in commands:
-            pipe.execute_command(*args, **options)
-        await pipe.execute()
+    packed = pack_transaction(commands)
+    pool = client.connection_pool
+    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+    errors: list[ResponseError] = []
+    results: Any = None
+    try:
+        await conn.send_packed_command(packed, check_health=False)
+        for _ in range(len(commands) + 1):  # +OK for MULTI, +QUEUED per command
+            try:
+                await conn.read_response()
+            except ResponseError as exc:
+                errors.append(exc)
+        try:
+            results = await conn.read_response()
+        except ResponseError as exc:  # EXECABORT after a refused command
+            errors.append(exc)
+    except BaseException:
+        await conn.disconnect()
+        raise
+    finally:
+        await pool.release(conn)
+    if errors:
+        raise errors[0]
+    for result in results or ():
+        if isinstance(result, ResponseError):
+            raise result

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio as aioredis
+from redis.exceptions import DataError, ResponseError
 
 from supportbot.queueing import rqjobs
 from supportbot.queueing.keys import conversation_ref, drain_job_id
 from supportbot.queueing.rqbridge import JobSlot, RqBridge
-from supportbot.queueing.rqrecord import RecordingRedis, UnexpectedRead
+from supportbot.queueing.rqrecord import RecordingRedis, UnexpectedRead, send
 from supportbot.settings import BotSettings
 
 SettingsFactory = Callable[..., BotSettings]
@@ -174,3 +175,26 @@ def test_recorder_records_writes_and_refuses_reads() -> None:
     with rec.pipeline() as pipe:
         pipe.watch("deps")  # type: ignore[no-untyped-call]
         assert pipe.smembers("deps") == {b"x"}
+
+
+async def test_send_is_one_transaction_and_reports_errors_with_a_clean_connection(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_url(redis_url, max_connections=1)  # one connection: reused
+    try:
+        await send(client, [(("RPUSH", "l", "a"), {}), (("HSET", "h", "f", 1.5), {})])
+        assert await client.lrange("l", 0, -1) == [b"a"]
+        assert await client.hget("h", "f") == b"1.5"
+        # an error inside EXEC (wrong type): raised; the other command still ran (Redis MULTI)
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await send(client, [(("HSET", "l", "f", "x"), {}), (("SET", "k", "v"), {})])
+        assert await client.get("k") == b"v"
+        # refused while queuing (wrong arity): EXECABORT, nothing ran
+        with pytest.raises(ResponseError):
+            await send(client, [(("SET", "k2", "v"), {}), (("HSET", "h"), {})])
+        assert await client.get("k2") is None
+        assert await client.ping()  # the single connection is still in sync
+        with pytest.raises(DataError):
+            await send(client, [(("SET", "k3", None), {})])
+    finally:
+        await client.aclose()
