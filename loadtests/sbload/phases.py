@@ -180,15 +180,32 @@ def start_bot(
         redis_max_connections=REDIS_POOL, throttle_per_minute=sc.throttle_per_minute
     )
     st.start_msg91(hook.url, order=sc.status_order, duplicates=sc.status_duplicates, dlr=dlr)
-    worker = st.start_worker(
+    return hook, start_bot_worker(st, sc, handler)
+
+
+def start_bot_worker(st: Stack, sc: Scenario, handler: str, name: str = "worker") -> Proc:
+    """One `supportbot worker` process with the scenario's worker settings."""
+    return st.start_worker(
         handler,
+        name=name,
         worker_concurrency=sc.worker_concurrency,
         coalesce_window_seconds=sc.coalesce_window_seconds,
         throttle_per_minute=sc.throttle_per_minute,
         redis_max_connections=REDIS_POOL,
         database_pool_max=40,
     )
-    return hook, worker
+
+
+def _measured(tl: Timeline, ledger: Ledger, sampler: Sampler) -> dict[str, Any]:
+    """What every driven run reports: the correctness verdict, latency summary, per-second
+    series, the sampler's rows and per-process peaks."""
+    return {
+        "verdict": asdict(ledger.verdict()),
+        "summary": tl.summary(),
+        "series": tl.series(),
+        "samples": tl.samples,
+        "peak": sampler.peak,
+    }
 
 
 def drive_customers(
@@ -231,7 +248,6 @@ def drive_customers(
             sim_stats = {"error": f"{type(exc).__name__}: {exc}"}
         await replies.aclose()
         await pool.aclose()
-        verdict = ledger.verdict()
         surge = (sc.surge_at_seconds, sc.surge_at_seconds + sc.surge_window_seconds + 10)
         outside = [v for t, vs in tl.acks.items() if not surge[0] <= t < surge[1] for v in vs]
         return {
@@ -240,11 +256,7 @@ def drive_customers(
             "label": label,
             "acting_seconds": acted,
             "drain_seconds": waited,
-            "verdict": asdict(verdict),
-            "summary": tl.summary(),
-            "series": tl.series(),
-            "samples": tl.samples,
-            "peak": sampler.peak,
+            **_measured(tl, ledger, sampler),
             "replies_recorded": replies.replies,
             "sim_stats": sim_stats,
         }
@@ -281,10 +293,15 @@ def inflight_phase(
     sc: Scenario, workdir: Path, log: Callable[[str], None], quiet: bool
 ) -> dict[str, Any]:
     f = sc.inflight
+    wide = replace(
+        sc, worker_concurrency=max(sc.worker_concurrency, f.customers), throttle_per_minute=1000
+    )
     with stack(workdir / "inflight") as st:
         st.start_redis()
         st.start_openrouter(sc.llm_latency)
-        hook = st.start_webhook(redis_max_connections=REDIS_POOL, throttle_per_minute=1000)
+        hook = st.start_webhook(
+            redis_max_connections=REDIS_POOL, throttle_per_minute=wide.throttle_per_minute
+        )
         st.start_msg91(hook.url, order=sc.status_order, duplicates=0, dlr=False)
         tl, ledger = Timeline(), Ledger()
         assert st.msg91 is not None
@@ -292,7 +309,7 @@ def inflight_phase(
         log(
             f"[inflight] {f.customers} customers post first ({f.post_rate:.0f}/s), then one "
             f"worker process (llm-echo, LLM {sc.llm_latency}, concurrency "
-            f"{max(sc.worker_concurrency, f.customers)})"
+            f"{wide.worker_concurrency})"
         )
 
         async def go() -> dict[str, Any]:
@@ -301,14 +318,7 @@ def inflight_phase(
             replies = ReplyCollector(sim_url, ledger, tl)
             await open_loop(poster, f.post_rate, f.customers / f.post_rate, f.customers)
             posted = time.time() - tl.started
-            worker = await asyncio.to_thread(
-                st.start_worker,
-                "llm-echo",
-                worker_concurrency=max(sc.worker_concurrency, f.customers),
-                coalesce_window_seconds=sc.coalesce_window_seconds,
-                throttle_per_minute=1000,
-                redis_max_connections=REDIS_POOL,
-            )
+            worker = await asyncio.to_thread(start_bot_worker, st, wide, "llm-echo")
             started = time.time() - tl.started
             sampler = Sampler(
                 tl, _watch(st), lambda: progress_line(tl, "inflight"), every=0.5, quiet=quiet
@@ -333,11 +343,7 @@ def inflight_phase(
                 "seconds_at_or_above_1000": above,
                 "acting_seconds": posted,
                 "drain_seconds": waited,
-                "verdict": asdict(ledger.verdict()),
-                "summary": tl.summary(),
-                "series": tl.series(),
-                "samples": tl.samples,
-                "peak": sampler.peak,
+                **_measured(tl, ledger, sampler),
                 "worker_log_tail": _tail(worker.log),
             }
 
@@ -417,14 +423,7 @@ def _overhead_run(
     with stack(workdir / f"overhead-{rate:.0f}-x{replicas}") as st:
         hook, worker = start_bot(st, flat, "echo", dlr=False)
         for n in range(1, replicas):
-            st.start_worker(
-                "echo",
-                name=f"worker-{n + 1}",
-                worker_concurrency=flat.worker_concurrency,
-                coalesce_window_seconds=0.0,
-                throttle_per_minute=flat.throttle_per_minute,
-                redis_max_connections=REDIS_POOL,
-            )
+            start_bot_worker(st, flat, "echo", name=f"worker-{n + 1}")
         assert st.msg91 is not None
         sim_url = st.msg91.url
         log(
@@ -455,11 +454,7 @@ def _overhead_run(
                 "seconds": o.seconds,
                 "warmup_seconds": o.warmup_seconds,
                 "drain_seconds": waited,
-                "verdict": asdict(ledger.verdict()),
-                "summary": tl.summary(),
-                "series": tl.series(),
-                "samples": tl.samples,
-                "peak": sampler.peak,
+                **_measured(tl, ledger, sampler),
             }
 
         result: dict[str, Any] = _run(go)

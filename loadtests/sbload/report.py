@@ -131,10 +131,23 @@ def targets(doc: dict[str, Any]) -> list[list[Any]]:
                 p <= 50,
                 f"{p:.1f} ms",
             )
+
+    def rss_and_verdict(result: dict[str, Any], who: str) -> None:
+        rss = result["peak"].get("worker", {}).get("rss_mb", math.nan)
+        add("worker RSS at that load", "<= 300 MB", rss, rss <= 300, f"{rss:.0f} MB")
+        v = result["verdict"]
+        bad = v["lost"] + v["duplicated"] + v["reordered"]
+        add(
+            f"{who}: lost / duplicated / reordered",
+            "0 / 0 / 0",
+            bad,
+            bad == 0,
+            f"{v['lost']} / {v['duplicated']} / {v['reordered']}",
+        )
+
     cust = ph.get("customers", {})
     if "verdict" in cust:
         peak = _inflight_peak(cust)
-        rss = cust["peak"].get("worker", {}).get("rss_mb", math.nan)
         customers = int(doc["scenario"]["customers"])
         if customers > 1000:
             add(
@@ -154,20 +167,10 @@ def targets(doc: dict[str, Any]) -> list[list[Any]]:
                     "(bounded)",
                 ]
             )
-        add("worker RSS at that load", "<= 300 MB", rss, rss <= 300, f"{rss:.0f} MB")
-        v = cust["verdict"]
-        bad = v["lost"] + v["duplicated"] + v["reordered"]
-        add(
-            f"{doc['scenario']['customers']} customers: lost / duplicated / reordered",
-            "0 / 0 / 0",
-            bad,
-            bad == 0,
-            f"{v['lost']} / {v['duplicated']} / {v['reordered']}",
-        )
+        rss_and_verdict(cust, f"{customers} customers")
     inflight = ph.get("inflight", {})
     if "verdict" in inflight:
         peak = _inflight_peak(inflight)
-        rss = inflight["peak"].get("worker", {}).get("rss_mb", math.nan)
         add(
             f"turns in flight in one worker, {inflight['customers']} conversations queued first",
             ">= 1,000",
@@ -175,16 +178,7 @@ def targets(doc: dict[str, Any]) -> list[list[Any]]:
             peak >= 1000,
             f"{peak:.0f} ({inflight['seconds_at_or_above_1000']:.1f} s at >= 1,000)",
         )
-        add("worker RSS at that load", "<= 300 MB", rss, rss <= 300, f"{rss:.0f} MB")
-        v = inflight["verdict"]
-        bad = v["lost"] + v["duplicated"] + v["reordered"]
-        add(
-            f"{inflight['customers']} queued conversations: lost / duplicated / reordered",
-            "0 / 0 / 0",
-            bad,
-            bad == 0,
-            f"{v['lost']} / {v['duplicated']} / {v['reordered']}",
-        )
+        rss_and_verdict(inflight, f"{inflight['customers']} queued conversations")
     for over in ph.get("overhead", {}).get("runs", []):
         if "summary" not in over:
             continue
