@@ -180,9 +180,25 @@ class Turn:
     key still holds it (`msg91.deliverer.SendFence`)."""
 
 
+class TurnDeferred(Exception):
+    """A dependency of the turn (PostgreSQL, Redis, the provider's send API) is unavailable.
+
+    Raised by a `TurnHandler` when the turn could not finish for a reason outside the turn itself:
+    the runner keeps the conversation and runs the SAME turn again after a capped backoff, without
+    counting an attempt, for as long as an answer is still useful (`BotSettings.
+    turn_retry_deadline_seconds`). Anything else a handler raises counts as a failed attempt.
+    """
+
+    def __init__(self, dependency: str, detail: str) -> None:
+        super().__init__(f"{dependency} unavailable: {detail}")
+        self.dependency = dependency
+        self.detail = detail
+
+
 class TurnHandler(Protocol):
     """The seam between the turn runner (queue/worker) and the conversation engine."""
 
     async def handle_turn(self, turn: Turn) -> None:
-        """Run one turn to completion. Raising makes the runner retry the same turn."""
+        """Run one turn to completion. Raising makes the runner retry the same turn:
+        `TurnDeferred` while a dependency is down, other exceptions as failed attempts."""
         ...

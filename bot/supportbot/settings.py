@@ -143,6 +143,17 @@ class BotSettings(BaseSettings):
     turn_timeout_seconds: float = Field(
         default=120.0, gt=0, validation_alias=_env("TURN_TIMEOUT_SECONDS")
     )
+    turn_retry_deadline_seconds: float = Field(
+        default=21_600.0, gt=0, le=86_400, validation_alias=_env("TURN_RETRY_DEADLINE_SECONDS")
+    )
+    """How long after its first message a turn keeps waiting for an unavailable dependency
+    (PostgreSQL, Redis, MSG91) before it is dead-lettered (replayable). At most 24 h: past the
+    WhatsApp window only a template can be sent anyway."""
+    turn_retry_max_delay_seconds: float = Field(
+        default=15.0, gt=0, le=300, validation_alias=_env("TURN_RETRY_MAX_DELAY_SECONDS")
+    )
+    """Cap of the backoff between two runs of a deferred turn: how late an answer can be after
+    the dependency is back."""
     lease_seconds: float = Field(default=30.0, gt=0, validation_alias=_env("LEASE_SECONDS"))
     coalesce_window_seconds: float = Field(
         default=1.5, ge=0, validation_alias=_env("COALESCE_WINDOW_SECONDS")

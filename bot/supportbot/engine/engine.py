@@ -16,8 +16,11 @@ For each turn:
 5. record the turn (model, tokens, cost, latency, outcome) and the metrics.
 
 A human-owned or opted-out conversation gets no replies (the flow decides silence; STOP/START
-are still honoured). Any exception is recorded as an 'error' turn and re-raised so the runner
-retries the turn; the retry follows the same plan. `SendFenced` (the runner lost the lease;
+are still honoured). An outage of a dependency (PostgreSQL, Redis, MSG91 retries exhausted:
+`engine.failures`) is raised as `TurnDeferred`, which the runner waits out without counting an
+attempt; the customer never hears about it (a storage error is never answered with the LLM
+fallback). Any other exception is recorded as an 'error' turn and re-raised so the runner
+retries the turn; every retry follows the same plan. `SendFenced` (the runner lost the lease;
 another run owns the turn) is re-raised without being recorded as an error.
 """
 
@@ -32,6 +35,7 @@ import redis.asyncio as aioredis
 
 from supportbot.engine import control, metrics
 from supportbot.engine.delivery import deliver_replies, recipient_of
+from supportbot.engine.failures import deferral
 from supportbot.engine.plan import (
     LLMUsage,
     TurnPlan,
@@ -110,11 +114,21 @@ class ConversationEngine:
             raise
         except Exception as exc:
             elapsed = time.monotonic() - started
+            deferred = deferral(exc)
+            if deferred is not None:
+                # an outage, not a fault of this turn: the runner waits and runs it again
+                metrics.TURNS.labels("deferred").inc()
+                log.warning(
+                    "turn deferred: %s unavailable",
+                    deferred.dependency,
+                    extra={**context, "detail": deferred.detail},
+                )
+                raise deferred from exc
             metrics.TURNS.labels("error").inc()
             metrics.TURN_SECONDS.labels("error").observe(elapsed)
             await self._record_failure(turn, exc, elapsed)
             log.warning(
-                "turn failed; it will be retried",
+                "turn failed",
                 extra={**context, "error": type(exc).__name__, "detail": scrub(str(exc))[:300]},
             )
             raise
@@ -178,8 +192,11 @@ class ConversationEngine:
         usage: LLMUsage | None = None
         llm_error: str | None = None
         if decision.llm is not None:
+            # history first, outside the fallback: a storage outage defers the turn, it is never
+            # answered as an LLM failure
+            past = await self._history(turn, decision.llm.history_messages)
             try:
-                answer, usage = await self._ask_llm(turn, decision.llm)
+                answer, usage = await self._ask_llm(turn, decision.llm, past)
                 messages[at:at] = render_llm_reply(flow, decision.state, answer)
             except Exception as exc:  # LLMUnavailable, or a bug: either way never silence
                 if not isinstance(exc, LLMUnavailable):
@@ -200,10 +217,11 @@ class ConversationEngine:
             llm_error=llm_error,
         )
 
-    async def _ask_llm(self, turn: Turn, request: LLMRequest) -> tuple[str, LLMUsage]:
+    async def _ask_llm(
+        self, turn: Turn, request: LLMRequest, past: list[ChatMessage]
+    ) -> tuple[str, LLMUsage]:
         if self.llm is None:
             raise LLMUnavailable([])  # no models configured: the flow's fallback applies
-        past = await self._history(turn, request.history_messages)
         result = await self.llm.answer(
             request.system_prompt,
             request.user_text,

@@ -2,8 +2,14 @@
 
 A drain job runs at most ONE turn. When more messages are waiting afterwards, FINISH atomically
 hands the conversation to a freshly enqueued drain job (fair to other conversations, and one rq
-job = one turn, so rq's timeout/retry/registries describe turns). Exceptions propagate to the
-worker, which parks the conversation for rq's retry or dead-letters it when retries are exhausted.
+job = one turn, so rq's timeout/retry/registries describe turns).
+
+Outages are not failures: a handler that raises `TurnDeferred` (PostgreSQL, Redis or MSG91 down)
+gets the same turn run again in place after a capped, jittered backoff, with the conversation
+still held (so its order is kept) and no attempt counted, until the turn's retry deadline
+(`turn_retry_deadline_seconds` after its first message); only then is it dead-lettered. Other
+exceptions propagate to the worker, which parks the conversation for rq's retry or
+dead-letters it when retries are exhausted.
 
 Ownership: the worker's `LeaseKeeper` renews the lease; when it is lost the running turn is
 cancelled (`LeaseLost`). The turn carries the lease key and token (`Turn.lease_key`,
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +30,7 @@ from enum import StrEnum
 
 from rq.timeouts import JobTimeoutException
 
-from supportbot.messages import Turn, TurnHandler
+from supportbot.messages import Turn, TurnDeferred, TurnHandler
 from supportbot.queueing import keys, rqjobs
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.queueing.leases import HeldLease, LeaseKeeper
@@ -37,6 +44,7 @@ MAX_BATCH = 50
 """Most messages coalesced into one turn."""
 MAX_TURN_ATTEMPTS = rqjobs.DRAIN_RETRIES + 3
 """A turn re-run more often than this (retries plus crash takeovers) is dead-lettered unrun."""
+_JITTER = random.Random()  # noqa: S311 - retry jitter, not cryptography
 
 
 class DrainOutcome(StrEnum):
@@ -66,6 +74,17 @@ def coalesce_delay(now: float, first_at: float, last_at: float, window: float, c
     quiet_left = last_at + window - now
     cap_left = first_at + cap - now
     return max(0.0, min(quiet_left, cap_left))
+
+
+def outage_delay(waits: int, cap: float, rng: random.Random) -> float:
+    """Pause before running a deferred turn again after its `waits`-th deferral.
+
+    Exponential from 0.5 s, capped at `cap`, with "equal jitter" (half fixed, half random) so a
+    fleet of waiting turns spreads its retries out but each still retries at least every `cap`
+    seconds: an answer is at most `cap` late after the dependency returns.
+    """
+    ceiling = min(cap, 0.5 * 2.0 ** min(waits - 1, 30))
+    return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
 
 
 def retry_backoff(attempt: int) -> float:
@@ -215,7 +234,7 @@ class DrainRun:
         if claim.attempt > MAX_TURN_ATTEMPTS:
             return await self._dead(f"turn ran {claim.attempt - 1} times without success")
         turn = Turn(
-            turn_id=keys.turn_id_for(s.tenant_id, self.ref, messages[0].message_id),
+            turn_id=keys.turn_id_for(s.tenant_id, self.ref, messages[0].message_id, len(messages)),
             tenant_id=s.tenant_id,
             customer_id=messages[0].customer_id,
             messages=messages,
@@ -225,8 +244,67 @@ class DrainRun:
         )
         if claim.attempt > 1:
             await self._sleep_unless_stopping(retry_backoff(claim.attempt))
-        await self._handle(turn)
+        try:
+            gave_up = await self._handle_until_done(turn)
+        except HandBack:
+            raise
+        except Exception:
+            if len(messages) > 1:
+                await self._isolate(len(messages))
+            raise
+        if gave_up is not None:
+            return await self._dead(gave_up)
         return await self._finish(ack=True, done=DrainOutcome.DONE)
+
+    async def _isolate(self, size: int) -> None:
+        """A coalesced turn failed: its retry runs the oldest message alone and the others go
+        back to the inbox, so one message that cannot be processed is dead-lettered on its own
+        and the rest are still answered (each later failure splits again)."""
+        try:
+            moved = await self.ctx.mailbox.split(self.ref, self.token)
+        except Exception:
+            log.exception("could not split a failed turn", extra={"conv": self.ref})
+            return
+        if moved > 0:
+            log.warning(
+                "a turn of %d messages failed: its retry runs the first message alone",
+                size,
+                extra={"conv": self.ref},
+            )
+
+    async def _handle_until_done(self, turn: Turn) -> str | None:
+        """Run the turn; while a dependency is down (`TurnDeferred`) keep the conversation, wait
+        (`outage_delay`) and run the same turn again, without counting an attempt, until the
+        turn's retry deadline. Returns None when done, or the dead-letter reason past the
+        deadline. A stop request hands the turn back while it waits."""
+        s, m = self.ctx.settings, self.ctx.metrics
+        deadline = min(msg.received_at for msg in turn.messages) + s.turn_retry_deadline_seconds
+        waits = 0
+        while True:
+            try:
+                await self._handle(turn)
+                return None
+            except TurnDeferred as exc:
+                waits += 1
+                m.turn_deferrals.labels(dependency=exc.dependency).inc()
+                delay = outage_delay(waits, s.turn_retry_max_delay_seconds, _JITTER)
+                if time.time() + delay > deadline:
+                    return (
+                        f"{exc.dependency} unavailable past the retry deadline "
+                        f"({s.turn_retry_deadline_seconds:.0f}s after the first message): "
+                        f"{exc.detail}"
+                    )
+                log.warning(
+                    "turn waits for %s; running it again in %.1fs",
+                    exc.dependency,
+                    delay,
+                    extra={"conv": self.ref, "turn_id": turn.turn_id, "waits": waits},
+                )
+                m.turns_waiting.inc()
+                try:
+                    await self._sleep_unless_stopping(delay)
+                finally:
+                    m.turns_waiting.dec()
 
     async def _handle(self, turn: Turn) -> None:
         m = self.ctx.metrics
@@ -242,6 +320,9 @@ class DrainRun:
             raise JobTimeoutException(
                 f"turn {turn.turn_id} exceeded {self.ctx.settings.turn_timeout_seconds}s"
             ) from None
+        except TurnDeferred:
+            outcome = "deferred"
+            raise
         except asyncio.CancelledError:
             outcome = "cancelled"
             raise

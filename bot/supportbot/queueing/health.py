@@ -2,7 +2,8 @@
 
 `/healthz` is 200 while the worker's heartbeat loop keeps completing round trips to Redis, and
 503 once the last one is older than `max_heartbeat_age` (a wedged event loop or lost Redis), so
-the kubelet restarts a worker that stopped working rather than one that merely idles.
+the kubelet restarts a worker that stopped working rather than one that merely idles. The body's
+second line says how durable Redis is (`persistence`; informational, never a failure).
 """
 
 from __future__ import annotations
@@ -57,9 +58,9 @@ def serve(
         def do_GET(self) -> None:
             if self.path.split("?")[0] == "/healthz":
                 ok = healthy(metrics, started, max_heartbeat_age, time.time())
-                self._send(
-                    200 if ok else 503, b"ok\n" if ok else b"heartbeat stale\n", "text/plain"
-                )
+                detail = f"redis persistence: {metrics.redis_persistence}\n"
+                text = ("ok\n" if ok else "heartbeat stale\n") + detail
+                self._send(200 if ok else 503, text.encode(), "text/plain")
             elif self.path.split("?")[0] == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             else:

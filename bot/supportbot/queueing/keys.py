@@ -35,10 +35,14 @@ def conversation_ref(customer_id: str) -> str:
     return hashlib.blake2b(customer_id.encode(), digest_size=12).hexdigest()
 
 
-def turn_id_for(tenant_id: str, ref: str, first_message_id: str) -> str:
-    """Stable id of the turn that starts with `first_message_id` (same on every retry)."""
-    digest = hashlib.sha256(f"{tenant_id}\x00{ref}\x00{first_message_id}".encode()).hexdigest()
-    return "t" + digest[:31]
+def turn_id_for(tenant_id: str, ref: str, first_message_id: str, size: int = 1) -> str:
+    """Stable id of the turn of `size` messages that starts with `first_message_id` (same on
+    every retry). The size is part of it, so when a failing coalesced turn is split to isolate a
+    poison message, the first message's own turn is a new turn (its own plan and replies)."""
+    key = f"{tenant_id}\x00{ref}\x00{first_message_id}"
+    if size != 1:
+        key += f"\x00{size}"
+    return "t" + hashlib.sha256(key.encode()).hexdigest()[:31]
 
 
 def drain_job_id(ref: str) -> str:

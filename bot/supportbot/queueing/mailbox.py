@@ -73,6 +73,8 @@ class Mailbox:
         self._claim = redis.register_script(scripts.CLAIM)
         self._finish = redis.register_script(scripts.FINISH)
         self._park = redis.register_script(scripts.PARK)
+        self._split = redis.register_script(scripts.SPLIT)
+        self._requeue = redis.register_script(scripts.REQUEUE)
         self._dead = redis.register_script(scripts.DEAD)
         self._kick = redis.register_script(scripts.KICK)
 
@@ -140,6 +142,22 @@ class Mailbox:
         """Keep the conversation for `job_id`, which rq will run again (retry or hand-back)."""
         k = self.keys(ref)
         return bool(int(await self._park(keys=[k.lease], args=[token, job_id, self._pending_ms])))
+
+    async def requeue(self, ref: str, job_id: str, token: str | None, intermediate: str) -> bool:
+        """Put a drain job this worker popped but never started (Redis failed under it) back at
+        the front of the queue, its conversation's lease again the job's queued marker."""
+        k = self.keys(ref)
+        queue = rqjobs.queue_key(self._s.queue_name)
+        done = await self._requeue(
+            keys=[intermediate, queue, k.lease], args=[job_id, token or "", self._pending_ms]
+        )
+        return bool(int(done))
+
+    async def split(self, ref: str, token: str) -> int:
+        """Keep only the oldest held message for the next run of the turn; the others go back
+        to the front of the inbox in order. -1 not owner, else how many went back."""
+        k = self.keys(ref)
+        return int(await self._split(keys=[k.lease, k.inbox, k.processing], args=[token]))
 
     async def dead_letter(self, ref: str, token: str, job_id: str, reason: str) -> int:
         """Move the held turn to ``sb:{t}:dead``; -1 not owner, 0 idle, 1 next drain enqueued."""

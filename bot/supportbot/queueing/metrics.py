@@ -13,6 +13,8 @@ _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30)
 class WorkerMetrics:
     heartbeat_at: float = 0.0
     """Epoch seconds of the last completed heartbeat round (0 = none yet)."""
+    redis_persistence: str = "not checked yet"
+    """How durable the worker's Redis is (`persistence.RedisPersistence.describe`)."""
 
     def beat(self) -> None:
         self.heartbeat_at = time.time()
@@ -28,6 +30,17 @@ class WorkerMetrics:
             "supportbot_worker_turns",
             "Turn attempts by outcome (success, failed, timeout, cancelled, dead_lettered)",
             ["outcome"],
+            registry=r,
+        )
+        self.turn_deferrals = Counter(
+            "supportbot_worker_turn_deferrals",
+            "Turn runs deferred because a dependency was unavailable, by dependency",
+            ["dependency"],
+            registry=r,
+        )
+        self.turns_waiting = Gauge(
+            "supportbot_worker_turns_waiting_on_dependency",
+            "Turns waiting for an unavailable dependency to come back before running again",
             registry=r,
         )
         self.turn_seconds = Histogram(
@@ -59,6 +72,11 @@ class WorkerMetrics:
         self.lease_takeovers = Counter(
             "supportbot_worker_lease_takeovers",
             "Conversations taken over after their drain's lease expired (orphaned turns)",
+            registry=r,
+        )
+        self.redis_durable = Gauge(
+            "supportbot_redis_persistence_durable",
+            "1 when the Redis holding acknowledged messages persists them (AOF), else 0",
             registry=r,
         )
         self.last_heartbeat = Gauge(
@@ -106,5 +124,10 @@ class WorkerMetrics:
         self.redis_pool_waiting = Gauge(
             "supportbot_worker_redis_pool_waiting",
             "Coroutines waiting for a Redis connection",
+            registry=r,
+        )
+        self.dead_letters = Gauge(
+            "supportbot_dead_letters",
+            "Dead-lettered turns waiting for an operator (`supportbot deadletters`)",
             registry=r,
         )

@@ -22,12 +22,23 @@ FINISH   K: lease, inbox, proc, attempt, active, job, queue, queues
          A: token, job_id, ack(0/1), ref, new_job_id, pending_ms, fields...
          -> -1 not owner, 0 released (idle), 1 re-enqueued as new_job_id (inbox not empty)
 PARK     K: lease  A: token, job_id, pending_ms  -> 1 lease = q:job_id (job re-runs), 0 not owner
+REQUEUE  K: intermediate, queue, lease  A: job_id, token, pending_ms  -> 1 the job id went from
+         rq's intermediate queue back to the FRONT of the queue (and a lease still holding
+         `token` became the job's queued marker again), 0 it was not there (started or gone)
+SPLIT    K: lease, inbox, proc  A: token  -> -1 not owner, else how many held messages went back
+         to the FRONT of the inbox (in order); only the oldest stays held (poison isolation)
 DEAD     K: lease, inbox, proc, attempt, active, dead, job, queue, queues
          A: token, job_id, ref, reason, failed_at, new_job_id, pending_ms, fields...
          -> -1 not owner, 0 released, 1 re-enqueued (proc moved to the dead-letter list)
 KICK     K: lease, inbox, proc, active, job, queue, queues  A: ref, job_id, pending_ms, fields...
          -> 0 nothing to do (idle refs leave `active`), 1 enqueued, 2 enqueued and a turn was
             orphaned mid-way (`proc` not empty: a lease takeover)
+REPLAY   K: dead, lease, inbox, proc, active, job, queue, queues
+         A: ref, job_id, pending_ms, n, record_1..record_n (as stored, newest first), fields...
+         -> {records removed, messages put back, duplicates skipped, drain enqueued (0/1)}: each
+            record still in `dead` leaves it and its entries go back to the FRONT of the inbox in
+            their order (older records ahead of newer ones), skipping messages whose id is already
+            in the inbox or `proc`; then KICK's rule (a drain unless a lease is live)
 """
 
 from __future__ import annotations
@@ -138,6 +149,24 @@ return 1
 """
 )
 
+REQUEUE = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+if ARGV[2] ~= '' and redis.call('GET', KEYS[3]) == ARGV[2] then
+  redis.call('SET', KEYS[3], 'q:' .. ARGV[1], 'PX', ARGV[3])
+end
+return 1
+"""
+
+SPLIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local held = redis.call('LRANGE', KEYS[3], 1, -1)
+if #held == 0 then return 0 end
+redis.call('LTRIM', KEYS[3], 0, 0)
+for i = #held, 1, -1 do redis.call('LPUSH', KEYS[2], held[i]) end
+return #held
+"""
+
 DEAD = (
     _COMMON
     + """
@@ -171,5 +200,51 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 sb_enqueue(KEYS[1], KEYS[5], KEYS[6], KEYS[7], ARGV[2], ARGV[3], 4)
 if redis.call('LLEN', KEYS[3]) > 0 then return 2 end
 return 1
+"""
+)
+
+REPLAY = (
+    _COMMON
+    + """
+local function sb_message_id(entry)
+  local ok, msg = pcall(cjson.decode, string.sub(entry, 2))
+  if ok and type(msg) == 'table' and type(msg['message_id']) == 'string' then
+    return msg['message_id']
+  end
+  return entry
+end
+local n = tonumber(ARGV[4])
+local present = {}
+for _, list in ipairs({KEYS[3], KEYS[4]}) do
+  for _, entry in ipairs(redis.call('LRANGE', list, 0, -1)) do
+    present[sb_message_id(entry)] = true
+  end
+end
+local records, pushed, duplicates = 0, 0, 0
+for i = 5, 4 + n do
+  local ok, record = pcall(cjson.decode, ARGV[i])
+  if ok and type(record) == 'table' and type(record['entries']) == 'table'
+     and redis.call('LREM', KEYS[1], 1, ARGV[i]) > 0 then
+    records = records + 1
+    local held = record['entries']
+    for j = #held, 1, -1 do
+      local id = sb_message_id(held[j])
+      if present[id] then
+        duplicates = duplicates + 1
+      else
+        present[id] = true
+        redis.call('LPUSH', KEYS[3], held[j])
+        pushed = pushed + 1
+      end
+    end
+  end
+end
+if redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[4]) == 0 then
+  return {records, pushed, duplicates, 0}
+end
+redis.call('SADD', KEYS[5], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then return {records, pushed, duplicates, 0} end
+sb_enqueue(KEYS[2], KEYS[6], KEYS[7], KEYS[8], ARGV[2], ARGV[3], 5 + n)
+return {records, pushed, duplicates, 1}
 """
 )

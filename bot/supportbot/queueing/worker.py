@@ -12,6 +12,8 @@
   executions are heartbeated in batches; turns time out via `asyncio.timeout`.
 - Pressure probes (`pressure`): event-loop lag and Redis latency/pool occupancy, as metrics.
 - Maintenance: rq's `clean_registries` (abandoned jobs) and the conversation sweeper.
+- Redis durability (`persistence`): read at start and every minute; a Redis without AOF logs a
+  warning, sets ``supportbot_redis_persistence_durable`` to 0 and is named in ``/healthz``.
 - Shutdown: first SIGTERM/SIGINT stops dequeuing and gives in-flight turns
   `shutdown_grace_seconds`; then (or on a second signal) unfinished drains are cancelled and
   handed back: messages stay in the mailbox, the lease is parked for the job, and the job goes
@@ -45,6 +47,7 @@ from supportbot.queueing.keys import active_key
 from supportbot.queueing.leases import LeaseKeeper
 from supportbot.queueing.mailbox import Mailbox
 from supportbot.queueing.metrics import WorkerMetrics
+from supportbot.queueing.persistence import PersistenceWatch
 from supportbot.queueing.pressure import probe_loop
 from supportbot.queueing.rqbridge import JobSlot, RqBridge
 from supportbot.queueing.sweeper import sweep_loop
@@ -52,6 +55,11 @@ from supportbot.settings import BotSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+DEQUEUE_MAX_BACKOFF_SECONDS = 5.0
+"""Longest pause between dequeue attempts while Redis fails: how late work resumes after."""
+PERSISTENCE_CHECK_SECONDS = 60.0
+"""How often the worker re-reads Redis' persistence settings (a warning when not durable)."""
 
 
 class ForeignJobError(RuntimeError):
@@ -111,6 +119,9 @@ class AsyncWorker:
         )
         self._bridge: RqBridge | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._persistence = PersistenceWatch("worker")
+        self._unstarted: dict[str, str | None] = {}
+        """Jobs popped but not started because Redis failed: job id -> lease token held."""
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -253,17 +264,35 @@ class AsyncWorker:
                 self._slots.release()
                 log.error("dequeue failed (%s); retrying in %.0fs", exc, backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, DEQUEUE_MAX_BACKOFF_SECONDS)
                 continue
             except BaseException:
                 self._slots.release()
                 raise
             backoff = 1.0
+            if self._unstarted:
+                await self._requeue_unstarted()
             if raw is None:
                 self._slots.release()
                 continue
             job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
             self._jobs[job_id] = asyncio.create_task(self._run_job(job_id), name=f"job:{job_id}")
+
+    async def _requeue_unstarted(self) -> None:
+        """Redis answers again: jobs popped while it failed go back to the front of the queue
+        (rq's own intermediate-queue cleanup would take one to two maintenance rounds)."""
+        for job_id, token in list(self._unstarted.items()):
+            ref = keys.ref_of_job_id(job_id)
+            try:
+                if ref is None:
+                    await self.redis.lrem(self.bridge.intermediate_key, 1, job_id)
+                    await self.redis.lpush(rqjobs.queue_key(self.settings.queue_name), job_id)
+                else:
+                    await self.mailbox.requeue(ref, job_id, token, self.bridge.intermediate_key)
+            except REDIS_DOWN:
+                return  # still failing: the next successful dequeue tries again
+            del self._unstarted[job_id]
+            log.info("job %s requeued after a Redis failure", job_id)
 
     # --- one job --------------------------------------------------------------------------
     def _drain_args(self, job: Job) -> str:
@@ -301,11 +330,21 @@ class AsyncWorker:
             self._slots_by_job[job_id] = slot
             started = True
             await self._perform(slot, early)
+        except REDIS_DOWN as exc:
+            if started:
+                log.error("job %s lost Redis mid-way (%s): the sweeper resumes it", job_id, exc)
+            else:  # popped, never started: put it back ourselves once Redis answers again
+                token = early.token if early is not None and early.owned else None
+                self._unstarted[job_id] = token
+                log.warning("job %s popped as Redis failed: it will be requeued", job_id)
         except Exception:
             log.exception("bookkeeping of job %s failed; rq maintenance will recover it", job_id)
         finally:
             if early is not None and not started:
-                await self._abandon(early)
+                if job_id in self._unstarted:
+                    early.release()  # the requeue hands its lease back to the job
+                else:
+                    await self._abandon(early)
             self._slots_by_job.pop(job_id, None)
             self._jobs.pop(job_id, None)
             self.metrics.jobs_in_flight.dec()
@@ -385,9 +424,22 @@ class AsyncWorker:
             self.metrics.turns_total.labels(outcome="dead_lettered").inc()
 
     # --- periodic -------------------------------------------------------------------------
+    async def _check_persistence(self) -> None:
+        try:
+            state = await self._persistence.check(self.redis)
+        except Exception as exc:
+            log.warning("could not read Redis persistence settings: %s", type(exc).__name__)
+            return
+        self.metrics.redis_durable.set(1 if state.durable else 0)
+        self.metrics.redis_persistence = state.describe()
+
     async def _heartbeat_loop(self) -> None:
         queue_key = rqjobs.queue_key(self.settings.queue_name)
+        next_persistence_check = 0.0
         while not self._closing.is_set():
+            if time.monotonic() >= next_persistence_check:
+                await self._check_persistence()
+                next_persistence_check = time.monotonic() + PERSISTENCE_CHECK_SECONDS
             try:
                 slots = list(self._slots_by_job.values())
                 await self._call(self.bridge.heartbeat, slots, busy=bool(self._jobs))

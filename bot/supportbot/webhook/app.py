@@ -5,7 +5,8 @@ Routes (the operator exposes the two POST paths publicly; the rest are for the c
     POST /webhooks/msg91/inbound   customer messages (a status payload posted here is accepted too)
     POST /webhooks/msg91/status    delivery/read reports (a message posted here is accepted too)
     GET  /healthz                  liveness: the process answers
-    GET  /readyz                   readiness: Redis PING + PostgreSQL SELECT 1 (cached ~2 s); 503
+    GET  /readyz                   readiness: Redis PING (PostgreSQL and Redis persistence are
+                                   reported, not required: `readiness`; cached ~2 s); 503
     GET  /metrics                  Prometheus text format
 
 Both POST routes take either payload family (MSG91 flat or Meta envelope) and either kind, because
@@ -89,8 +90,13 @@ def create_app(
             ReportStore(client, settings, pipeline=pipeline),
         )
         app.state.readiness = ReadinessProbe(
-            client, settings.database_url, ttl=readiness_ttl, timeout=readiness_timeout
+            client,
+            settings.database_url,
+            ttl=readiness_ttl,
+            timeout=readiness_timeout,
+            on_persistence=lambda durable: metrics.redis_durable.set(1 if durable else 0),
         )
+        await app.state.readiness.check()  # logs at start when Redis is not durable
         log.info("webhook started", extra={"tenant": settings.tenant_id})
         try:
             yield

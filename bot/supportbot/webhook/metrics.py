@@ -10,6 +10,8 @@ numbers, message ids or paths taken from the request.
     supportbot_webhook_delivery_reports_total{outcome}  accepted, duplicate
     supportbot_webhook_parse_errors_total{reason}       ParseError reasons (parsing.REASONS)
     supportbot_webhook_rejections_total{code}           every error code we answer with
+    supportbot_redis_persistence_durable                1 when Redis keeps acknowledged messages
+                                                        through a restart (AOF), else 0
 
 Labelled children are looked up once and cached (`prometheus_client`'s ``labels()`` takes a lock
 and validates the labels on every call, a measurable share of the acknowledgement path).
@@ -21,7 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import MetricWrapperBase
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -86,6 +88,12 @@ class WebhookMetrics:
             "supportbot_webhook_rejections",
             "Error responses by error code.",
             ["code"],
+            registry=self.registry,
+        )
+        self.redis_durable = Gauge(
+            "supportbot_redis_persistence_durable",
+            "1 when the Redis holding acknowledged messages persists them (AOF), else 0; "
+            "checked with readiness.",
             registry=self.registry,
         )
         for outcome in outcomes:  # export zeros so dashboards and alerts see the series

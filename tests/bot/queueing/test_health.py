@@ -37,7 +37,7 @@ def test_http_endpoints() -> None:
     port = free_port()
     server = health.serve(m, port=port, addr="127.0.0.1", max_heartbeat_age=30)
     try:
-        assert _get(port, "/healthz") == (200, "ok\n")
+        assert _get(port, "/healthz") == (200, "ok\nredis persistence: not checked yet\n")
         code, text = _get(port, "/metrics")
         assert code == 200
         assert "supportbot_worker_turns_in_flight" in text

@@ -39,6 +39,8 @@ def test_turn_id_is_stable_and_job_ids_are_rq_safe() -> None:
     a = keys.turn_id_for(TENANT, REF, "wamid.1")
     assert a == keys.turn_id_for(TENANT, REF, "wamid.1")
     assert a != keys.turn_id_for(TENANT, REF, "wamid.2")
+    assert a == keys.turn_id_for(TENANT, REF, "wamid.1", 1)
+    assert a != keys.turn_id_for(TENANT, REF, "wamid.1", 2), "a split turn is a new turn"
     job_id = keys.drain_job_id(REF)
     assert keys.JOB_ID_RE.match(job_id) and keys.ref_of_job_id(job_id) == REF
     assert CUSTOMER not in REF

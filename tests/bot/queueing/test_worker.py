@@ -59,7 +59,7 @@ async def test_burst_is_one_turn_and_dedupe_holds(
     assert turns[0]["texts"] == ["m0", "m1", "m2"]
     assert turns[0]["attempt"] == 1
     assert turns[0]["turn_id"] == keys.turn_id_for(
-        TENANT, keys.conversation_ref("919811111111"), first.message_id
+        TENANT, keys.conversation_ref("919811111111"), first.message_id, 3
     )
     assert len(await recorded_replies(aredis)) == 1
 

@@ -113,7 +113,7 @@ async def test_json_content_type_variants_accepted(
         (b"", 400, "malformed_json"),
         (b"{not json", 400, "malformed_json"),
         (b"\xff\xfe\x00", 400, "invalid_encoding"),
-        (b'{"customerNumber": "\\ud800"}', 400, "invalid_unicode"),
+        (b'{"customerNumber": "\\ud800"}', 422, "invalid_field"),  # U+FFFD: not a number
         (b"[" * 1000 + b"]" * 1000, 400, "malformed_json"),  # deep nesting: RecursionError
         (b"[1, 2]", 422, "not_an_object"),
         (b"{}", 422, "missing_sender"),

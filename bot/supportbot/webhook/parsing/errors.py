@@ -13,7 +13,6 @@ REASONS: Final = frozenset(
     {
         "malformed_json",
         "invalid_encoding",
-        "invalid_unicode",
         "not_an_object",
         "unrecognised_payload",
         "missing_sender",
@@ -37,4 +36,4 @@ class ParseError(Exception):
     @property
     def malformed(self) -> bool:
         """True when the body is not usable JSON at all (HTTP 400), else invalid content (422)."""
-        return self.reason in {"malformed_json", "invalid_encoding", "invalid_unicode"}
+        return self.reason in {"malformed_json", "invalid_encoding"}

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from supportbot.textsafe import storable_doc
 from supportbot.webhook.parsing.errors import ParseError
 
 _MISSING_WORDS = frozenset({"", "null", "undefined"})
 _MAYBE_MISSING = frozenset("{nNuU")
 """First characters of the missing markers (besides whitespace, which strip() removes first)."""
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _PHONE_NOISE = re.compile(r"[\s+\-().]")
 _PHONE = re.compile(r"^[0-9]{6,15}$")
 # Meta documents `CC.<<=128 alnum>` (parent: `CC.ENT.<...>`); accept a little more so a format
@@ -87,7 +87,8 @@ def lower(payload: Mapping[str, Any], *names: str) -> str | None:
 
 
 def decode_json(data: str | bytes) -> Any:
-    """Strict JSON decoding: UTF-8 only, no lone surrogates (they cannot be re-encoded)."""
+    """Strict JSON decoding (UTF-8 only), then the ingest rule of `textsafe`: U+0000 and lone
+    surrogates (only reachable through ``\\u`` escapes) become U+FFFD in every string."""
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
@@ -97,24 +98,9 @@ def decode_json(data: str | bytes) -> Any:
         doc = json.loads(data)
     except (ValueError, RecursionError):
         raise ParseError("malformed_json", "the body is not valid JSON") from None
-    if _SURROGATE_ESCAPE.search(data) and _has_lone_surrogate(doc):
-        raise ParseError("invalid_unicode", "the JSON contains an unpaired UTF-16 surrogate")
+    if _UNSTORABLE_ESCAPE.search(data):  # raw NUL/surrogates are invalid JSON: escapes only
+        doc = storable_doc(doc)
     return doc
-
-
-def _has_lone_surrogate(doc: Any) -> bool:
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def maybe_json(value: Any) -> Any:
