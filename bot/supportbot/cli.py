@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "msg91-sim": ("supportbot.msg91.simulator.cli", "run the MSG91 simulator"),
     "openrouter-sim": ("supportbot.llm.simulator.cli", "run the OpenRouter simulator"),
     "agent-token": ("supportbot.agentapi.cli", "mint an agent-API bearer token (HS256 JWT)"),
+    "deadletters": (
+        "supportbot.queueing.deadletters_cli",
+        "list, show, replay or drop the tenant's dead-lettered turns",
+    ),
 }
 
 
