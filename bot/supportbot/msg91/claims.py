@@ -13,8 +13,9 @@ the script refuses unless it holds ARGV[1] (the owner):
 
 CLAIM    K: marker[, lease]  A: owner, in_flight_ms, ttl_s
          -> {-1} fenced | {0, marker} already terminal (replay) | {2, ms} another owner's claim
-            is recent: retry in ms | {1, took_over} claimed (took_over 1: a stale claim of an
-            owner that stopped mid-send was taken over; the reply is sent again)
+            is recent: retry in ms | {1, took_over, since_ms} claimed (took_over 1: a stale claim
+            of an owner that stopped mid-send was taken over, its latest attempt started at
+            since_ms; unless `indoubt` finds it was accepted, the reply is sent again)
 ATTEMPT  K: marker[, lease]  A: owner, ttl_s -> -1 fenced, 0 claim no longer ours, 1 refreshed
 DONE     K: marker  A: outcome_json, ttl_s -> the terminal value (an earlier terminal one wins)
 RELEASE  K: marker  A: owner -> 1 deleted our claim, 0 not ours
@@ -46,18 +47,18 @@ CLAIM = (
     + """
 if KEYS[2] and redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1} end
 local cur = redis.call('GET', KEYS[1])
-local took = 0
+local took, since = 0, 0
 if cur then
   if string.sub(cur, 1, 2) ~= 'S|' then return {0, cur} end
   local owner, at = string.match(cur, '^S|(.*)|(%d+)$')
   if owner ~= ARGV[1] then
     local free = tonumber(at or '0') + tonumber(ARGV[2])
     if now < free then return {2, free - now} end
-    took = 1
+    took, since = 1, tonumber(at or '0')
   end
 end
 redis.call('SET', KEYS[1], 'S|' .. ARGV[1] .. '|' .. now, 'EX', ARGV[3])
-return {1, took}
+return {1, took, since}
 """
 )
 
@@ -123,6 +124,8 @@ class Claim:
     """The terminal marker value (REPLAY)."""
     wait_seconds: float = 0.0
     took_over: bool = False
+    stale_since_ms: int = 0
+    """When the taken-over claim's latest attempt started (Redis clock, epoch ms)."""
 
 
 class SendClaims:
@@ -152,7 +155,8 @@ class SendClaims:
             return Claim(ClaimState.REPLAY, marker=reply[1])
         if code == 2:
             return Claim(ClaimState.WAIT, wait_seconds=int(reply[1]) / 1000)
-        return Claim(ClaimState.GO, took_over=bool(int(reply[1])))
+        took = bool(int(reply[1]))
+        return Claim(ClaimState.GO, took_over=took, stale_since_ms=int(reply[2]) if took else 0)
 
     async def wait_and_claim(
         self, marker: str, owner: str, fence: SendFence | None, poll: float

@@ -27,9 +27,15 @@ lease lost): once the claim is older than `in_flight_seconds` (the Redis clock; 
 HTTP attempt can take) no request of that owner can still be in flight, and the next run takes
 the claim over and sends the reply again (at-least-once for that reply; logged).
 
+In-doubt sends: before sending a taken-over reply again, the deliverer asks `indoubt` whether a
+delivery report shows MSG91 accepted the stopped owner's attempt (an outbound report to this
+customer, received after that attempt started, naming no recorded send); if so the reply is
+settled as sent with that id and not sent again.
+
 Residual duplicate windows (documented, not closed): (a) an owner that stops after MSG91
 accepted a send and before the marker was written (crash, or cancelled mid-request) gets that one
-reply sent again by the next run (MSG91 has no idempotency key); (b) a read timeout after MSG91
+reply sent again by the next run when no delivery report of it arrived by then (MSG91 has no
+idempotency key; `indoubt`); (b) a read timeout after MSG91
 accepted the request is retried like any timeout; (c) a process stalled (not merely slow) for
 longer than `in_flight_seconds` in the middle of an HTTP attempt can finish that attempt after
 the next owner resent. Unfenced callers (no `fence`) get (a)-(c) and the claim protocol.
@@ -54,6 +60,7 @@ from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.claims import ClaimState, SendClaims, SendFence, SendFenced
 from supportbot.msg91.client import Msg91Client
 from supportbot.msg91.errors import DefinitiveSendError, InvalidOutboundMessage
+from supportbot.msg91.indoubt import InDoubtResolver
 from supportbot.msg91.ratelimit import RateLimitTimeout, SendRateLimiter
 from supportbot.msg91.sending import DeliveryDeferred, Sender
 from supportbot.msg91.window import PlannedReply, fallback_template, plan_replies, window_open
@@ -139,6 +146,7 @@ class Deliverer:
         marker_ttl_seconds: int = MARKER_TTL_SECONDS,
         window_margin_seconds: float = 60.0,
         in_flight_seconds: float = IN_FLIGHT_SECONDS,
+        in_doubt: InDoubtResolver | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.redis = redis
@@ -147,6 +155,7 @@ class Deliverer:
         self.clock = clock
         self.marker_ttl_seconds = marker_ttl_seconds
         self.window_margin_seconds = window_margin_seconds
+        self.in_doubt = in_doubt
         self.claims = SendClaims(
             redis, ttl_seconds=marker_ttl_seconds, in_flight_seconds=in_flight_seconds
         )
@@ -160,6 +169,7 @@ class Deliverer:
         *,
         recorder: AttemptRecorder | None = None,
         policy: RetryPolicy | None = None,
+        in_doubt: InDoubtResolver | None = None,
     ) -> Deliverer:
         """The production wiring: shared rate limit, retries, the tenant's fallback template."""
         sender = Sender(
@@ -173,6 +183,7 @@ class Deliverer:
             redis=redis,
             sender=sender,
             fallback_template=fallback_template(settings),
+            in_doubt=in_doubt,
         )
 
     def plan(self, customer: Recipient, messages: Sequence[OutboundMessage]) -> list[PlannedReply]:
@@ -231,8 +242,14 @@ class Deliverer:
             metrics.DELIVERIES.labels("duplicate").inc()
             return ReplyOutcome.from_marker(claim.marker)
         if claim.took_over:
+            confirmed = await self._confirmed(turn_id, customer, planned, claim.stale_since_ms)
+            if confirmed is not None:
+                await self.claims.done(marker, confirmed.to_json())
+                metrics.DELIVERIES.labels("confirmed").inc()
+                return confirmed
             log.warning(
-                "sending a reply again: its previous sender stopped mid-send",
+                "sending a reply again: its previous sender stopped mid-send and no delivery"
+                " report shows it was accepted",
                 extra={"turn_id": turn_id, "seq": planned.seq},
             )
 
@@ -251,6 +268,32 @@ class Deliverer:
         await self.claims.done(marker, outcome.to_json())
         metrics.DELIVERIES.labels(outcome.status.value).inc()
         return outcome
+
+    async def _confirmed(
+        self, turn_id: str, customer: Recipient, planned: PlannedReply, since_ms: int
+    ) -> ReplyOutcome | None:
+        """The outcome of an in-doubt send that a delivery report shows MSG91 accepted
+        (`indoubt`), recorded like an accepted attempt; None when there is no such report."""
+        if self.in_doubt is None or planned.skip_reason is not None:
+            return None
+        provider_id = await self.in_doubt.confirmed_send(customer.customer_id, since_ms)
+        if provider_id is None:
+            return None
+        log.warning(
+            "not sending a reply again: its previous sender stopped mid-send, but a delivery"
+            " report shows MSG91 accepted it",
+            extra={"turn_id": turn_id, "seq": planned.seq},
+        )
+        ctx = SendContext(self.tenant_id, customer.customer_id, turn_id, planned.seq)
+        await self.sender.record_confirmed(ctx, customer.address, planned.message, provider_id)
+        status = ReplyStatus.TEMPLATE_SENT if planned.substituted else ReplyStatus.SENT
+        return ReplyOutcome(
+            planned.seq,
+            planned.index,
+            status,
+            provider_message_id=provider_id,
+            reason="accepted before its sender stopped (confirmed by a delivery report)",
+        )
 
     async def _deliver(
         self,

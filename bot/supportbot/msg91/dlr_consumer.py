@@ -6,8 +6,9 @@ applies each report through the pure state machine with compare-and-set, and ack
 
 A report for a message the store does not know yet (the report overtook the storing of the send
 result) stays pending and is retried once idle for `retry_idle_ms`; after `max_deliveries`
-tries it is acknowledged and counted as ``unknown``. Unparseable entries are acknowledged and
-counted as ``invalid``.
+tries it is acknowledged and counted as ``unknown``; such reports are also indexed per customer
+for the in-doubt check of replies whose sender died mid-send (`indoubt`). Unparseable entries
+are acknowledged and counted as ``invalid``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from supportbot.messages import DeliveryReport
 from supportbot.msg91 import dlr, keys, metrics
 from supportbot.msg91.dlr import DeliveryRecord
 from supportbot.msg91.dlr_store import DeliveryStateStore
+from supportbot.msg91.indoubt import remember_unknown, report_ids
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +43,9 @@ PENDING = "pending"
 _CAS_ROUNDS = 8
 
 
-def candidate_ids(report: DeliveryReport) -> list[str]:
-    """The report's id, then the other ids it carries (MSG91 reports name both the request id
-    and the wamid ``uuid``; the send side stores whichever its response gave first)."""
-    ids = [report.provider_message_id]
-    for key in ("uuid", "request_id"):
-        value = report.extra.get(key)
-        if isinstance(value, str) and value and value not in ids:
-            ids.append(value)
-    return ids
-
-
 async def _load_any(store: DeliveryStateStore, report: DeliveryReport) -> DeliveryRecord | None:
-    for provider_message_id in candidate_ids(report):
+    # MSG91 reports name both the request id and the wamid; the send side stored either
+    for provider_message_id in report_ids(report):
         record = await store.load(report.tenant_id, provider_message_id)
         if record is not None:
             return record
@@ -190,6 +182,8 @@ class DeliveryReportConsumer:
                 done.append(entry_id)
                 continue
             result = await apply_to_store(self.store, report)
+            if result == UNKNOWN:  # perhaps the send of a reply whose sender died: `indoubt`
+                await remember_unknown(self.redis, report)
             if result in (UNKNOWN, CONFLICT):
                 stats.add(PENDING)
                 continue  # stays pending; retried after retry_idle_ms

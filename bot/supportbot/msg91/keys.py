@@ -20,3 +20,8 @@ def send_rate(tenant_id: str, integrated_number: str) -> str:
 def sent_marker(tenant_id: str, turn_id: str, seq: int) -> str:
     """Set once message `seq` of turn `turn_id` reached a terminal delivery outcome."""
     return f"{prefix(tenant_id)}sent:{turn_id}:{seq}"
+
+
+def outbound_reports(tenant_id: str, customer_id: str) -> str:
+    """Outbound delivery reports of `customer_id` naming no recorded send (`indoubt`)."""
+    return f"{prefix(tenant_id)}outrep:{customer_id}"

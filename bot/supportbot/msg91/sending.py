@@ -97,6 +97,21 @@ class Sender:
             await self._record(ctx, request, attempt, started, duration, waited, result, None)
             return result
 
+    async def record_confirmed(
+        self, ctx: SendContext, recipient: str, message: OutboundMessage, provider_id: str
+    ) -> None:
+        """Record an attempt whose response was never read (its sender stopped) as accepted
+        with `provider_id`, which a delivery report revealed (`indoubt`); attempt number 0."""
+        request = self.client.request_for(recipient, message)
+        ok = SendResult(
+            request=request,
+            status_code=200,
+            message_uuid=provider_id,
+            request_id=None,
+            response_text="(confirmed by a delivery report; the response was never read)",
+        )
+        await self._record(ctx, request, 0, time.time(), 0.0, 0.0, ok, None)
+
     async def _record(
         self,
         ctx: SendContext,

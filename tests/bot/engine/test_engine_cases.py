@@ -26,6 +26,7 @@ from supportbot.engine.testing import (
 )
 from supportbot.llm.simulator.replies import reply_text
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
+from supportbot.messages import TurnDeferred
 from supportbot.msg91.sending import DeliveryDeferred
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.msg91.window import OUTSIDE_WINDOW_NO_TEMPLATE, OUTSIDE_WINDOW_TEMPLATE_SENT
@@ -148,9 +149,11 @@ async def test_a_turn_whose_delivery_failed_is_retried_with_the_same_answer(
     await say(engine, "Hello")
     question = customer_message("Do you ship to Pune?")
     await msg91.fail_next(503, count=2)  # both attempts of the fast retry policy
-    with pytest.raises(DeliveryDeferred):
+    with pytest.raises(TurnDeferred) as caught:  # an outage of MSG91, not a failed turn
         await engine.handle_turn(make_turn(question, turn_id="turn-d", attempt=1))
-    assert await outcome_of(pool, "turn-d") == "error"
+    assert caught.value.dependency == "msg91"
+    assert isinstance(caught.value.__cause__, DeliveryDeferred)
+    assert await rows(pool, "SELECT outcome FROM turns WHERE turn_id = 'turn-d'") == []
     await engine.handle_turn(make_turn(question, turn_id="turn-d", attempt=2))
 
     assert (await bodies(msg91))[2:] == [answer(PRIMARY, "Do you ship to Pune?")]
