@@ -1,10 +1,11 @@
 """Dead-lettered turns: decode, select and format them (pure), and list/replay/drop them (edge).
 
 A turn that exhausted its retries is moved by `scripts.DEAD` to ``sb:{t}:dead`` (LIST, newest
-first, at most 10,000) as the JSON ``{ref, reason, failed_at, attempts, entries}``, where
-``entries`` are the turn's inbox entries (flag character + message JSON, see `entries`). Records
-are never rewritten, so the id of a dead letter is a hash of its stored bytes: the same for every
-reader and stable while the record exists. An operator addresses one by that id or a unique
+first, never trimmed: the worker's ``supportbot_dead_letters`` gauge shows how many) as the JSON
+``{ref, reason, failed_at, attempts, entries}``, where ``entries`` are the turn's inbox entries
+(flag character + message JSON, see `entries`). Records are never rewritten, so the id of a dead
+letter is a hash of its stored bytes: the same for every reader and stable while the record
+exists. An operator addresses one by that id or a unique
 prefix of it (`select`).
 
 Replaying (`replay`, `scripts.REPLAY`) removes the records and puts their messages back at the

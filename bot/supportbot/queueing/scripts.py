@@ -176,7 +176,6 @@ if #held > 0 then
   local record = cjson.encode({ref = ARGV[3], reason = ARGV[4], failed_at = ARGV[5],
                                attempts = redis.call('GET', KEYS[4]), entries = held})
   redis.call('LPUSH', KEYS[6], record)
-  redis.call('LTRIM', KEYS[6], 0, 9999)
 end
 redis.call('DEL', KEYS[3], KEYS[4])
 if redis.call('LLEN', KEYS[2]) == 0 then

@@ -446,9 +446,11 @@ class AsyncWorker:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.llen(queue_key)
                     pipe.scard(active_key(self.settings.tenant_id))
-                    depth, pending = await pipe.execute()
+                    pipe.llen(keys.dead_letter_key(self.settings.tenant_id))
+                    depth, pending, dead = await pipe.execute()
                 self.metrics.queue_depth.set(int(depth))
                 self.metrics.conversations_pending.set(int(pending))
+                self.metrics.dead_letters.set(int(dead))
                 self.metrics.beat()
             except Exception:
                 log.exception("heartbeat failed")
