@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: help setup test check unit e2e coverage lint format type-check cluster cluster-api \
-        controlplane-binaries demo dev migrate seed reset loadtest clean
+        controlplane-binaries demo dev migrate seed reset loadtest faults clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
@@ -71,6 +71,9 @@ reset: $(STAMP) ## drop and re-create the schema in $$DATABASE_URL
 
 loadtest: $(STAMP) ## 1,000-customer load test with baselines; report in loadtests/results/
 	$(PY) loadtests/run.py --scenario loadtests/scenarios/default.yaml $(ARGS)
+
+faults: $(STAMP) ## fault suite (PostgreSQL/Redis/MSG91/worker faults); ARGS=--short for ~5 min
+	$(PY) loadtests/faults.py $(ARGS)
 
 clean: ## remove the virtualenv and caches (not the control-plane binaries)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .local

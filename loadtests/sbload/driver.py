@@ -36,6 +36,7 @@ from supportbot.msg91.simulator.webhooks import flat_inbound
 
 INBOUND_PATH = "/webhooks/msg91/inbound"
 RETRIES = 4
+BACKOFF_CAP = 4.0
 WORDS = ("where", "parcel", "refund", "size", "price", "colour", "thanks", "help", "when")
 ButtonMode = str  # "engine": tap the flow's button; otherwise the title carries the token
 
@@ -49,8 +50,17 @@ class Target:
 
 
 class Poster:
-    def __init__(self, target: Target, pool: ConnectionPool, ledger: Ledger, tl: Timeline):
+    def __init__(
+        self,
+        target: Target,
+        pool: ConnectionPool,
+        ledger: Ledger,
+        tl: Timeline,
+        retries: int = RETRIES,
+    ) -> None:
         self.target = target
+        self.retries = retries
+        """POST attempts per delivery (backoff 0.25 s doubling, at most `BACKOFF_CAP`)."""
         self.pool = pool
         self.ledger = ledger
         self.tl = tl
@@ -86,7 +96,7 @@ class Poster:
 
     async def _post(self, raw: bytes) -> str:
         """POST until the webhook answers < 500 (MSG91 retries); returns the item status."""
-        for attempt in range(RETRIES):
+        for attempt in range(self.retries):
             started = time.time()
             try:
                 response = await self.pool.request(raw)
@@ -102,7 +112,8 @@ class Poster:
                         return "error"
                     return str(json.loads(response.body).get("status", "accepted"))
                 self.tl.counters[f"http_{code}"] += 1
-            await asyncio.sleep(0.25 * 2**attempt)
+            if attempt + 1 < self.retries:
+                await asyncio.sleep(min(BACKOFF_CAP, 0.25 * 2**attempt))
         return "error"
 
     async def send(
@@ -202,6 +213,18 @@ class ReplyCollector:
         await self.http.aclose()
 
 
+async def wait_answers(replies: ReplyCollector, customer: int, within: float) -> None:
+    """Wait (at most `within` seconds) until `customer` has no accepted message unanswered."""
+    deadline = time.time() + within
+    event = replies.event(customer)
+    while replies.ledger.waiting(customer) and time.time() < deadline:
+        event.clear()
+        try:
+            await asyncio.wait_for(event.wait(), max(0.01, deadline - time.time()))
+        except TimeoutError:
+            return
+
+
 class Crowd:
     """Closed-loop customers following the scenario."""
 
@@ -244,14 +267,7 @@ class Crowd:
             await self.text(c)
 
     async def wait_answers(self, c: int, within: float) -> None:
-        deadline = time.time() + within
-        event = self.replies.event(c)
-        while self.replies.ledger.waiting(c) and time.time() < deadline:
-            event.clear()
-            try:
-                await asyncio.wait_for(event.wait(), max(0.01, deadline - time.time()))
-            except TimeoutError:
-                return
+        await wait_answers(self.replies, c, within)
 
     async def customer(self, c: int) -> None:
         sc, rng = self.sc, self.rng

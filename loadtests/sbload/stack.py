@@ -69,6 +69,8 @@ class Stack:
     msg91: RunningSimulator | None = None
     openrouter: Proc | None = None
     procs: list[Proc] = field(default_factory=list)
+    durable_postgres: bool = False
+    """Synchronous commits, so a commit survives a PostgreSQL crash (the fault suite)."""
 
     # --- services -------------------------------------------------------------------------
     def start_redis(self, url: str | None = None) -> str:
@@ -80,7 +82,7 @@ class Stack:
         return self.redis.url
 
     def start_postgres(self) -> str:
-        self.postgres = start_postgres()
+        self.postgres = start_postgres(durable_commits=self.durable_postgres)
         self.database_url = databases.create_database(self.postgres.url(), prefix="load")
         subprocess.run(
             [
