@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +20,9 @@ import asyncpg
 import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from supportbot.agentapi.routes import AgentResources, ApiError, create_router
@@ -37,8 +39,26 @@ API_POOL_MAX = 5
 
 
 def error_response(error: ApiError) -> JSONResponse:
-    body = {"error": {"code": error.code, "message": error.message}}
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
+    detail = {"code": error.code, "message": error.message}
+    if error.field is not None:
+        detail["field"] = error.field
+    return JSONResponse({"error": detail}, status_code=error.status, headers=error.headers)
+
+
+MAX_REPORTED_ERRORS = 5
+
+
+def invalid_request(errors: Sequence[Any]) -> ApiError:
+    """A 422 naming the invalid inputs (``query.before_id: Input should be ...``); the inputs
+    themselves are never echoed (they may be personal data, or the NUL that was refused)."""
+    described: list[tuple[str, str]] = []
+    for found in errors[:MAX_REPORTED_ERRORS]:
+        where = ".".join(str(part) for part in found.get("loc", ())) or "request"
+        described.append((where, str(found.get("msg", "invalid"))))
+    if not described:
+        described.append(("request", "invalid"))
+    message = "; ".join(f"{where}: {msg}" for where, msg in described)
+    return ApiError(422, "invalid_request", message, field=described[0][0])
 
 
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
@@ -63,7 +83,19 @@ def install_error_handlers(app: FastAPI) -> None:
             ApiError(503, "dependency_unavailable", "the database or Redis is unreachable")
         )
 
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(invalid_request(exc.errors()))
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)  # unknown route, wrong method, unreadable body
+        code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(ApiError(exc.status_code, code, str(exc.detail), headers))
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, http_error)
     for error in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error, unavailable)
 

@@ -13,14 +13,16 @@ defined inside `create_router`.)
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 
+from supportbot.agentapi.fields import BIGINT_MAX, StorableText, storable_text
 from supportbot.agentapi.schemas import (
     AgentOut,
     ConversationDetailOut,
@@ -33,11 +35,11 @@ from supportbot.agentapi.schemas import (
     ReplyOut,
     ReplyOutcomeOut,
 )
-from supportbot.agentapi.tokens import AgentClaims, TokenError, verify_token
+from supportbot.agentapi.tokens import AgentClaims, TokenError, check_secret, verify_token
 from supportbot.engine import control, metrics
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.messages import OutboundKind, OutboundMessage
-from supportbot.msg91.deliverer import Deliverer
+from supportbot.msg91.deliverer import Deliverer, ReplyOutcome, ReplyStatus
 from supportbot.msg91.sending import DeliveryDeferred
 from supportbot.settings import BotSettings
 from supportbot.storage import queries
@@ -47,18 +49,32 @@ from supportbot.storage.models import Conversation, HandoffState
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 RETRY_AFTER_SECONDS = 30
 
+CustomerId = Annotated[
+    str,
+    Path(min_length=1, description="Conversation key: the BSUID, else the phone digits."),
+    AfterValidator(storable_text),
+]
+
 
 class ApiError(Exception):
-    """An error answer: HTTP status, stable code, message (never secrets or personal data)."""
+    """An error answer: HTTP status, stable code, message (never secrets or personal data) and,
+    for invalid input, the `field` at fault (``query.before_id``, ``body.text``...)."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.field = field
 
 
 @dataclass
@@ -71,6 +87,7 @@ class AgentResources:
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "Missing, invalid or expired bearer token"},
+    422: {"model": ErrorBody, "description": "Invalid input; `field` names it"},
     503: {"model": ErrorBody, "description": "Not ready, or delivery deferred"},
 }
 _NOT_FOUND: dict[int | str, dict[str, object]] = {
@@ -99,6 +116,10 @@ def create_router(
         secret = settings.jwt_secret
         if secret is None or not secret.get_secret_value():
             raise ApiError(503, "disabled", "the agent API has no JWT secret configured")
+        try:
+            check_secret(secret.get_secret_value().encode())
+        except ValueError as exc:
+            raise ApiError(503, "disabled", str(exc)) from None
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise _unauthorized("bearer token required")
         try:
@@ -142,12 +163,12 @@ def create_router(
         claims: Agent,
         res: Res,
         q: Annotated[
-            str | None,
+            StorableText | None,
             Query(max_length=200, description="Name, phone or id substring, or message words"),
         ] = None,
         handoff: Annotated[Literal["bot", "pending", "human"] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
-        cursor: Annotated[str | None, Query(max_length=500)] = None,
+        cursor: Annotated[StorableText | None, Query(max_length=500)] = None,
     ) -> ConversationPageOut:
         try:
             page = await queries.list_conversations(
@@ -173,11 +194,11 @@ def create_router(
         responses=_NOT_FOUND,
     )
     async def read_conversation(
-        customer_id: str,
+        customer_id: CustomerId,
         claims: Agent,
         res: Res,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        before_id: Annotated[int | None, Query(ge=1)] = None,
+        before_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
     ) -> ConversationDetailOut:
         conversation = await conversation_or_404(res, customer_id)
         found = await queries.get_messages(
@@ -197,10 +218,11 @@ def create_router(
         responses={
             **_NOT_FOUND,
             409: {"model": ErrorBody, "description": "The customer opted out"},
+            502: {"model": ErrorBody, "description": "MSG91 refused the reply; nothing changed"},
         },
     )
     async def send_reply(
-        customer_id: str,
+        customer_id: CustomerId,
         body: ReplyIn,
         claims: Agent,
         res: Res,
@@ -217,15 +239,6 @@ def create_router(
         conversation = await conversation_or_404(res, customer_id)
         if conversation.opted_out:
             raise ApiError(409, "opted_out", "the customer opted out of messages")
-        if conversation.handoff_state is not HandoffState.HUMAN:
-            await control.request_handoff(
-                res.pool,
-                settings.tenant_id,
-                customer_id,
-                reason="agent_reply",
-                source="api",
-                agent=claims.agent,
-            )
         turn_id = f"agent:{claims.agent}:{idempotency_key or uuid.uuid4().hex}"
         message = OutboundMessage(kind=OutboundKind.TEXT, text=body.text)
         try:
@@ -247,6 +260,17 @@ def create_router(
             ) from None
         for outcome in outcomes:
             metrics.AGENT_REPLIES.labels(outcome.status.value).inc()
+        if not any(o.status is not ReplyStatus.UNDELIVERABLE for o in outcomes):
+            raise ApiError(502, "reply_not_sent", not_sent_message(outcomes))
+        if conversation.handoff_state is not HandoffState.HUMAN:  # it went out: take over
+            await control.request_handoff(
+                res.pool,
+                settings.tenant_id,
+                customer_id,
+                reason="agent_reply",
+                source="api",
+                agent=claims.agent,
+            )
         latest = await conversation_or_404(res, customer_id)
         return ReplyOut(
             turn_id=turn_id,
@@ -262,7 +286,7 @@ def create_router(
         responses=_NOT_FOUND,
     )
     async def handoff(
-        customer_id: str, claims: Agent, res: Res, body: HandoffIn | None = None
+        customer_id: CustomerId, claims: Agent, res: Res, body: HandoffIn | None = None
     ) -> ConversationOut:
         await conversation_or_404(res, customer_id)
         reason = (body.reason if body else None) or "api"
@@ -285,13 +309,26 @@ def create_router(
         summary="Hand the conversation back to the bot",
         responses=_NOT_FOUND,
     )
-    async def handback(customer_id: str, claims: Agent, res: Res) -> ConversationOut:
+    async def handback(customer_id: CustomerId, claims: Agent, res: Res) -> ConversationOut:
         found = await control.hand_back(res.pool, settings.tenant_id, customer_id)
         if found is None:
             raise ApiError(404, "not_found", "no such conversation")
         return ConversationOut.of(found, clock())
 
     return router
+
+
+def not_sent_message(outcomes: Sequence[ReplyOutcome]) -> str:
+    """Why no part of a reply went out, for the 502: MSG91's error codes and our own reasons
+    only (MSG91's free text may quote the customer's number)."""
+    causes = sorted({_cause(o) for o in outcomes}) or ["nothing to send"]
+    return f"the reply was not sent ({'; '.join(causes)}); the conversation is unchanged"
+
+
+def _cause(outcome: ReplyOutcome) -> str:
+    if outcome.error_code and outcome.error_code != "invalid":
+        return f"MSG91 error {outcome.error_code}"
+    return outcome.reason or "undeliverable"  # our own reason: invalid message, window rules
 
 
 def _unauthorized(reason: str) -> ApiError:

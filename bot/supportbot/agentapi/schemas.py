@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from supportbot.agentapi.fields import MessageText, StorableText
 from supportbot.msg91.deliverer import ReplyOutcome
 from supportbot.msg91.limits import WINDOW_SECONDS
 from supportbot.storage.models import Conversation, MessageRecord
@@ -17,6 +18,10 @@ from supportbot.storage.models import Conversation, MessageRecord
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    field: str | None = Field(
+        default=None,
+        description="Only on 422: the first invalid input, e.g. `query.before_id`, `body.text`.",
+    )
 
 
 class ErrorBody(BaseModel):
@@ -121,7 +126,11 @@ class ConversationDetailOut(BaseModel):
 
 
 class ReplyIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4096, description="WhatsApp text (≤ 4096 chars).")
+    text: MessageText = Field(
+        min_length=1,
+        max_length=4096,
+        description="WhatsApp text (≤ 4096 chars; not blank; no U+0000 or lone surrogates).",
+    )
 
 
 class ReplyOutcomeOut(BaseModel):
@@ -151,7 +160,7 @@ class ReplyOut(BaseModel):
 
 
 class HandoffIn(BaseModel):
-    reason: str | None = Field(default=None, max_length=200)
+    reason: StorableText | None = Field(default=None, max_length=200)
 
 
 class AgentOut(BaseModel):

@@ -1,27 +1,42 @@
-"""Agent bearer tokens: compact HS256 JWTs (RFC 7519) with the standard library only. Pure.
+"""Agent bearer tokens: compact HS256 JWTs (RFC 7519), made and checked with PyJWT. Pure.
 
 Claims: ``sub`` (agent id: 1-64 of letters, digits, ``. _ @ -``), ``tenant`` (must equal the
-bot's tenant id), ``exp`` (required, epoch seconds), optional ``iat``/``nbf``. Only ``alg:
-HS256`` is accepted (no ``none``, no algorithm switching); the signature is compared in constant
-time. Every rejection raises `TokenError` whose `reason` is safe to return to the caller.
+bot's tenant id), ``exp`` (required, epoch seconds), optional ``iat``/``nbf``. PyJWT does the
+format, the signature (constant-time) and the algorithm: only ``alg: HS256`` is accepted (no
+``none``, no algorithm switching) and keys shorter than 32 bytes are refused (RFC 7518 §3.2).
+
+The time claims are checked here, against the caller's clock (PyJWT reads the wall clock and
+cannot be given another): each must be a finite JSON number within `EPOCH_RANGE` (year 1970 to
+9999), so ``exp: 1e400`` or a 400-digit integer is a clean rejection, not an overflow. Every
+rejection raises `TokenError` whose `reason` is safe to return to the caller.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
+
 AGENT_ID = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+ALGORITHM = "HS256"
 DEFAULT_LEEWAY_SECONDS = 30.0
 MAX_TOKEN_CHARS = 4096
-MIN_SECRET_BYTES = 16
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+MIN_SECRET_BYTES = 32
+"""RFC 7518 §3.2: an HS256 key is at least as long as the hash (256 bits)."""
+EPOCH_RANGE = (0, 253_402_300_799)
+"""Accepted values of the time claims: 1970-01-01 to 9999-12-31T23:59:59Z (epoch seconds)."""
+
+_JWT = jwt.PyJWT({"enforce_minimum_key_length": True})
+_DECODE_OPTIONS: jwt.types.Options = {
+    "require": ["exp"],
+    "verify_exp": False,  # checked by `_epoch` with the caller's clock
+    "verify_nbf": False,
+    "verify_iat": False,
+}
+_BAD_SUB = "claim 'sub' (agent id) missing or invalid"
 
 
 class TokenError(Exception):
@@ -45,33 +60,6 @@ class AgentClaims:
         return f"agent:{self.agent}"
 
 
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    if not _SEGMENT.fullmatch(text):
-        raise TokenError("malformed token")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise TokenError("malformed token") from None
-
-
-def _sign(secret: bytes, signing_input: bytes) -> bytes:
-    return hmac.new(secret, signing_input, hashlib.sha256).digest()
-
-
-def _json(segment: str) -> dict[str, Any]:
-    try:
-        value = json.loads(_b64decode(segment))
-    except (UnicodeDecodeError, ValueError):
-        raise TokenError("malformed token") from None
-    if not isinstance(value, dict):
-        raise TokenError("malformed token")
-    return value
-
-
 def check_secret(secret: bytes) -> None:
     if len(secret) < MIN_SECRET_BYTES:
         raise ValueError(f"the JWT secret must be at least {MIN_SECRET_BYTES} bytes")
@@ -82,22 +70,39 @@ def mint_token(secret: bytes, *, agent: str, tenant: str, ttl_seconds: float, no
     check_secret(secret)
     if not AGENT_ID.match(agent):
         raise ValueError("agent id: 1-64 letters, digits, '.', '_', '@' or '-'")
-    if ttl_seconds <= 0:
-        raise ValueError("ttl must be positive")
-    header = {"alg": "HS256", "typ": "JWT"}
+    if not 0 < ttl_seconds <= EPOCH_RANGE[1] - now:
+        raise ValueError("ttl must be positive (and end before the year 10000)")
     claims = {"sub": agent, "tenant": tenant, "iat": int(now), "exp": int(now + ttl_seconds)}
-    head = _b64encode(json.dumps(header, separators=(",", ":")).encode())
-    body = _b64encode(json.dumps(claims, separators=(",", ":")).encode())
-    signing_input = f"{head}.{body}".encode("ascii")
-    return f"{head}.{body}.{_b64encode(_sign(secret, signing_input))}"
+    return _JWT.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def _number(claims: dict[str, Any], name: str, *, required: bool) -> float | None:
+def _decode(token: str, secret: bytes) -> dict[str, Any]:
+    try:
+        return _JWT.decode(token, secret, algorithms=[ALGORITHM], options=_DECODE_OPTIONS)
+    except jwt.InvalidAlgorithmError:
+        raise TokenError("unsupported token algorithm (HS256 required)") from None
+    except jwt.InvalidSignatureError:
+        raise TokenError("bad token signature") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenError(f"claim '{exc.claim}' missing or not a number") from None
+    except jwt.exceptions.InvalidSubjectError:
+        raise TokenError(_BAD_SUB) from None
+    except jwt.InvalidTokenError:
+        raise TokenError("malformed token") from None
+
+
+def _epoch(claims: dict[str, Any], name: str, *, required: bool) -> float | None:
+    """A time claim as epoch seconds; TokenError unless a finite number in `EPOCH_RANGE`."""
     value = claims.get(name)
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenError(f"claim '{name}' missing or not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TokenError(f"claim '{name}' out of range")
+    low, high = EPOCH_RANGE
+    if not low <= value <= high:  # compared before float(): a 400-digit int would overflow
+        raise TokenError(f"claim '{name}' out of range")
     return float(value)
 
 
@@ -109,37 +114,23 @@ def verify_token(
     now: float,
     leeway: float = DEFAULT_LEEWAY_SECONDS,
 ) -> AgentClaims:
-    """The token's claims, or TokenError. Checks signature, alg, exp/nbf, tenant and sub."""
+    """The token's claims, or TokenError. Checks signature, alg, exp/nbf, tenant and sub.
+    ValueError when `secret` itself is too short (a configuration error, not the caller's)."""
+    check_secret(secret)
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise TokenError("malformed token")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise TokenError("malformed token")
-    head, body, signature = parts
-    if not all(_SEGMENT.fullmatch(p) for p in parts):
-        raise TokenError("malformed token")
-    header = _json(head)
-    if header.get("alg") != "HS256":
-        raise TokenError("unsupported token algorithm (HS256 required)")
-    expected = _sign(secret, f"{head}.{body}".encode("ascii"))
-    if not hmac.compare_digest(expected, _b64decode(signature)):
-        raise TokenError("bad token signature")
-    claims = _json(body)
-    expires_at = _number(claims, "exp", required=True)
+    claims = _decode(token, secret)
+    expires_at = _epoch(claims, "exp", required=True)
     assert expires_at is not None
+    not_before = _epoch(claims, "nbf", required=False)
+    issued_at = _epoch(claims, "iat", required=False)
     if now > expires_at + leeway:
         raise TokenError("token expired")
-    not_before = _number(claims, "nbf", required=False)
     if not_before is not None and now + leeway < not_before:
         raise TokenError("token not valid yet")
     if claims.get("tenant") != tenant:
         raise TokenError("token is for another tenant")
     agent = claims.get("sub")
     if not isinstance(agent, str) or not AGENT_ID.match(agent):
-        raise TokenError("claim 'sub' (agent id) missing or invalid")
-    return AgentClaims(
-        agent=agent,
-        tenant=tenant,
-        expires_at=expires_at,
-        issued_at=_number(claims, "iat", required=False),
-    )
+        raise TokenError(_BAD_SUB)
+    return AgentClaims(agent=agent, tenant=tenant, expires_at=expires_at, issued_at=issued_at)

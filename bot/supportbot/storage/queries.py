@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from supportbot.storage.db import Pool, connection
 from supportbot.storage.errors import StorageError
@@ -55,9 +55,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, customer_id = raw.split("\x1f", 1)
         at = datetime.fromisoformat(stamp)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        at.astimezone(UTC)  # OverflowError when the instant is outside datetime's years
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as exc:
         raise BadCursorError("invalid pagination cursor") from exc
-    if at.tzinfo is None:
+    if at.tzinfo is None or "\x00" in customer_id:  # NUL: PostgreSQL text cannot hold it
         raise BadCursorError("invalid pagination cursor")
     return at, customer_id
 

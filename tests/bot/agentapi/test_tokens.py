@@ -17,14 +17,6 @@ from supportbot.cli import main as supportbot_main
 SECRET = b"agent-api-test-secret-0123456789"
 NOW = 1_800_000_000.0
 
-# The HS256 example token of jwt.io (secret "your-256-bit-secret"): made by another
-# implementation, so accepting its signature shows the standard is followed.
-JWT_IO_TOKEN = (
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
-    "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ."
-    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
-)
-
 
 def b64(doc: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
@@ -32,6 +24,13 @@ def b64(doc: dict[str, object]) -> str:
 
 def token(**claims: object) -> str:
     return mint_token(SECRET, agent="alice", tenant="acme", ttl_seconds=600, now=NOW, **claims)
+
+
+def hand_signed(claims: dict[str, object], secret: bytes = SECRET) -> str:
+    """An HS256 token made with the standard library only (an independent implementation)."""
+    head, body = b64({"alg": "HS256", "typ": "JWT"}), b64(claims)
+    signature = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
 def test_round_trip() -> None:
@@ -43,11 +42,45 @@ def test_round_trip() -> None:
 
 
 def test_interoperates_with_other_hs256_implementations() -> None:
-    with pytest.raises(TokenError, match="'exp'"):  # signature accepted, then claims checked
-        verify_token(JWT_IO_TOKEN, b"your-256-bit-secret", tenant="acme", now=NOW)
-    tampered = JWT_IO_TOKEN[:-2] + ("A" if JWT_IO_TOKEN[-2] != "A" else "B") + JWT_IO_TOKEN[-1]
+    made = hand_signed({"sub": "bob", "tenant": "acme", "exp": NOW + 60})
+    assert verify_token(made, SECRET, tenant="acme", now=NOW).agent == "bob"
+    tampered = made[:-2] + ("A" if made[-2] != "A" else "B") + made[-1]
     with pytest.raises(TokenError, match="signature"):
-        verify_token(tampered, b"your-256-bit-secret", tenant="acme", now=NOW)
+        verify_token(tampered, SECRET, tenant="acme", now=NOW)
+
+
+def test_secrets_shorter_than_rfc_7518_are_refused() -> None:
+    short = b"your-256-bit-secret"  # jwt.io's example key: 19 bytes, below HS256's 32
+    made = hand_signed({"sub": "bob", "tenant": "acme", "exp": NOW + 60}, short)
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        verify_token(made, short, tenant="acme", now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": 10**400}, "'exp' out of range"),
+        ({"exp": -(10**400)}, "'exp' out of range"),
+        ({"exp": float("inf")}, "'exp' out of range"),
+        ({"exp": float("nan")}, "'exp' out of range"),
+        ({"exp": 253_402_300_800}, "'exp' out of range"),  # 10000-01-01
+        ({"exp": -1}, "'exp' out of range"),
+        ({"exp": NOW + 60, "nbf": 10**400}, "'nbf' out of range"),
+        ({"exp": NOW + 60, "iat": -(10**400)}, "'iat' out of range"),
+        ({"exp": NOW + 60, "iat": "yesterday"}, "'iat'"),
+        ({"exp": None}, "'exp' missing"),
+        ({}, "'exp' missing"),
+    ],
+)
+def test_time_claims_are_bounded(claims: dict[str, object], reason: str) -> None:
+    made = hand_signed({"sub": "a", "tenant": "acme", **claims})
+    with pytest.raises(TokenError, match=reason):
+        verify_token(made, SECRET, tenant="acme", now=NOW)
+
+
+def test_the_last_representable_second_is_accepted() -> None:
+    made = hand_signed({"sub": "a", "tenant": "acme", "exp": 253_402_300_799})
+    assert verify_token(made, SECRET, tenant="acme", now=NOW).expires_at == 253_402_300_799.0
 
 
 @pytest.mark.parametrize(
@@ -69,11 +102,16 @@ def test_interoperates_with_other_hs256_implementations() -> None:
         (lambda: "!!!.???.***", NOW, "malformed"),
         (lambda: "", NOW, "malformed"),
         (
-            lambda: b64({"alg": "none"}) + "." + b64({"sub": "a", "tenant": "acme"}) + ".x",
+            lambda: b64({"alg": "none"}) + "." + b64({"sub": "a", "tenant": "acme"}) + ".AAAA",
             NOW,
             "HS256",
         ),
-        (lambda: b64({"alg": "HS512"}) + "." + b64({"sub": "a"}) + ".x", NOW, "HS256"),
+        (lambda: b64({"alg": "HS512"}) + "." + b64({"sub": "a"}) + ".AAAA", NOW, "HS256"),
+        (
+            lambda: b64({"alg": "none"}) + "." + b64({"sub": "a", "tenant": "acme"}) + ".",
+            NOW,
+            "HS256",
+        ),
     ],
 )
 def test_rejections(make: object, now: float, reason: str) -> None:
@@ -84,19 +122,16 @@ def test_rejections(make: object, now: float, reason: str) -> None:
 
 def test_leeway_and_not_before() -> None:
     verify_token(token(), SECRET, tenant="acme", now=NOW + 600 + 29)  # clock skew tolerated
-    head = b64({"alg": "HS256", "typ": "JWT"})
     cases: list[tuple[dict[str, object], str]] = [
         ({"sub": "a", "tenant": "acme", "exp": NOW + 60, "nbf": NOW + 120}, "not valid yet"),
         ({"sub": "bad agent!", "tenant": "acme", "exp": NOW + 60}, "'sub'"),
+        ({"sub": 42, "tenant": "acme", "exp": NOW + 60}, "'sub'"),
         ({"sub": "a", "tenant": "acme", "exp": "soon"}, "'exp'"),
         ({"sub": "a", "tenant": "acme", "exp": True}, "'exp'"),
     ]
     for claims, reason in cases:
-        body = b64(claims)
-        signature = hmac.new(SECRET, f"{head}.{body}".encode(), hashlib.sha256).digest()
-        signed = f"{head}.{body}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
         with pytest.raises(TokenError, match=reason):
-            verify_token(signed, SECRET, tenant="acme", now=NOW)
+            verify_token(hand_signed(claims), SECRET, tenant="acme", now=NOW)
 
 
 def test_mint_refuses_weak_input() -> None:
