@@ -10,12 +10,14 @@ as ``http=`` to `uvicorn.Config`, on uvloop as before). Per connection it keeps 
 - when it fires during the body: re-armed for the rest of `request_timeout`, then 408 and close;
 - cancelled when the request's last byte arrives (the app's own time-outs bound the rest).
 
-Between requests uvicorn's keep-alive timer (``timeout_keep_alive``) runs as before. Requests
-beyond `max_requests` running at once are answered 503 with ``Retry-After`` and the connection
-is closed (uvicorn's own ``limit_concurrency``, which counts connections, stays off). Past
-`max_connections` open connections each new one closes the connection that has waited longest
-without a request in the app (`WaitingConnections`), so silent clients cannot exhaust
-descriptors nor lock providers out.
+Between requests uvicorn's keep-alive timer (``timeout_keep_alive``) runs as before; it is
+restarted when a body ends after the app already answered (uvicorn leaves it cancelled then).
+
+Requests beyond `max_requests` running at once are answered 503 with ``Retry-After`` and the
+connection is closed (uvicorn's own ``limit_concurrency``, which counts connections, stays off).
+Past `max_connections` open connections each new one closes the connection that has waited
+longest without a request in the app (`WaitingConnections`), so silent clients can neither
+exhaust descriptors nor lock providers out.
 
 Hot-path cost per request: one timer handle and a few attribute updates.
 """
@@ -26,7 +28,7 @@ import asyncio
 import json
 from typing import Any, ClassVar
 
-from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
+from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -129,26 +131,36 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_done = True
         self.waiting.discard(self)
-        super().on_headers_complete()
+        if len(self.tasks) < self.limits.max_requests:
+            super().on_headers_complete()
+            return
+        # Over the cap: this request runs `overloaded` instead. uvicorn takes the request's app
+        # from `self.app` here (in every release since 0.34; a private hook came only later).
+        self.incidents.record("shed", self.loop.time())
+        app, self.app = self.app, overloaded
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        cycle: RequestResponseCycle | None = self.cycle
-        # If the app already answered (before the body ended), the connection is idle now, and
-        # uvicorn's keep-alive timer was cancelled by these bytes: the deadline keeps running.
-        if cycle is None or not cycle.response_complete:
-            self._disarm()
+        self._disarm()
+        if (
+            self.cycle.response_complete
+            and self.timeout_keep_alive_task is None
+            and not self.transport.is_closing()
+        ):
+            # The app answered before the body ended, and the body's bytes cancelled uvicorn's
+            # keep-alive timer: the connection is idle from now on, so restart it.
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if self.timeout_keep_alive_task is not None:  # idle: nothing pipelined, not closing
             self.waiting.add(self)
-
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
-        if len(self.tasks) >= self.limits.max_requests:
-            self.incidents.record("shed", self.loop.time())
-            app = overloaded
-        super()._start_asgi_task(cycle, app)
 
     # The deadline.
 
@@ -175,16 +187,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self.loop.time() < end:
                 self._deadline = self.loop.call_at(end, self._on_deadline)
                 return
-            self.incidents.record("request_timeout", end)
+            self.incidents.record("request_timeout", self.loop.time())
             cycle: RequestResponseCycle | None = self.cycle
             if cycle is not None and not cycle.response_started:
                 transport.write(REQUEST_TIMEOUT_RESPONSE)
-        else:
+        elif self._received:
             self.incidents.record("header_timeout", self.loop.time())
             cycle = self.cycle
-            idle = cycle is None or cycle.response_complete  # no pipelined answer to come
-            if self._received and idle:
+            if cycle is None or cycle.response_complete:  # no earlier answer still to come
                 transport.write(REQUEST_TIMEOUT_RESPONSE)
+        else:
+            self.incidents.record("idle_timeout", self.loop.time())
         transport.close()
 
 

@@ -52,23 +52,21 @@ class Webhook:
 
 
 StartWebhook = Callable[..., Webhook]
-"""`start_webhook(*flags, nofile=None)`: a started webhook process."""
+"""`start_webhook(*flags, nofile=None, **settings)`: a started webhook process."""
 
 
 @pytest.fixture
 def start_webhook(
     redis_url: str, postgres_server_url: str, tmp_path: Path
 ) -> Iterator[StartWebhook]:
-    """Start `supportbot webhook` with extra CLI flags (under `prlimit --nofile=<nofile>` if
-    given). Stopped afterwards."""
+    """Start `supportbot webhook` with extra CLI flags and settings (under `prlimit
+    --nofile=<nofile>` if given). Stopped afterwards."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*flags: str, nofile: str | None = None) -> Webhook:
+    def start(*flags: str, nofile: str | None = None, **settings: object) -> Webhook:
         port = procs.free_port()
-        env = {
-            **os.environ,
-            **t.settings_env(redis_url, postgres_server_url, port=port, log_level="WARNING"),
-        }
+        settings = {"port": port, "log_level": "WARNING", **settings}
+        env = {**os.environ, **t.settings_env(redis_url, postgres_server_url, **settings)}
         argv = [sys.executable, "-m", "supportbot.cli", "webhook", "--host", "127.0.0.1", *flags]
         if nofile is not None:
             prlimit = shutil.which("prlimit")
@@ -110,7 +108,8 @@ class Held:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     since: float
-    """When the server's clock for this connection started (connect, or first trickled byte)."""
+    """When the server's clock for this connection started at the earliest (connect, or first
+    trickled byte)."""
     received: bytes = b""
     closed_at: float | None = None
 
@@ -168,8 +167,9 @@ class Clients:
         self.tasks += [asyncio.create_task(coro) for coro in coros]
 
     async def connect(self) -> Held:
+        since = asyncio.get_running_loop().time()  # the server's clock cannot start earlier
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        held = Held(reader, writer, asyncio.get_running_loop().time())
+        held = Held(reader, writer, since)
         self.held.append(held)
         return held
 
@@ -394,3 +394,25 @@ async def test_a_connection_flood_cannot_exhaust_descriptors(start_webhook: Star
             status, elapsed = await post_fresh(webhook.port, number)
             assert status == 200 and elapsed < ACK_BUDGET
         assert webhook.open_files()[0] < 512
+
+
+async def test_a_body_sent_after_the_answer_does_not_keep_the_connection_open(
+    start_webhook: StartWebhook,
+) -> None:
+    # The webhook refuses an over-long Content-Length before reading the body; the client sends
+    # the body anyway. Its bytes cancel uvicorn's keep-alive timer, which must run again after.
+    keep_alive = 5.0  # uvicorn's timeout_keep_alive
+    webhook = start_webhook(
+        "--header-timeout", "30", "--request-timeout", "30", max_body_bytes=1024
+    )
+    body = b"{" + b" " * 2046 + b"}"
+    async with Clients(webhook.port) as clients:
+        held = await clients.connect()
+        held.writer.write(body_head(len(body)))
+        head = await asyncio.wait_for(held.reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 413") and b"connection: close" not in head.lower()
+        held.writer.write(body)
+        held.since = asyncio.get_running_loop().time()
+        clients.run(held.watch())
+        await until(lambda: not held.open, keep_alive + CLOSE_SLACK, "keep-alive closed it")
+    assert held.lifetime >= keep_alive - EARLY_SLACK
