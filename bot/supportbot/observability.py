@@ -17,7 +17,17 @@ _STD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)).key
     "message",
     "asctime",
 }
-_DIGITS = re.compile(r"\+?\d[\d\s-]{6,}\d")
+_KEEP = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?!\d)"  # ISO date/time
+    r"|(?<![\w-])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![\w-])"  # UUID
+)
+_PHONE_LIKE = (
+    r"(?<![\w+])(?<!\w[.-])"  # not glued to a token before ...
+    r"\+?\d[\d\s-]{6,}\d"
+    r"(?![\w+])(?![.-]\w)"  # ... nor after
+)
+_SCRUB = re.compile(f"(?P<keep>{_KEEP})|{_PHONE_LIKE}")
+MIN_PHONE_DIGITS = 8
 
 
 def mask_phone(phone: str | None) -> str:
@@ -31,8 +41,33 @@ def mask_phone(phone: str | None) -> str:
 
 
 def scrub(text: str) -> str:
-    """Mask every phone-like digit run inside free text."""
-    return _DIGITS.sub(lambda m: mask_phone(m.group(0)), text)
+    """Mask every phone-like digit run inside free text (log messages, exception texts).
+
+    The rule: a run of at least `MIN_PHONE_DIGITS` digits (an optional leading ``+``; spaces
+    or dashes between digits allowed) is masked with `mask_phone` when it stands alone, i.e.
+    it is not glued to a larger token: no letter, digit, ``_`` or ``+`` right before or after
+    it, and no ``.``/``-`` joining it to one. So ids that merely contain digits stay intact:
+    rq job ids (``sbd-<ref>-<hex>``), turn ids (``t<hex>``, ``turn-…-1700000000123``,
+    ``agent:alice:<hex>``), hex digests, wamids (``wamid.HBgM…``), request ids
+    (``req-1700000000123-42``). Field delimiters do not protect: ``:``, ``/``, ``=``, ``@``,
+    quotes, brackets and spaces end a token, so Redis keys and paths that embed a customer id
+    (``sb:acme:drain:919876543210``, ``sb:acme:session:…``, ``/conversations/…``) and
+    ``to=919876543210`` are masked. ISO dates/times and canonical UUIDs (8-4-4-4-12, even
+    all-digit ones) are recognised first and left alone.
+
+    Limit: a standalone all-digit id (a bare epoch-ms ``1700000000123``) cannot be told from a
+    phone number and is masked; give such ids a prefix (``turn-…``) to keep them readable.
+    """
+    return _SCRUB.sub(_scrub_match, text)
+
+
+def _scrub_match(match: re.Match[str]) -> str:
+    found = match.group(0)
+    if match.group("keep") is not None:
+        return found
+    if sum(ch.isdigit() for ch in found) < MIN_PHONE_DIGITS:
+        return found
+    return mask_phone(found)
 
 
 class JsonFormatter(logging.Formatter):
