@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from supportbot_operator import inputs, names, view
+from supportbot_operator import inputs, names, tenancy, view
 from supportbot_operator.runtime import Runtime
 from supportbot_operator.settings import OperatorSettings
 
@@ -46,6 +46,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: An
         configmaps=kwargs["configmap_digests"],
         children={index_id: kwargs[index_id] for index_id in view.CHILD_INDICES},
         names={kind: kwargs[index_id] for index_id, (*_, kind) in view.NAME_INDICES.items()},
+        numbers=kwargs["supportbot_numbers"],
     )
     runtime = Runtime(config, cluster)
     memo["runtime"] = runtime
@@ -85,6 +86,12 @@ async def supportbot_refs(body: kopf.Body, **_: Any) -> Any:
     return view.references(body)
 
 
+@kopf.index(names.GROUP, names.VERSION, names.PLURAL)
+async def supportbot_numbers(body: kopf.Body, **_: Any) -> Any:
+    number = tenancy.number_of(body)
+    return {number: tenancy.claim_of(body)} if number else None
+
+
 @kopf.index("v1", "secrets")
 async def secret_digests(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
     # Values are digested right here and never kept: the operator holds no secret material.
@@ -115,12 +122,21 @@ for _index_id, (_group, _version, _plural, _kind) in view.NAME_INDICES.items():
 
 # --- triggers (all roads lead to the work queue) ------------------------------------------
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL)
-async def supportbot_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+async def supportbot_changed(
+    body: kopf.Body, namespace: str | None, name: str, memo: Any, **kwargs: Any
+) -> None:
     # Debounced like every other trigger: Secrets applied together with a new SupportBot arrive
     # on their own watch stream, and reconciling before they are indexed would report them
     # missing (a spurious Degraded + Warning event); it also coalesces bursts of edits.
     runtime = _runtime(memo)
-    runtime.enqueue((namespace or "", name), runtime.settings.debounce_seconds)
+    delay = runtime.settings.debounce_seconds
+    runtime.enqueue((namespace or "", name), delay)
+    # Who holds a number can change with this bot: the other claimants of its number, and the
+    # bots waiting in a NumberConflict (it may have released theirs), decide again.
+    number = tenancy.number_of(body)
+    claims = kwargs["supportbot_numbers"].get(number, ()) if number else ()
+    for key in {*runtime.ctx.conflicted, *((c.namespace, c.name) for c in claims)}:
+        runtime.enqueue(key, delay)
 
 
 async def _child_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:

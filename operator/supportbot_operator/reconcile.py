@@ -6,6 +6,8 @@ Policy when something is wrong (decided here, in one place):
 - a referenced Secret or key is missing: hold, apply nothing (pods could not start), Degraded;
 - the flow ConfigMap is missing or its flow invalid: keep the last validated flow snapshot and
   apply everything else with it; with no snapshot yet, hold. Degraded either way;
+- its `integratedNumber` is held by an older SupportBot (`tenancy`): withdraw its serving
+  workload (Deployments, HPAs), apply nothing else, NumberConflict (not Ready, Degraded);
 - paused: apply nothing, only report;
 - an API write fails: Degraded (ApplyFailed), and the error propagates so the caller requeues.
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from supportbot_operator import drift, inputs, names, render, spec, status
+from supportbot_operator import drift, inputs, names, render, spec, status, tenancy
 from supportbot_operator.errors import InvalidSpecError, KubeApiError
 from supportbot_operator.flowcheck import FlowValidator
 from supportbot_operator.inputs import Problem
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 DELETABLE = {"Ingress", "NetworkPolicy"}
 """Optional children; everything else always exists while the tenant does."""
+WORKLOAD = ("Deployment", "HorizontalPodAutoscaler")
+"""What serves a number: withdrawn from a tenant whose number an older SupportBot holds."""
 
 
 @dataclass
@@ -52,6 +56,8 @@ class Context:
     metrics: Metrics
     flows: dict[tuple[str, str], FlowMemo] = field(default_factory=dict)
     conditions: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    conflicted: set[tuple[str, str]] = field(default_factory=set)
+    """Tenants waiting for their number (re-decided whenever any SupportBot changes)."""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -170,12 +176,26 @@ async def _apply_children(
     return changed, conflicts
 
 
+async def _withdraw(ctx: Context, children: dict[tuple[str, str], Body]) -> None:
+    """Delete the tenant's serving workload (its own children only, from the index)."""
+    for (kind, name), body in list(children.items()):
+        if kind in WORKLOAD:
+            meta = body["metadata"]
+            await ctx.api.delete(body["apiVersion"], kind, meta["namespace"], name)
+            ctx.metrics.writes.labels("delete", kind).inc()
+            del children[(kind, name)]
+            log.info(
+                "withdrew %s %s/%s: its number is held elsewhere", kind, meta["namespace"], name
+            )
+
+
 async def reconcile(ctx: Context, namespace: str, name: str) -> str:
     """One pass; returns the result label for metrics. API errors propagate (requeue)."""
     body = ctx.view.bot(namespace, name)
     if body is None:
         ctx.flows.pop((namespace, name), None)
         ctx.conditions.pop((namespace, name), None)
+        ctx.conflicted.discard((namespace, name))
         return "gone"
     meta = body["metadata"]
     generation = int(meta.get("generation") or 0)
@@ -188,6 +208,15 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
     children = ctx.view.owned(namespace, name, bot.uid)
     endpoints = network.endpoints(bot, ctx.settings.cluster_domain)
     floors = (bot.spec.webhook.min_replicas, bot.spec.worker.min_replicas)
+    number = bot.spec.whatsapp.integrated_number
+    clash = tenancy.conflict(tenancy.claim_of(body), number, ctx.view.claims(number))
+    if clash is not None:
+        ctx.conflicted.add((namespace, name))
+        if not bot.paused:
+            await _withdraw(ctx, children)
+        await _report(ctx, body, generation, bot.paused, [clash], children, endpoints, floors)
+        return "conflict"
+    ctx.conflicted.discard((namespace, name))
     if bot.paused:
         await _report(ctx, body, generation, True, [], children, endpoints, floors)
         return "paused"

@@ -115,7 +115,10 @@ def _conditions(obs: Observation) -> list[dict[str, Any]]:
 
     if not all(c.exists for c in parts):
         reason = "Paused" if obs.paused else (problems[0].reason if problems else "Deploying")
-        ready = _condition(READY, False, reason, "the bot's Deployments do not exist yet", gen)
+        message = "the bot's Deployments do not exist yet"
+        if problems and not obs.paused:
+            message = f"{message}: {degraded['message']}"
+        ready = _condition(READY, False, reason, message, gen)
     elif problems:
         ready = _condition(READY, False, problems[0].reason, degraded["message"], gen)
     elif rolling:

@@ -13,6 +13,7 @@ from typing import Any
 
 from supportbot_operator import names
 from supportbot_operator.inputs import KeyDigests
+from supportbot_operator.tenancy import Claim
 
 Body = dict[str, Any]
 Index = Mapping[Any, Iterable[Any]]
@@ -73,6 +74,8 @@ class ClusterView:
     children: Mapping[str, Index] = field(default_factory=dict)
     names: Mapping[str, Index] = field(default_factory=dict)
     """kind -> index of (namespace, name) of every object of that kind (see NAME_INDICES)."""
+    numbers: Index = field(default_factory=dict)
+    """integratedNumber -> the `Claim`s of every SupportBot naming it."""
 
     def bot(self, namespace: str, name: str) -> Body | None:
         found: Body | None = _first(self.bots, (namespace, name))
@@ -98,6 +101,9 @@ class ClusterView:
         if index is None:
             return None
         return _first(index, (namespace, name)) is not None
+
+    def claims(self, number: str) -> list[Claim]:
+        return list(self.numbers.get(number, ()))
 
     def referencing(self, namespace: str, kind: str, name: str) -> set[str]:
         return set(self.refs.get((namespace, kind, name), ()))

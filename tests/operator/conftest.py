@@ -15,7 +15,7 @@ import yaml
 from supportbot_dev.controlplane import Cluster
 from supportbot_operator import names, schemacheck
 from supportbot_operator.settings import OperatorSettings
-from supportbot_operator.testing import Kubectl, OperatorProcess
+from supportbot_operator.testing import Kubectl, OperatorProcess, unique_number
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "crds" / "supportbot.dev_supportbots.yaml"
@@ -172,12 +172,19 @@ def make_namespace(api_cluster: Cluster) -> Callable[[str], str]:
 
 @pytest.fixture
 def example_docs() -> Callable[[str], list[dict[str, Any]]]:
-    """The YAML documents of one example directory (e.g. '01-acme-retail')."""
+    """The YAML documents of one example directory (e.g. '01-acme-retail'). Each example gets
+    its own `integratedNumber` per test (the same in every call of one test): tenants of
+    different tests share the cluster, and a number may belong to one SupportBot only."""
+    numbers: dict[str, str] = {}
 
     def load(name: str) -> list[dict[str, Any]]:
         docs: list[dict[str, Any]] = []
         for path in sorted((EXAMPLES / name).glob("*.yaml")):
             docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+        number = numbers.setdefault(name, unique_number())
+        for doc in docs:
+            if doc.get("kind") == names.KIND:
+                doc["spec"]["whatsapp"]["integratedNumber"] = number
         return docs
 
     return load

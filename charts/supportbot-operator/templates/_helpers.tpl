@@ -43,7 +43,8 @@ The operator's permissions on tenant namespaces: exactly the verbs it uses.
   references with blockOwnerDeletion where OwnerReferencesPermissionEnforcement is on).
 - children: list/watch (in-memory index), get (name-conflict check), create + patch (server-side
   apply; creating through apply needs both), delete only for the optional Ingress and
-  NetworkPolicy.
+  NetworkPolicy and for the serving workload (Deployments, HPAs) of a tenant whose WhatsApp
+  number an older SupportBot holds.
 - secrets: list/watch only (digests of referenced keys; values are never kept or logged).
 - configmaps: get for the flow source, patch for the validated copy.
 - events: create.
@@ -66,10 +67,10 @@ The operator's permissions on tenant namespaces: exactly the verbs it uses.
   verbs: [list, watch]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch]
