@@ -53,12 +53,13 @@ def test_default_render(api_cluster: Cluster, crd: dict[str, Any]) -> None:
     assert c["command"] == ["supportbot-operator", "run"]
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["SUPPORTBOT_OPERATOR_BOT_IMAGE_TAG"] == app_version, "bot image follows appVersion"
-    assert env["SUPPORTBOT_OPERATOR_NAMESPACES"] == ""
+    assert env["SUPPORTBOT_OPERATOR_NAMESPACES"] == "sb-system", "the release namespace only"
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert pod["serviceAccountName"] == "sb-supportbot-operator"
-    tenant_roles = _find(docs, "ClusterRole", "sb-supportbot-operator")
-    assert len(tenant_roles) == 1 and not _find(docs, "Role")
+    assert not _find(docs, "ClusterRole", "sb-supportbot-operator"), "no cluster-wide tenant role"
+    tenant_roles = _find(docs, "Role", "sb-supportbot-operator")
+    assert [r["metadata"]["namespace"] for r in tenant_roles] == ["sb-system"]
     for rule in tenant_roles[0]["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
         if "secrets" in rule["resources"]:
@@ -79,6 +80,17 @@ def test_namespaced_render(api_cluster: Cluster) -> None:
         e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["SUPPORTBOT_OPERATOR_NAMESPACES"] == "team-a,team-b"
+
+
+def test_cluster_wide_render(api_cluster: Cluster) -> None:
+    docs = _template(api_cluster, "--set", "clusterWide=true")
+    assert len(_find(docs, "ClusterRole", "sb-supportbot-operator")) == 1
+    assert not _find(docs, "Role")
+    (dep,) = _find(docs, "Deployment")
+    env = {
+        e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SUPPORTBOT_OPERATOR_NAMESPACES"] == "", "every namespace"
 
 
 def test_crd_toggle_and_bot_image_override(api_cluster: Cluster) -> None:

@@ -33,6 +33,22 @@ app.kubernetes.io/part-of: supportbot
 {{- end }}
 {{- end }}
 
+{{/*
+The namespaces the operator serves, comma-separated; empty means every namespace (clusterWide).
+Default: the release namespace only.
+*/}}
+{{- define "supportbot-operator.servedNamespaces" -}}
+{{- if .Values.clusterWide }}
+{{- if .Values.watchNamespaces }}
+{{- fail "clusterWide=true serves every namespace: leave watchNamespaces empty" }}
+{{- end }}
+{{- else if .Values.watchNamespaces }}
+{{- join "," .Values.watchNamespaces }}
+{{- else }}
+{{- .Release.Namespace }}
+{{- end }}
+{{- end }}
+
 {{- define "supportbot-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
