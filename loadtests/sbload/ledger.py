@@ -150,6 +150,8 @@ class Ledger:
                 for i in book.items.values()
                 if i.expect == marker and i.answers == 0 and i.ack != "throttled"
             ]
+            # A message the webhook never acknowledged is the least likely one answered.
+            pending = [i for i in pending if i.ack != "error"] or pending
             if not pending:
                 book.stray += 1
                 return []

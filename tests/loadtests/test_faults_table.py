@@ -11,7 +11,7 @@ import pytest
 
 from sbload.faults import report
 from sbload.faults.cli import result_name
-from sbload.faults.load import message_text, schedule
+from sbload.faults.load import ODD_TEXTS, message_text, schedule
 from sbload.faults.plan import FULL, SHORT, Fault, Load, PlanError, select
 from sbload.faults.table import (
     HEADER,
@@ -198,8 +198,8 @@ def test_each_customer_schedule_starts_in_the_ramp_and_stays_in_the_window() -> 
 
 
 def test_nul_texts_keep_the_token_first_and_travel_json_escaped() -> None:
-    text = message_text("k3x1", "where", nul=True)
-    assert text.startswith("k3x1 where") and "\x00" in text
-    wire = json.dumps({"text": text})
-    assert "\\u0000" in wire and "\\ud800" in wire
-    assert message_text("k3x1", "where", nul=False) == "k3x1 where"
+    texts = [message_text("k3x1", "where", odd) for odd in ODD_TEXTS]
+    assert all(t.startswith("k3x1 where ") for t in texts)
+    wire = json.dumps(texts)
+    assert wire.count("\\u0000") == 2 and "\\ud800" in wire and "\\ud83d" in wire
+    assert message_text("k3x1", "where") == "k3x1 where"

@@ -70,3 +70,17 @@ def test_a_duplicate_delivery_accepted_first_still_counts_as_accepted() -> None:
 def test_phone_numbers_round_trip() -> None:
     assert customer_of(phone_of(42)) == 42
     assert customer_of("14155550123") is None
+
+
+def test_a_marker_reply_answers_an_acknowledged_message_before_a_rejected_one() -> None:
+    ledger = Ledger()
+    rejected = Item(4, 0, "text", 100.0, "LT-WELCOME")
+    ledger.add(rejected)
+    ledger.delivered(rejected, "error")  # never acknowledged: the bot did not see it
+    retyped = Item(4, 1, "text", 101.0, "LT-WELCOME")
+    ledger.add(retyped)
+    ledger.delivered(retyped, "accepted")
+    ledger.on_reply(4, "LT-WELCOME How can we help?", 102.0)
+    assert (rejected.answers, retyped.answers) == (0, 1)
+    v = ledger.verdict()
+    assert (v.lost, v.duplicated, v.errors) == (0, 0, 1)

@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import supportbot
 from sbload.faults import report
 from sbload.faults.plan import FULL, KINDS, SHORT, PlanError, Suite, select
 from sbload.faults.runner import run_fault
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "command": "python loadtests/faults.py " + " ".join(shlex.quote(a) for a in given),
         "commit": _commit(),
+        "bot_code": str(Path(supportbot.__file__).parent),
         "suite": asdict(suite),
         "machine": machine_info(),
         "workdir": str(workdir),

@@ -178,7 +178,9 @@ async def idle_connections(fault: Fault, run: Running, ev: FaultEvents) -> None:
 
 
 async def nul_text(fault: Fault, run: Running, ev: FaultEvents) -> None:
-    ev.notes.append(f"{fault.count} % of texts carry U+0000 and a lone surrogate (JSON-escaped)")
+    ev.notes.append(
+        f"{fault.count} % of texts carry U+0000, a lone surrogate or both (JSON-escaped)"
+    )
 
 
 Injector = Callable[[Fault, Running, FaultEvents], Awaitable[None]]

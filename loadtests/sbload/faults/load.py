@@ -17,9 +17,10 @@ import time
 from sbload.driver import WORDS, Poster, ReplyCollector, wait_answers
 from sbload.faults.plan import Fault, Load
 
-NUL_SUFFIX = "\x00nul\ud800"
-"""U+0000 and a lone surrogate: `json.dumps` sends them as ``\\u0000`` and ``\\ud800``, as a
-provider relaying a customer's odd text would."""
+ODD_TEXTS = ("\x00nul", "lone\ud800", "\ud83d\x00both")
+"""What a nul-text message carries after its words, in turn: U+0000, a lone surrogate, both.
+`json.dumps` sends them escaped (``\\u0000``, ``\\ud800``), as a provider relaying a customer's
+odd text would."""
 
 
 def schedule(rng: random.Random, load: Load, window: float) -> list[float]:
@@ -30,9 +31,10 @@ def schedule(rng: random.Random, load: Load, window: float) -> list[float]:
     return [first, *later]
 
 
-def message_text(token: str, word: str, nul: bool) -> str:
-    """A customer's text: its correlation token first (the LLM simulator quotes the start)."""
-    return f"{token} {word}{NUL_SUFFIX if nul else ''}"
+def message_text(token: str, word: str, odd: str = "") -> str:
+    """A customer's text: its correlation token first (the LLM simulator quotes the start),
+    then `odd` (one of `ODD_TEXTS`, or nothing)."""
+    return f"{token} {word} {odd}" if odd else f"{token} {word}"
 
 
 class FaultCrowd:
@@ -56,16 +58,37 @@ class FaultCrowd:
             delay = self.t0 + at - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            word, nul = self.rng.choice(WORDS), self.rng.random() < self.nul_share
+            if n == 0:
+                await self.first_contact(c)
+                continue
+            word = self.rng.choice(WORDS)
+            odd = self.rng.choice(ODD_TEXTS) if self.rng.random() < self.nul_share else ""
             self.sent += 1
             await self.poster.send(
                 c,
                 "text",
-                functools.partial(message_text, word=word, nul=nul),
-                "LT-WELCOME" if n == 0 else None,
+                functools.partial(message_text, word=word, odd=odd),
+                None,
                 None,
                 self._duplicate_after(),
             )
+
+    async def first_contact(self, c: int, tries: int = 3) -> None:
+        """The customer's first message (plain text; the flow answers it with LT-WELCOME),
+        written again while the webhook never acknowledged it: the bot's first contact must
+        be a message the ledger expects the welcome for."""
+        for _ in range(tries):
+            self.sent += 1
+            item = await self.poster.send(
+                c,
+                "text",
+                functools.partial(message_text, word="hello"),
+                "LT-WELCOME",
+                None,
+                self._duplicate_after(),
+            )
+            if item.ack != "error":
+                return
 
     async def run(self) -> None:
         """Every customer's messages; returns when the last one has been sent."""

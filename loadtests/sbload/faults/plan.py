@@ -123,7 +123,14 @@ FULL = Suite(
 
 SHORT = Suite(
     "short",
-    Load(customers=40, messages=4, ramp_seconds=5, fault_at=8, recover_seconds=90.0),
+    Load(
+        customers=40,
+        messages=4,
+        ramp_seconds=4,
+        fault_at=6,
+        after_heal_seconds=6,
+        recover_seconds=90.0,
+    ),
     (
         Fault("pg-down", 10),
         Fault("msg91-5xx", 20),

@@ -43,7 +43,8 @@ def render(doc: Mapping[str, Any]) -> str:
         f"# Fault suite ({doc['suite']['name']}): {doc['name']}",
         "",
         f"Command: `{doc['command']}`; started {doc['started']}, finished {doc['finished']}; "
-        f"commit `{doc.get('commit', '?')}`; load average at start "
+        f"commit `{doc.get('commit', '?')}` (bot code from `{doc.get('bot_code', '?')}`); "
+        "load average at start "
         f"{', '.join(f'{x:.1f}' for x in doc['machine']['load_average_at_start'])} "
         f"({doc['machine']['cores']} cores).",
         "",
