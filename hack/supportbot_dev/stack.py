@@ -166,6 +166,10 @@ class Stack:
             "--create-namespace",
             "--set",
             f"watchNamespaces={{{self.namespace}}}",
+            # The API server cannot reach an in-cluster webhook Service here (no kube-proxy);
+            # tests/operator/test_cluster_admission.py covers the webhook in URL mode.
+            "--set",
+            "admissionWebhook.enabled=false",
             "--wait=false",
         )
         self.operator_kubelet = LocalKubelet(

@@ -3,10 +3,12 @@ webhook and worker workloads.
 
 Layers (lower never imports higher):
 
-- pure: `names`, `settings`, `spec`, `render`, `inputs`, `drift`, `status`, `schemacheck`;
+- pure: `names`, `settings`, `spec`, `render`, `inputs`, `drift`, `status`, `schemacheck`,
+  `tenancy` (who holds a WhatsApp number), `admission` (what the admission webhook refuses);
 - edges: `kube` (HTTP to the API server), `metrics`, `flowcheck` (the bot's flow validator);
 - orchestration: `reconcile` (one pass for one tenant), `workqueue`, `runtime`;
-- kopf wiring: `handlers` (run as ``kopf run -m supportbot_operator.handlers``) and `cli`;
+- kopf wiring: `handlers` (run as ``kopf run -m supportbot_operator.handlers``), `webhooks`
+  (the validating admission webhook server, enabled by `webhook_port`) and `cli`;
 - test and benchmark support, never imported by the operator: `testing`, `benchkit`.
 """
 

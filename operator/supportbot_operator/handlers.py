@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from supportbot_operator import inputs, names, tenancy, view
+from supportbot_operator import inputs, names, tenancy, view, webhooks
 from supportbot_operator.runtime import Runtime
 from supportbot_operator.settings import OperatorSettings
 
@@ -50,6 +50,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: An
     )
     runtime = Runtime(config, cluster)
     memo["runtime"] = runtime
+    webhooks.enable(settings, runtime)
     runtime.start()
 
 

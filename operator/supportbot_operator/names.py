@@ -27,6 +27,13 @@ LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
 APP_NAME: Final = "supportbot"
 MANAGED_BY: Final = "supportbot-operator"
 
+LABEL_FLOW: Final = f"{GROUP}/flow"
+"""`"true"` on a ConfigMap opts it into flow validation at admission (`kubectl apply` time)."""
+
+# --- admission webhooks (URL paths of the operator's webhook server = kopf handler ids) -------
+WEBHOOK_SUPPORTBOTS: Final = "validate-supportbot"
+WEBHOOK_FLOWS: Final = "validate-flow"
+
 # --- annotations ---------------------------------------------------------------------------
 ANNOTATION_PAUSED: Final = f"{GROUP}/paused"
 """`"true"` on a SupportBot pauses reconciliation (same effect as `spec.paused: true`)."""

@@ -42,6 +42,11 @@ class OperatorSettings(BaseSettings):
     """Prometheus endpoint; 0 disables it."""
     liveness_port: int = Field(default=8080, ge=0, le=65535)
     """kopf's liveness endpoint (`/healthz`); 0 disables it."""
+    webhook_port: int = Field(default=0, ge=0, le=65535)
+    """HTTPS port of the validating admission webhook server; 0 (the default) serves none."""
+    webhook_host: str = "0.0.0.0"  # noqa: S104 - the API server must reach the pod
+    webhook_cert_dir: str = "/etc/supportbot/webhook"
+    """Directory with `tls.crt` and `tls.key` (the chart's Secret); re-read when they change."""
     log_format: Literal["json", "plain", "full"] = "json"
     verbose: bool = False
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 T = TypeVar("T")
@@ -33,6 +34,23 @@ def free_port() -> int:
 def unique_number() -> str:
     """A WhatsApp number no other test or run uses (a number may belong to one SupportBot)."""
     return f"9199{uuid.uuid4().int % 10**8:08d}"
+
+
+def token_kubeconfig(admin_kubeconfig: Path, token: str, path: Path) -> Path:
+    """A kubeconfig for the same cluster as `admin_kubeconfig` that authenticates with `token`
+    (e.g. a ServiceAccount's, from `kubectl create token`)."""
+    admin = yaml.safe_load(admin_kubeconfig.read_text())
+    cluster_entry = admin["clusters"][0]
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster_entry],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": cluster_entry["name"], "user": "sa"}}],
+        "current-context": "sa",
+    }
+    path.write_text(json.dumps(doc))
+    return path
 
 
 def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from supportbot_dev.controlplane import Cluster
-from supportbot_operator.testing import Kubectl, OperatorProcess, wait_for
+from supportbot_operator.testing import Kubectl, OperatorProcess, token_kubeconfig, wait_for
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,21 +131,6 @@ def test_rendered_crd_passes_server_side_dry_run(api_cluster: Cluster) -> None:
     )
 
 
-def _token_kubeconfig(cluster: Cluster, token: str, path: Path) -> Path:
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    cluster_entry = admin["clusters"][0]
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster_entry],
-        "users": [{"name": "sa", "user": {"token": token}}],
-        "contexts": [{"name": "sa", "context": {"cluster": cluster_entry["name"], "user": "sa"}}],
-        "current-context": "sa",
-    }
-    path.write_text(json.dumps(doc))
-    return path
-
-
 def test_install_and_reconcile_as_the_charts_service_account(
     api_cluster: Cluster,
     make_namespace: Callable[[str], str],
@@ -167,6 +152,8 @@ def test_install_and_reconcile_as_the_charts_service_account(
         f"watchNamespaces={{{tenants}}}",
         "--set",
         "rbac.aggregateClusterRoles=false",
+        "--set",
+        "admissionWebhook.enabled=false",  # test_cluster_admission.py covers it
     )
     sa = f"{release}-supportbot-operator"
     k = Kubectl(api_cluster.kubectl)
@@ -185,7 +172,7 @@ def test_install_and_reconcile_as_the_charts_service_account(
     assert not can("list", "secrets", system) and not can("patch", "deployments.apps", "default")
 
     token = api_cluster.kubectl("create", "token", sa, "-n", system, "--duration=1h").stdout.strip()
-    kubeconfig = _token_kubeconfig(api_cluster, token, tmp_path / "sa.kubeconfig")
+    kubeconfig = token_kubeconfig(api_cluster.kubeconfig, token, tmp_path / "sa.kubeconfig")
     op = OperatorProcess.start(
         kubeconfig=kubeconfig,
         log_path=tmp_path / "operator.log",

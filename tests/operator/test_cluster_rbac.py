@@ -6,7 +6,7 @@ cluster-wide mode is an explicit opt-in with the wider grant it states."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,23 +72,37 @@ class Install:
         return str(env["SUPPORTBOT_OPERATOR_NAMESPACES"])
 
 
-def _install(cluster: Cluster, make_namespace: Callable[[str], str], *values: str) -> Install:
-    system = make_namespace("sbsys")
-    release = f"sb{uuid.uuid4().hex[:6]}"
-    cluster.helm(
-        "install",
-        release,
-        CHART,
-        "-n",
-        system,
-        "--set",
-        "crds.install=false",
-        "--set",
-        "rbac.aggregateClusterRoles=false",
-        *values,
-    )
-    sa = f"{release}-supportbot-operator"
-    return Install(cluster, system, f"system:serviceaccount:{system}:{sa}")
+Installer = Callable[..., Install]
+
+
+@pytest.fixture
+def install(api_cluster: Cluster, make_namespace: Callable[[str], str]) -> Iterator[Installer]:
+    """`helm install` the chart (own release namespace) with extra values; uninstalled after
+    the test (its ValidatingWebhookConfiguration must not outlive it)."""
+    releases: list[tuple[str, str]] = []
+
+    def run(*values: str) -> Install:
+        system = make_namespace("sbsys")
+        release = f"sb{uuid.uuid4().hex[:6]}"
+        api_cluster.helm(
+            "install",
+            release,
+            CHART,
+            "-n",
+            system,
+            "--set",
+            "crds.install=false",
+            "--set",
+            "rbac.aggregateClusterRoles=false",
+            *values,
+        )
+        releases.append((release, system))
+        sa = f"{release}-supportbot-operator"
+        return Install(api_cluster, system, f"system:serviceaccount:{system}:{sa}")
+
+    yield run
+    for release, system in releases:
+        api_cluster.helm("uninstall", release, "-n", system, "--wait")
 
 
 @pytest.fixture
@@ -102,9 +116,9 @@ def unrelated_secret(api_cluster: Cluster) -> str:
 
 
 def test_default_install_serves_its_own_namespace_only(
-    api_cluster: Cluster, make_namespace: Callable[[str], str], unrelated_secret: str
+    install: Installer, unrelated_secret: str
 ) -> None:
-    sa = _install(api_cluster, make_namespace)
+    sa = install()
     assert sa.namespaces_env() == sa.namespace, "the operator watches its own namespace"
     # What the operator needs, where it serves:
     for verb, resource in [
@@ -142,13 +156,16 @@ def test_default_install_serves_its_own_namespace_only(
     assert not sa.can("get", "secrets", sa.namespace), "Secrets are only listed/watched for digests"
     assert not sa.can("create", "rolebindings.rbac.authorization.k8s.io", sa.namespace)
     assert not sa.can("create", "pods", sa.namespace)
+    # The admission webhook's one cluster-wide addition: reading SupportBot specs (numbers).
+    assert sa.can("list", "supportbots.supportbot.dev", None)
+    assert not sa.can("patch", "supportbots.supportbot.dev", "default")
 
 
 def test_listed_namespaces_are_served_and_nothing_else(
-    api_cluster: Cluster, make_namespace: Callable[[str], str]
+    install: Installer, make_namespace: Callable[[str], str]
 ) -> None:
     a, b = make_namespace("team"), make_namespace("team")
-    sa = _install(api_cluster, make_namespace, "--set", f"watchNamespaces={{{a},{b}}}")
+    sa = install("--set", f"watchNamespaces={{{a},{b}}}")
     assert sa.namespaces_env() == f"{a},{b}"
     for ns in (a, b):
         assert sa.can("watch", "secrets", ns) and sa.can("create", "deployments.apps", ns)
@@ -158,9 +175,9 @@ def test_listed_namespaces_are_served_and_nothing_else(
 
 
 def test_cluster_wide_is_an_explicit_opt_in_with_the_stated_grant(
-    api_cluster: Cluster, make_namespace: Callable[[str], str], unrelated_secret: str
+    install: Installer, unrelated_secret: str
 ) -> None:
-    sa = _install(api_cluster, make_namespace, "--set", "clusterWide=true")
+    sa = install("--set", "clusterWide=true")
     assert sa.namespaces_env() == "", "every namespace"
     # The wider grant values.yaml and the README state: list/watch Secrets and manage the
     # bot's children in every namespace (still no get on a Secret by name).
