@@ -81,7 +81,7 @@ class BotSettings(BaseSettings):
     jwt_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("JWT_SECRET", "JWT_SECRET")
     )
-    """Signs/verifies agent-API bearer tokens (HS256)."""
+    """Signs/verifies agent-API bearer tokens (HS256): at least 32 bytes (RFC 7518 §3.2)."""
 
     # --- endpoints -------------------------------------------------------------------------
     redis_url: str = Field(validation_alias=_env("REDIS_URL", "REDIS_URL"))
@@ -196,6 +196,13 @@ class BotSettings(BaseSettings):
         default="INFO", validation_alias=_env("LOG_LEVEL")
     )
     metrics_port: int = Field(default=9090, ge=1, le=65535, validation_alias=_env("METRICS_PORT"))
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes (HS256 needs a key as long as its hash)")
+        return v
 
     @field_validator("tenant_id")
     @classmethod

@@ -1,7 +1,9 @@
 """The one delivery path of bot turns and agent replies: history rows + MSG91 `Deliverer`.
 
 `deliver_replies` records every planned reply in PostgreSQL first (``messages`` row keyed by
-(tenant, turn id, seq), state ``queued``; a retry finds the existing rows), then sends them
+(tenant, turn id, seq), state ``queued``; a retry finds the existing rows, and a row that already
+has a provider id tells the deliverer the reply was accepted even if Redis lost its marker in a
+restart), then sends them
 through `msg91.deliverer.Deliverer.send_turn_replies` (in order, 24 h window rules, exactly once
 per (turn id, seq) through Redis claims fenced by the turn runner's conversation lease), then
 marks the replies that turned out undeliverable as ``failed`` with the reason. The MSG91
@@ -61,16 +63,18 @@ async def record_planned(
     *,
     author: str,
     at: float | datetime | None = None,
-) -> None:
-    """Store the rows of the replies `deliverer` is going to send (idempotent)."""
+) -> dict[int, str]:
+    """Store the rows of the replies `deliverer` is going to send (idempotent); returns the
+    provider ids of those whose rows say they were already accepted (seq -> id)."""
     tenant_id = deliverer.tenant_id
+    accepted: dict[int, str] = {}
     for planned in deliverer.plan(recipient, messages):
         sent = planned.message
         body = jsonable(asdict(sent))
         if planned.substituted:
             body["replaces"] = jsonable(asdict(planned.original))
         skipped = planned.skip_reason is not None
-        await history.record_outbound_payload(
+        row = await history.record_outbound_payload(
             pool,
             tenant_id,
             recipient.customer_id,
@@ -85,6 +89,9 @@ async def record_planned(
             error_reason=planned.skip_reason,
             at=at,
         )
+        if row.provider_message_id is not None:
+            accepted[planned.seq] = row.provider_message_id
+    return accepted
 
 
 async def deliver_replies(
@@ -105,8 +112,10 @@ async def deliver_replies(
     """
     if not messages:
         return []
-    await record_planned(pool, deliverer, recipient, turn_id, messages, author=author)
-    outcomes = await deliverer.send_turn_replies(turn_id, recipient, messages, fence=fence)
+    accepted = await record_planned(pool, deliverer, recipient, turn_id, messages, author=author)
+    outcomes = await deliverer.send_turn_replies(
+        turn_id, recipient, messages, fence=fence, accepted=accepted
+    )
     for outcome in outcomes:
         await _settle(pool, deliverer.tenant_id, turn_id, outcome)
     return outcomes

@@ -47,7 +47,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
@@ -199,15 +199,21 @@ class Deliverer:
         messages: Sequence[OutboundMessage],
         *,
         fence: SendFence | None = None,
+        accepted: Mapping[int, str] | None = None,
     ) -> list[ReplyOutcome]:
         """Send the replies in order; one outcome per planned reply. Raises DeliveryDeferred
         (retry the turn later), SendFenced (the caller lost `fence`: it must stop) or
-        RateLimitTimeout (only with a `max_rate_wait`)."""
+        RateLimitTimeout (only with a `max_rate_wait`).
+
+        `accepted` (seq -> provider id) names replies a durable record (PostgreSQL) shows MSG91
+        accepted: when their Redis marker is missing (lost with a Redis restart) they are
+        settled from it, not sent again."""
         owner = fence.token if fence is not None else f"u:{uuid.uuid4().hex}"
         outcomes: list[ReplyOutcome] = []
         for planned in self.plan(customer, messages):
             marker = keys.sent_marker(self.tenant_id, turn_id, planned.seq)
-            outcome = await self._once(turn_id, customer, planned, marker, owner, fence)
+            known = (accepted or {}).get(planned.seq)
+            outcome = await self._once(turn_id, customer, planned, marker, owner, fence, known)
             log.info(
                 "reply %s",
                 outcome.status.value,
@@ -230,6 +236,7 @@ class Deliverer:
         marker: str,
         owner: str,
         fence: SendFence | None,
+        accepted_id: str | None = None,
     ) -> ReplyOutcome:
         """Claim, send and settle one reply (or replay its recorded outcome)."""
         try:
@@ -241,6 +248,19 @@ class Deliverer:
             assert claim.marker is not None
             metrics.DELIVERIES.labels("duplicate").inc()
             return ReplyOutcome.from_marker(claim.marker)
+        if accepted_id is not None and planned.skip_reason is None:
+            log.warning(
+                "not sending a reply again: its marker is gone but PostgreSQL records it as"
+                " accepted",
+                extra={"turn_id": turn_id, "seq": planned.seq},
+            )
+            status = ReplyStatus.TEMPLATE_SENT if planned.substituted else ReplyStatus.SENT
+            recovered = ReplyOutcome(
+                planned.seq, planned.index, status, provider_message_id=accepted_id
+            )
+            await self.claims.done(marker, recovered.to_json())
+            metrics.DELIVERIES.labels("recovered").inc()
+            return recovered
         if claim.took_over:
             confirmed = await self._confirmed(turn_id, customer, planned, claim.stale_since_ms)
             if confirmed is not None:

@@ -123,3 +123,21 @@ async def test_msg91_answering_500_defers_the_turn_and_the_reply_goes_out_once_a
     await run_until_done(engine, hours)
     await run_until_done(engine, hours)  # a duplicate run of a finished turn sends nothing new
     assert await bodies(msg91) == [*greeted, text_body("We're open 9-18, Monday to Friday.")]
+
+
+async def test_replies_postgresql_records_as_accepted_are_not_resent_after_redis_lost_them(
+    engine: ConversationEngine, msg91: SimulatorClient, aredis: aioredis.Redis
+) -> None:
+    """Redis restarted from an AOF that missed its last second: the turn's sent markers (and
+    its stored plan) are gone and the turn runs again; PostgreSQL's rows still say MSG91
+    accepted the replies, so nothing is sent twice."""
+    await engine.handle_turn(make_turn(customer_message("Hello")))
+    hours = make_turn(customer_message("Opening hours", reply_id="hours"), turn_id="turn-lost")
+    await engine.handle_turn(hours)
+    sent = await bodies(msg91)
+    lost = [k async for k in aredis.scan_iter(match="sb:*turn-lost*")]
+    assert lost, "the turn left markers (and a plan) in Redis"
+    await aredis.delete(*lost)
+
+    await engine.handle_turn(hours)
+    assert await bodies(msg91) == sent

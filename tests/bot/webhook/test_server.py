@@ -96,3 +96,17 @@ def test_real_process_serves_and_shuts_down_gracefully(redis_url: str, database_
     assert all({"ts", "level", "logger", "msg"} <= set(rec) for rec in lines)
     assert t.SECRET not in stderr.decode()
     assert t.CUSTOMER not in stderr.decode()
+
+
+def test_a_short_jwt_secret_stops_the_process_at_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in t.settings_env(
+        "redis://127.0.0.1:1/0", "postgresql://x@127.0.0.1:1/x"
+    ).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SUPPORTBOT_JWT_SECRET", "short-secret-do-not-print")
+    assert server.main([]) == 2
+    err = capsys.readouterr().err
+    assert "SUPPORTBOT_JWT_SECRET" in err and "32 bytes" in err
+    assert "short-secret-do-not-print" not in err
