@@ -2,7 +2,8 @@
 offline.
 
     supportbot-operator run            kopf run -m supportbot_operator.handlers, flags from
-                                       SUPPORTBOT_OPERATOR_* (namespaces, peering, liveness, logs)
+                                       SUPPORTBOT_OPERATOR_* (namespaces, logs); HA is the
+                                       operator's own Lease election, so kopf runs standalone
     supportbot-operator crd sync|check write / verify the chart's generated CRD copy
     supportbot-operator render FILE    print the children of a SupportBot YAML (no cluster)
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from secrets import randbelow
 
 import yaml
 
@@ -23,19 +23,14 @@ from supportbot_operator.settings import OperatorSettings
 
 def kopf_args(settings: OperatorSettings) -> list[str]:
     """The `kopf run` command line for these settings (module mode, never file mode)."""
+    # Never kopf peering: HA is leader election on a Lease (`leader`), and the probes are the
+    # operator's own (`health`), so kopf's --liveness is not passed either.
     args = ["run", "-m", "supportbot_operator.handlers", f"--log-format={settings.log_format}"]
-    if settings.peering:
-        # Equal priorities make every peer pause (kopf); unset means one random priority each.
-        priority = settings.priority if settings.priority is not None else 1 + randbelow(10**6)
-        args += [f"--peering={settings.peering}", f"--priority={priority}"]
-    else:
-        args.append("--standalone")
+    args.append("--standalone")
     if settings.namespaces:
         args += [f"--namespace={ns}" for ns in settings.namespaces]
     else:
         args.append("--all-namespaces")
-    if settings.liveness_port:
-        args.append(f"--liveness=http://{settings.metrics_host}:{settings.liveness_port}/healthz")
     if settings.verbose:
         args.append("--verbose")
     return args

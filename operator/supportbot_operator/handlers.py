@@ -51,7 +51,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: An
     runtime = Runtime(config, cluster)
     memo["runtime"] = runtime
     webhooks.enable(settings, runtime)
-    runtime.start()
+    await runtime.start()
 
 
 @kopf.on.login()
@@ -66,14 +66,6 @@ async def login(memo: kopf.Memo, **kwargs: Any) -> kopf.ConnectionInfo:
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     await _runtime(memo).stop()
-
-
-@kopf.on.probe(id="reconcilers")
-async def probe(memo: kopf.Memo, **_: Any) -> dict[str, int]:
-    runtime = _runtime(memo)
-    if not runtime.healthy():
-        raise RuntimeError("a reconcile worker has stopped")
-    return {"queued": len(runtime.queue)}
 
 
 # --- indices (in-memory state the reconciler decides from) --------------------------------

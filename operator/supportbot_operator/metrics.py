@@ -66,6 +66,11 @@ class Metrics:
         self.queue_depth = Gauge(
             "supportbot_operator_queue_depth", "Tenants waiting for a reconcile", registry=r
         )
+        self.leader = Gauge(
+            "supportbot_operator_leader",
+            "1 while this replica reconciles (holds the Lease, or runs without election)",
+            registry=r,
+        )
         r.register(_Tenants(tenants))
         self._server: Any = None
 

@@ -1,5 +1,6 @@
 """The operator's long-lived state inside kopf: API client, work queue, reconcile workers,
-periodic resync and metrics. kopf handlers only feed the queue; workers reconcile.
+periodic resync, metrics, the probes and (with more than one replica) the Lease elector. kopf
+handlers only feed the queue; workers reconcile, and only while this replica leads.
 
 Created by the start-up handler, stored in kopf's operator `memo`, stopped by the cleanup
 handler.
@@ -10,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
+import uuid
 
 from supportbot_operator.errors import KubeApiError
 from supportbot_operator.flowcheck import FlowValidator, load_validator
+from supportbot_operator.health import HealthServer, Snapshot
 from supportbot_operator.kube import KubeApi
+from supportbot_operator.leader import LeaderElector
 from supportbot_operator.metrics import Metrics
 from supportbot_operator.reconcile import Context, reconcile
 from supportbot_operator.settings import OperatorSettings
@@ -46,28 +51,70 @@ class Runtime:
         )
         self._failures: dict[Key, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.elector = self._elector(settings)
+        self.leading = self.elector.leading if self.elector else asyncio.Event()
+        """Set while this replica may reconcile (always, without leader election)."""
+        self.health = HealthServer(self.snapshot)
+
+    def _elector(self, settings: OperatorSettings) -> LeaderElector | None:
+        if not settings.leader_election_lease:
+            return None
+        return LeaderElector(
+            self.api,
+            name=settings.leader_election_lease,
+            namespace=settings.leader_election_namespace,
+            identity=settings.leader_election_identity or f"{socket.gethostname()}_{uuid.uuid4()}",
+            timing=settings.election_timing(),
+            on_started=self._started_leading,
+            on_stopped=self._stopped_leading,
+        )
+
+    def _started_leading(self) -> None:
+        # The previous leader may have died mid-reconcile: every known tenant is checked again.
+        self.metrics.leader.set(1)
+        for key in self.ctx.view.bot_keys():
+            self.queue.add(key)
+        self.metrics.queue_depth.set(len(self.queue))
+
+    def _stopped_leading(self) -> None:
+        self.metrics.leader.set(0)
 
     def enqueue(self, key: Key, delay: float = 0.0) -> None:
         self.ready.set()
         self.queue.add(key, delay)
         self.metrics.queue_depth.set(len(self.queue))
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
+        if self.settings.liveness_port:
+            await self.health.start(self.settings.metrics_host, self.settings.liveness_port)
         for i in range(self.settings.workers):
             self._tasks.append(asyncio.create_task(self._work(), name=f"reconciler-{i}"))
         self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
+        if self.elector is not None:
+            self._tasks.append(asyncio.create_task(self.elector.run(), name="leader-election"))
+        else:
+            self.leading.set()
+            self.metrics.leader.set(1)
 
     def healthy(self) -> bool:
         return all(not t.done() for t in self._tasks)
 
+    def snapshot(self) -> Snapshot:
+        state = self.elector.state() if self.elector is not None else None
+        return Snapshot(tasks_alive=self.healthy(), election=state, now=time.monotonic())
+
     async def stop(self) -> None:
+        # Workers first, then the lease: nothing reconciles once a standby may have taken over.
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.elector is not None:
+            await self.elector.release()
+        await self.health.stop()
         await self.api.close()
         self.metrics.stop()
 
@@ -81,7 +128,12 @@ class Runtime:
 
     async def _work(self) -> None:
         while True:
+            await self.leading.wait()
             key = await self.queue.get()
+            if not self.leading.is_set():  # the lease was lost while waiting: keep it queued
+                self.queue.done(key)
+                self.queue.add(key)
+                continue
             started = time.perf_counter()
             try:
                 result = await reconcile(self.ctx, *key)

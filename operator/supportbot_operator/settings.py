@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from supportbot_operator import __version__
+from supportbot_operator.election import ElectionTiming
 
 ENV_PREFIX = "SUPPORTBOT_OPERATOR_"
 
@@ -41,7 +42,7 @@ class OperatorSettings(BaseSettings):
     metrics_port: int = Field(default=8000, ge=0, le=65535)
     """Prometheus endpoint; 0 disables it."""
     liveness_port: int = Field(default=8080, ge=0, le=65535)
-    """kopf's liveness endpoint (`/healthz`); 0 disables it."""
+    """The probes' port: `/healthz` (liveness) and `/readyz` (readiness); 0 disables both."""
     webhook_port: int = Field(default=0, ge=0, le=65535)
     """HTTPS port of the validating admission webhook server; 0 (the default) serves none."""
     webhook_host: str = "0.0.0.0"  # noqa: S104 - the API server must reach the pod
@@ -50,10 +51,20 @@ class OperatorSettings(BaseSettings):
     log_format: Literal["json", "plain", "full"] = "json"
     verbose: bool = False
 
-    peering: str | None = None
-    """kopf peering name for HA (needs the KopfPeering CRD); unset runs standalone."""
-    priority: int | None = None
-    """Peering priority; unset picks a random one (replicas must not share a priority)."""
+    leader_election_lease: str = ""
+    """Name of the `coordination.k8s.io` Lease the replicas elect a leader on (the chart creates
+    it); empty runs without election, which is only safe with exactly one replica."""
+    leader_election_namespace: str = ""
+    """Namespace of that Lease: the operator's own (required with a lease name)."""
+    leader_election_identity: str = ""
+    """This replica's `holderIdentity`; empty: `<hostname>_<uuid4>` (client-go's convention)."""
+    lease_duration_seconds: int = Field(default=15, ge=1, le=300)
+    """How long a leader's claim lasts: a standby takes over at most this long (plus one retry
+    period) after the leader died without releasing the lease."""
+    renew_deadline_seconds: float = Field(default=10.0, gt=0)
+    """A leader that could not renew for this long stops reconciling."""
+    retry_period_seconds: float = Field(default=2.0, gt=0)
+    """How often the leader renews and candidates try (candidates with up to 120 % jitter)."""
 
     cluster_domain: str = "cluster.local"
     bot_uid: int = Field(default=10001, ge=1)
@@ -69,6 +80,21 @@ class OperatorSettings(BaseSettings):
         if isinstance(v, str):
             return [part.strip() for part in v.split(",") if part.strip()]
         return v
+
+    @model_validator(mode="after")
+    def _election(self) -> OperatorSettings:
+        if self.leader_election_lease:
+            if not self.leader_election_namespace:
+                raise ValueError("leader_election_namespace is required with a lease name")
+            self.election_timing()  # raises when the three durations are out of order
+        return self
+
+    def election_timing(self) -> ElectionTiming:
+        return ElectionTiming(
+            lease_duration=float(self.lease_duration_seconds),
+            renew_deadline=self.renew_deadline_seconds,
+            retry_period=self.retry_period_seconds,
+        )
 
     @property
     def bot_image(self) -> str:

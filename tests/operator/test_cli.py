@@ -20,18 +20,35 @@ def test_kopf_runs_the_module_cluster_wide_by_default() -> None:
     assert args[:3] == ["run", "-m", "supportbot_operator.handlers"]
     assert "--all-namespaces" in args and "--standalone" in args
     assert "--log-format=json" in args
-    assert "--liveness=http://127.0.0.1:8080/healthz" in args
+    assert not any(a.startswith("--liveness") for a in args), "the probes are the operator's own"
     assert not any(a.endswith(".py") for a in args), "never file mode"
 
 
-def test_namespaces_and_peering() -> None:
-    args = kopf_args(OperatorSettings(namespaces=["a", "b"], peering="sb", liveness_port=0))
+def test_namespaces_and_never_kopf_peering() -> None:
+    settings = OperatorSettings(
+        namespaces=["a", "b"],
+        leader_election_lease="sb-leader",
+        leader_election_namespace="sb-system",
+    )
+    args = kopf_args(settings)
     assert "--namespace=a" in args and "--namespace=b" in args
-    assert "--all-namespaces" not in args and "--standalone" not in args
-    assert "--peering=sb" in args
-    priorities = {a for a in args if a.startswith("--priority=")}
-    assert len(priorities) == 1 and int(priorities.pop().split("=")[1]) > 0
-    assert not any(a.startswith("--liveness") for a in args)
+    assert "--all-namespaces" not in args
+    assert "--standalone" in args, "HA is the Lease election, never kopf peering"
+    assert not any(a.startswith(("--peering", "--priority")) for a in args)
+
+
+def test_leader_election_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="leader_election_namespace"):
+        OperatorSettings(leader_election_lease="sb-leader")
+    with pytest.raises(ValueError, match="retryPeriod < renewDeadline < leaseDuration"):
+        OperatorSettings(
+            leader_election_lease="sb-leader",
+            leader_election_namespace="ns",
+            lease_duration_seconds=5,
+            renew_deadline_seconds=6,
+        )
+    timing = OperatorSettings().election_timing()
+    assert (timing.lease_duration, timing.renew_deadline, timing.retry_period) == (15, 10, 2)
 
 
 def test_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

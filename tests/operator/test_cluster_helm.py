@@ -45,7 +45,11 @@ def test_default_render(api_cluster: Cluster, crd: dict[str, Any]) -> None:
     assert chart_crd["metadata"].pop("annotations") == {"helm.sh/resource-policy": "keep"}
     assert chart_crd == crd, "the chart's CRD is exactly crds/"
     (dep,) = _find(docs, "Deployment")
-    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"] == {"type": "Recreate"}
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }, "leader election (default) makes a surge pod wait as standby"
     pod = dep["spec"]["template"]["spec"]
     (c,) = pod["containers"]
     app_version = yaml.safe_load((Path(CHART) / "Chart.yaml").read_text())["appVersion"]
@@ -56,6 +60,12 @@ def test_default_render(api_cluster: Cluster, crd: dict[str, Any]) -> None:
     assert env["SUPPORTBOT_OPERATOR_NAMESPACES"] == "sb-system", "the release namespace only"
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert env["SUPPORTBOT_OPERATOR_LEADER_ELECTION_LEASE"] == "sb-supportbot-operator-leader"
+    assert env["SUPPORTBOT_OPERATOR_LEADER_ELECTION_NAMESPACE"] == "sb-system"
+    (lease,) = _find(docs, "Lease")
+    assert lease["metadata"]["name"] == "sb-supportbot-operator-leader" and "spec" not in lease
+    assert not _find(docs, "PodDisruptionBudget"), "one replica: a PDB would only block drains"
     assert pod["serviceAccountName"] == "sb-supportbot-operator"
     assert not _find(docs, "ClusterRole", "sb-supportbot-operator"), "no cluster-wide tenant role"
     tenant_roles = _find(docs, "Role", "sb-supportbot-operator")
@@ -68,9 +78,10 @@ def test_default_render(api_cluster: Cluster, crd: dict[str, Any]) -> None:
 
 def test_namespaced_render(api_cluster: Cluster) -> None:
     docs = _template(api_cluster, "--set", "watchNamespaces={team-a,team-b}")
-    roles = _find(docs, "Role")
+    roles = _find(docs, "Role", "sb-supportbot-operator")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
-    assert sorted(b["metadata"]["namespace"] for b in _find(docs, "RoleBinding")) == [
+    bindings = _find(docs, "RoleBinding", "sb-supportbot-operator")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == [
         "team-a",
         "team-b",
     ]
@@ -85,7 +96,7 @@ def test_namespaced_render(api_cluster: Cluster) -> None:
 def test_cluster_wide_render(api_cluster: Cluster) -> None:
     docs = _template(api_cluster, "--set", "clusterWide=true")
     assert len(_find(docs, "ClusterRole", "sb-supportbot-operator")) == 1
-    assert not _find(docs, "Role")
+    assert not _find(docs, "Role", "sb-supportbot-operator")
     (dep,) = _find(docs, "Deployment")
     env = {
         e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -103,10 +114,37 @@ def test_crd_toggle_and_bot_image_override(api_cluster: Cluster) -> None:
     assert env["SUPPORTBOT_OPERATOR_BOT_IMAGE_TAG"] == "7.0.1"
 
 
+def test_ha_render(api_cluster: Cluster) -> None:
+    docs = _template(api_cluster, "--set", "replicaCount=2")
+    (pdb,) = _find(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "supportbot-operator",
+        "app.kubernetes.io/instance": "sb",
+    }
+    (role,) = _find(docs, "Role", "sb-supportbot-operator-leader-election")
+    assert role["metadata"]["namespace"] == "sb-system"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["sb-supportbot-operator-leader"],
+            "verbs": ["get", "update"],
+        }
+    ]
+    single = _template(api_cluster, "--set", "leaderElection.enabled=false")
+    (dep,) = _find(single, "Deployment")
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}, "no election: never two at once"
+    assert not _find(single, "Lease") and not _find(
+        single, "Role", "sb-supportbot-operator-leader-election"
+    )
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        (["--set", "replicaCount=2"], "peering"),
+        (["--set", "replicaCount=2", "--set", "leaderElection.enabled=false"], "leaderElection"),
+        (["--set", "peering.enabled=true"], "peering"),
         (["--set", "operator.logFormat=xml"], "logFormat"),
         (["--set", "surprise=1"], "surprise"),
         (["--set", "watchNamespaces={Bad_NS}"], "watchNamespaces"),

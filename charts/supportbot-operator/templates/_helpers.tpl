@@ -49,6 +49,10 @@ Default: the release namespace only.
 {{- end }}
 {{- end }}
 
+{{- define "supportbot-operator.leaseName" -}}
+{{- printf "%s-leader" (include "supportbot-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "supportbot-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
@@ -96,9 +100,4 @@ The operator's permissions on tenant namespaces: exactly the verbs it uses.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-{{- if .Values.peering.enabled }}
-- apiGroups: [kopf.dev]
-  resources: [kopfpeerings]
-  verbs: [get, list, watch, patch]
-{{- end }}
 {{- end }}
