@@ -151,6 +151,39 @@ class LocalKubelet:
             time.sleep(0.5)
         raise HarnessError(f"timed out after {timeout:.0f} s waiting for {what}")
 
+    def run_to_completion(self, name: str, timeout: float) -> tuple[int, str]:
+        """Run one pod's containers once, as a kubelet runs a `restartPolicy: Never` pod (a
+        `helm test` hook), whatever its phase; report the result back as a kubelet would
+        (phase Succeeded when every container exited 0, else Failed). Returns the highest exit
+        code and the containers' output."""
+        pod: Any = self.core.read_namespaced_pod(name, self.namespace)
+        local = self._start_pod(pod, name)
+        codes = {}
+        try:
+            for c in local.containers:
+                assert c.proc is not None
+                codes[c.name] = c.proc.wait(timeout=timeout)
+        finally:
+            self._stop_pod(local)
+        phase = "Succeeded" if not any(codes.values()) else "Failed"
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        statuses = [
+            {
+                "name": n,
+                "image": next(s.image for s in pod.spec.containers if s.name == n),
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "state": {"terminated": {"exitCode": code, "startedAt": now, "finishedAt": now}},
+            }
+            for n, code in codes.items()
+        ]
+        self.core.patch_namespaced_pod_status(
+            name, self.namespace, {"status": {"phase": phase, "containerStatuses": statuses}}
+        )
+        output = "".join(c.log.read_text(errors="replace") for c in local.containers)
+        return max(codes.values(), default=0), output
+
     def stop_all(self) -> None:
         for pod in self.pods.values():
             self._stop_pod(pod)
@@ -199,7 +232,7 @@ class LocalKubelet:
             if key.endswith("PORT") and value.isdigit() and int(value) in ports:
                 env[key] = str(ports[int(value)])
             env[key] = _rewrite(env[key], mounts)
-        full_env = dict(os.environ, **pod_env, **env, **self.extra_env)
+        full_env = {**os.environ, **pod_env, **env, **self.extra_env}  # extra_env wins
         argv = [expand(a, env) for a in [*(spec.command or []), *(spec.args or [])]]
         if not argv:
             raise HarnessError(f"container {spec.name} of {local.name} has no command")

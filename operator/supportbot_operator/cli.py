@@ -6,6 +6,7 @@ offline.
                                        operator's own Lease election, so kopf runs standalone
     supportbot-operator crd sync|check write / verify the chart's generated CRD copy
     supportbot-operator render FILE    print the children of a SupportBot YAML (no cluster)
+    supportbot-operator selftest       the chart's `helm test` checks (see `selftest`)
 """
 
 from __future__ import annotations
@@ -67,10 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     rnd = sub.add_parser("render", help="render a SupportBot's children offline")
     rnd.add_argument("file", type=Path)
     rnd.add_argument("--flow", type=Path, help="flow YAML to embed (default: a stub)")
+    sub.add_parser("selftest", help="check an installed release (the chart's helm test)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "run":
             return _run()
+        if args.command == "selftest":
+            from supportbot_operator import selftest
+
+            return selftest.main()
         if args.command == "crd":
             if args.action == "sync":
                 print(f"wrote {crdsync.sync()}")
