@@ -28,7 +28,8 @@ passes.
   simulator's order (loadtests/README.md, "Correlation").
 - **dead-lettered**: `LLEN sb:loadtest:dead` after the wait. **fallback replies**: replies with
   the flow's LLM-failure text (`LT-FALLBACK`); a storage error must never reach the customer as
-  an LLM failure.
+  an LLM failure. Such a reply names no message, so the message it stood for counts as lost
+  too.
 - **time to recover**: from the heal (service back, last worker restarted, connections closed)
   to the last answer of a message sent before it; "not recovered" when one is still
   unanswered at the deadline. **slowest answer**: the longest wait of an answered message.
