@@ -7,7 +7,9 @@ the same port again. Point a client at `port` instead of the server's own port.
 
 `cut_when(marker)` arms a trigger: the first client chunk containing `marker` (for PostgreSQL, a
 piece of a query's SQL text) is dropped and the proxy cuts, so a test can make the server "die"
-at an exact step of the code under test.
+at an exact step of the code under test. `drop_when(marker)` drops only the one connection that
+carries the marker (without an answer) and keeps serving: what a client sees when a server closes
+a kept-alive connection just as the client reuses it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class FaultProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._marker: bytes | None = None
+        self._drop_marker: bytes | None = None
+        self.dropped = 0
         self._cutters: set[asyncio.Task[None]] = set()
         self.triggered = asyncio.Event()
 
@@ -60,6 +64,10 @@ class FaultProxy:
         if server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5)
+
+    def drop_when(self, marker: bytes) -> None:
+        """Abort the next connection whose client sends a chunk containing `marker`."""
+        self._drop_marker = marker
 
     def cut_when(self, marker: bytes) -> None:
         """Cut (see `cut`) as soon as a client sends a chunk containing `marker`."""
@@ -96,6 +104,10 @@ class FaultProxy:
     ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await src.read(CHUNK):
+                if upstream and self._drop_marker is not None and self._drop_marker in data:
+                    self._drop_marker = None
+                    self.dropped += 1
+                    return  # `_accept` aborts both sides of this connection
                 if upstream and self._marker is not None and self._marker in data:
                     self._marker = None
                     self.triggered.set()

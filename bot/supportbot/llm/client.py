@@ -331,9 +331,18 @@ class OpenRouterClient:
         )
         try:
             async with asyncio.timeout(budget):
-                response = await self._http.post(
-                    url, json=body, headers=headers, timeout=http_timeout
-                )
+                try:
+                    response = await self._http.post(
+                        url, json=body, headers=headers, timeout=http_timeout
+                    )
+                except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                    # The connection dropped before any answer (time-outs are not NetworkErrors),
+                    # typically a kept-alive one the server had just closed: once more on a
+                    # fresh connection, then it counts.
+                    log.info("LLM connection dropped (%s); trying once more", type(exc).__name__)
+                    response = await self._http.post(
+                        url, json=body, headers=headers, timeout=http_timeout
+                    )
         except (TimeoutError, httpx.TimeoutException):
             raise ModelTimeout(model, f"no answer within {budget:.1f}s") from None
         except httpx.HTTPError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 from prometheus_client import REGISTRY
@@ -14,6 +15,7 @@ from prometheus_client import REGISTRY
 from supportbot.llm import LLMUnavailable, OpenRouterClient
 from supportbot.llm.simulator import reply_text
 from supportbot.llm.simulator.testing import RunningSimulator
+from supportbot_dev.tcpproxy import FaultProxy
 
 PRIMARY = "openai/gpt-4o-mini"
 SECOND = "google/gemini-2.5-flash"
@@ -224,3 +226,26 @@ async def test_overall_deadline_bounds_the_call(
         await client.answer(None, "hi", deadline_seconds=0.6)
     outcomes = [a.outcome for a in info.value.attempts]
     assert outcomes[0] == "timeout" and outcomes[-1] == "deadline"
+
+
+async def test_a_connection_dropped_before_any_answer_is_retried_once_on_a_new_one(
+    sim: RunningSimulator, make_client: MakeClient
+) -> None:
+    """The server closed a kept-alive connection just as the client reused it (ReadError after
+    a few ms): one more try on a fresh connection, not the fallback message."""
+    port = urlsplit(sim.base_url).port
+    assert port is not None
+    proxy = await FaultProxy(port).start()
+    try:
+        base = sim.base_url.replace(f":{port}", f":{proxy.port}")
+        client = make_client(models=(PRIMARY,), base_url=base)
+        proxy.drop_when(b"Where is my parcel?")
+        result = await client.answer("Be brief.", "Where is my parcel?")
+        assert proxy.dropped == 1
+        assert result.content == reply_text(
+            PRIMARY, [{"role": "user", "content": "Where is my parcel?"}]
+        )
+        assert [a.outcome for a in result.attempts] == ["ok"]
+        assert len(await sim.requests()) == 1, "the dropped request never reached the model"
+    finally:
+        await proxy.close()

@@ -65,13 +65,13 @@ async def test_webhook_reports_a_redis_without_persistence(
             ready = await client.get(READY_PATH)
             assert ready.status_code == 200, "a warning, not a stop"
             assert ready.json()["checks"]["redis_persistence"].startswith("off")
-            assert "supportbot_redis_persistence_durable 0.0" in (
-                await client.get(METRICS_PATH)
-            ).text
+            assert (
+                "supportbot_redis_persistence_durable 0.0" in (await client.get(METRICS_PATH)).text
+            )
             await aof.config_set("appendonly", "yes")
             ready = await client.get(READY_PATH)
             assert ready.json()["checks"]["redis_persistence"].startswith("aof")
-            assert "supportbot_redis_persistence_durable 1.0" in (
-                await client.get(METRICS_PATH)
-            ).text
+            assert (
+                "supportbot_redis_persistence_durable 1.0" in (await client.get(METRICS_PATH)).text
+            )
     assert any("Redis persistence is off" in r.getMessage() for r in caplog.records)
