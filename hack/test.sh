@@ -11,4 +11,10 @@ bash hack/build-controlplane.sh >/dev/null
 step "ruff check";        $V/ruff check .
 step "ruff format";       $V/ruff format --check .
 step "mypy --strict";     $V/mypy
+step "fault suite (short: PostgreSQL down, MSG91 5xx, NUL texts, worker and Redis SIGKILLs, idle connections; fails on any lost or duplicated message)"
+faults_out=$(mktemp -d); faults_rc=0
+$V/python loadtests/faults.py --short --quiet --out "$faults_out" || faults_rc=$?
+cat "$faults_out"/*.md 2>/dev/null | sed -n '/^| fault/,/^\*\*Verdict/p'
+rm -rf "$faults_out"
+[ "$faults_rc" -eq 0 ] || { echo "fault suite failed (exit $faults_rc)"; exit "$faults_rc"; }
 step "pytest";            $V/python -m pytest -p no:cacheprovider "$@"
