@@ -138,6 +138,36 @@ CASES: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
         [("spec.agentApi", {"jwtSecret": "plaintext"})],
         ['unknown field "spec.agentApi.jwtSecret"'],
     ),
+    (
+        "worker-cpu-request-above-limit",
+        [("spec.worker", {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1500m"}}})],
+        ["worker.resources.requests.cpu (2) must not exceed worker.resources.limits.cpu (1500m)"],
+    ),
+    (
+        "webhook-memory-request-above-limit",
+        [
+            (
+                "spec.webhook",
+                {"resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}},
+            )
+        ],
+        ["webhook.resources.requests.memory (1Gi) must not exceed webhook.resources.limits.memory"],
+    ),
+    (
+        "other-request-above-limit",
+        [
+            (
+                "spec.worker",
+                {
+                    "resources": {
+                        "requests": {"ephemeral-storage": "2Gi"},
+                        "limits": {"ephemeral-storage": 1000},
+                    }
+                },
+            )
+        ],
+        ["worker.resources: a request must not exceed its limit"],
+    ),
     ("log-level", [("spec.logLevel", "TRACE")], ['spec.logLevel: Unsupported value: "TRACE"']),
     ("name-too-long", [("metadata.name", "a" * 41)], ["at most 40 characters"]),
     ("name-digit", [("metadata.name", "1acme")], ["starting with a letter"]),
@@ -196,3 +226,21 @@ def test_the_unmodified_example_is_accepted(
         "defaults applied"
     )
     assert stored["spec"]["flow"]["configMapRef"]["key"] == "flow.yaml"
+
+
+def test_requests_up_to_their_limits_are_accepted(
+    kubectl: Kubectl, val_ns: str, example_docs: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    """Equal values in other units, integers, a request without a limit: all valid."""
+    bot = copy.deepcopy(
+        next(d for d in example_docs("01-acme-retail") if d["kind"] == "SupportBot")
+    )
+    bot["metadata"]["name"] = "sized"
+    bot["spec"]["worker"] = {
+        "resources": {
+            "requests": {"cpu": "1000m", "memory": "512Mi", "ephemeral-storage": "1Gi"},
+            "limits": {"cpu": 1, "memory": "0.5Gi"},
+        }
+    }
+    res = kubectl.apply(val_ns, bot, check=False)
+    assert res.returncode == 0, res.stderr
