@@ -7,7 +7,10 @@
     │                           invalid: Degraded with `reason`, hold the running version
     └── KubeApiError            the API server refused or failed a request
         ├── .retryable           5xx, 429, timeouts, conflicts: requeue with backoff
-        └── not retryable        4xx from a bad request: Degraded (ApplyFailed), requeue slowly
+        ├── .permanent           400/413/422, the request itself is invalid (e.g. requests above
+        │                        limits): Degraded (ApplyRejected) with the API's message, the
+        │                        same request is not sent again soon, no backoff loop
+        └── otherwise            401/403/404...: Degraded (ApplyFailed), requeue with backoff
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ class KubeApiError(OperatorError):
     @property
     def retryable(self) -> bool:
         return self.status in {0, 408, 409, 429} or self.status >= 500
+
+    @property
+    def permanent(self) -> bool:
+        """The API server refused the request itself: sending it again cannot succeed."""
+        return self.status in {400, 413, 422}
 
     @property
     def not_found(self) -> bool:

@@ -102,7 +102,13 @@ def flow_hash(text: str) -> str:
     return digest(text)[:16]
 
 
-def invalid_flow(errors: list[str]) -> Problem:
+def invalid_flow(errors: list[str], *, previous: bool) -> Problem:
+    """`previous`: whether a validated flow exists that the pods keep running."""
     shown = "; ".join(errors[:MAX_FLOW_ERRORS])
     more = f" (+{len(errors) - MAX_FLOW_ERRORS} more)" if len(errors) > MAX_FLOW_ERRORS else ""
-    return Problem("InvalidFlow", f"flow rejected, keeping the previous version: {shown}{more}")
+    held = (
+        "keeping the previous version"
+        if previous
+        else "no earlier valid flow exists, so nothing is deployed until it is fixed"
+    )
+    return Problem("InvalidFlow", f"flow rejected, {held}: {shown}{more}")

@@ -137,15 +137,19 @@ class KubeApi:
                 return None
             raise
 
-    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    async def apply(self, manifest: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         """Server-side apply with the operator's field manager, taking over conflicting fields
-        (drift correction: edits by others to fields we set are reverted)."""
+        (drift correction: edits by others to fields we set are reverted). `dry_run`: the API
+        server validates and admits it completely but stores nothing."""
+        params = {"fieldManager": self._field_manager, "force": "true"}
+        if dry_run:
+            params["dryRun"] = "All"
         return await self.request(
             "PATCH",
             manifest_path(manifest),
             body=manifest,
             content_type="application/apply-patch+yaml",
-            params={"fieldManager": self._field_manager, "force": "true"},
+            params=params,
         )
 
     async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:

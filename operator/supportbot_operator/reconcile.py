@@ -8,8 +8,13 @@ Policy when something is wrong (decided here, in one place):
   apply everything else with it; with no snapshot yet, hold. Degraded either way;
 - its `integratedNumber` is held by an older SupportBot (`tenancy`): withdraw its serving
   workload (Deployments, HPAs), apply nothing else, NumberConflict (not Ready, Degraded);
-- paused: apply nothing, only report;
-- an API write fails: Degraded (ApplyFailed), and the error propagates so the caller requeues.
+- paused: apply nothing; report which children differ from the spec (Ready False, and
+  `observedGeneration` not advanced, while a pause holds changes back);
+- a child's name is taken: adopt what is this bot's by every sign left, refuse what another
+  controller owns or the operator never labelled (`ownership`), NameConflict;
+- the API server refuses a change itself (422...): apply none of it (`children`), Degraded
+  (ApplyRejected) with the API's message, and do not send the same changes again soon;
+- any other API failure: Degraded (ApplyFailed), and the error propagates so the caller requeues.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from supportbot_operator import drift, inputs, names, render, spec, status, tenancy
+from supportbot.settings import env_var_names
+from supportbot_operator import children as childset, inputs, names, render, spec, status, tenancy
 from supportbot_operator.errors import InvalidSpecError, KubeApiError
 from supportbot_operator.flowcheck import FlowValidator
 from supportbot_operator.inputs import Problem
-from supportbot_operator.kube import KubeApi, manifest_path, object_path
+from supportbot_operator.kube import KubeApi, object_path
 from supportbot_operator.metrics import Metrics
 from supportbot_operator.render import network
 from supportbot_operator.settings import OperatorSettings
@@ -32,8 +38,6 @@ from supportbot_operator.view import Body, ClusterView
 
 log = logging.getLogger(__name__)
 
-DELETABLE = {"Ingress", "NetworkPolicy"}
-"""Optional children; everything else always exists while the tenant does."""
 WORKLOAD = ("Deployment", "HorizontalPodAutoscaler")
 """What serves a number: withdrawn from a tenant whose number an older SupportBot holds."""
 
@@ -58,6 +62,8 @@ class Context:
     conditions: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     conflicted: set[tuple[str, str]] = field(default_factory=set)
     """Tenants waiting for their number (re-decided whenever any SupportBot changes)."""
+    rejected: dict[tuple[str, str], childset.Rejection] = field(default_factory=dict)
+    """Changes the API server refused, per tenant (not sent again soon)."""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -104,7 +110,7 @@ async def resolve_flow(
         memo = FlowMemo(inputs.flow_hash(text), text, ctx.validate(text))
         ctx.flows[key] = memo
     if memo.errors:
-        return snapshot, inputs.invalid_flow(memo.errors)
+        return snapshot, inputs.invalid_flow(memo.errors, previous=snapshot is not None)
     return Snapshot(memo.hash, memo.text), None
 
 
@@ -125,55 +131,14 @@ def _running(children: Mapping[tuple[str, str], Body], bot_name: str) -> dict[st
     secrets = webhook_annotations.get(names.ANNOTATION_SECRETS_HASH) or worker_annotations.get(
         names.ANNOTATION_SECRETS_HASH, ""
     )
+    env = {e.get("name"): e.get("value") for e in worker.get("env") or []}
+    models = str(env.get(env_var_names()["llm_models"]) or "")
     return {
         "image": str(worker.get("image", "")),
         "flowHash": str(worker_annotations.get(names.ANNOTATION_FLOW_HASH, "")),
         "secretsHash": str(secrets),
+        "models": ", ".join(m for m in models.split(",") if m),
     }
-
-
-def _owned_by(body: Body, uid: str) -> bool:
-    owners = body.get("metadata", {}).get("ownerReferences") or []
-    return any(o.get("uid") == uid for o in owners)
-
-
-async def _apply_children(
-    ctx: Context, uid: str, desired: list[Body], children: dict[tuple[str, str], Body]
-) -> tuple[list[str], list[Problem]]:
-    """Apply what differs, delete optional children no longer wanted. Returns what changed and
-    the names taken by objects this tenant does not own (never overwritten)."""
-    changed: list[str] = []
-    conflicts: list[Problem] = []
-    wanted = {(m["kind"], m["metadata"]["name"]) for m in desired}
-    for manifest in desired:
-        key = (manifest["kind"], manifest["metadata"]["name"])
-        live = children.get(key)
-        # Not among the tenant's children: new (nothing of that name in the cluster-wide name
-        # index: create it straight away), or just created, or someone else's (ask the API).
-        meta = manifest["metadata"]
-        if live is None and ctx.view.exists(key[0], meta["namespace"], key[1]) is not False:
-            live = await ctx.api.get(manifest_path(manifest))
-            if live is not None and not _owned_by(live, uid):
-                conflicts.append(
-                    Problem(
-                        "NameConflict",
-                        f"{key[0]} {key[1]!r} exists and is not owned by this SupportBot",
-                    )
-                )
-                continue
-        if drift.in_sync(manifest, live):
-            continue
-        children[key] = await ctx.api.apply(manifest)
-        ctx.metrics.writes.labels("apply", manifest["kind"]).inc()
-        changed.append(f"{key[0]}/{key[1]}")
-    for (kind, name), body in list(children.items()):
-        if (kind, name) not in wanted and kind in DELETABLE:
-            meta = body["metadata"]
-            await ctx.api.delete(body["apiVersion"], kind, meta["namespace"], name)
-            ctx.metrics.writes.labels("delete", kind).inc()
-            del children[(kind, name)]
-            changed.append(f"{kind}/{name} (deleted)")
-    return changed, conflicts
 
 
 async def _withdraw(ctx: Context, children: dict[tuple[str, str], Body]) -> None:
@@ -195,6 +160,7 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
     if body is None:
         ctx.flows.pop((namespace, name), None)
         ctx.conditions.pop((namespace, name), None)
+        ctx.rejected.pop((namespace, name), None)
         ctx.conflicted.discard((namespace, name))
         return "gone"
     meta = body["metadata"]
@@ -203,7 +169,8 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
         bot = spec.parse(body)
     except InvalidSpecError as exc:
         problems = [Problem("InvalidSpec", str(exc))]
-        await _report(ctx, body, generation, False, problems, {}, None, (0, 0))
+        report = Report(generation, False, problems, held="the spec cannot be used")
+        await _report(ctx, body, report, {}, None, (0, 0))
         return "invalid"
     children = ctx.view.owned(namespace, name, bot.uid)
     endpoints = network.endpoints(bot, ctx.settings.cluster_domain)
@@ -214,43 +181,105 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
         ctx.conflicted.add((namespace, name))
         if not bot.paused:
             await _withdraw(ctx, children)
-        await _report(ctx, body, generation, bot.paused, [clash], children, endpoints, floors)
+        held = "not serving: the number belongs to another SupportBot"
+        report = Report(generation, bot.paused, [clash], held=held)
+        await _report(ctx, body, report, children, endpoints, floors)
         return "conflict"
     ctx.conflicted.discard((namespace, name))
-    if bot.paused:
-        await _report(ctx, body, generation, True, [], children, endpoints, floors)
-        return "paused"
 
     secrets = inputs.resolve_secrets(bot, lambda n: ctx.view.secret(namespace, n))
     flow, flow_problem = await resolve_flow(ctx, bot, children)
     problems = [*secrets.problems, *([flow_problem] if flow_problem else [])]
-    if secrets.problems or flow is None:
-        await _report(ctx, body, generation, False, problems, children, endpoints, floors)
+    desired = None
+    if not secrets.problems and flow is not None:
+        resolved = render.Inputs(flow.text, flow.hash, secrets.hash, secrets.worker_hash)
+        desired = render.render_children(bot, resolved, ctx.settings)
+    if bot.paused:
+        if desired is None:
+            unknown = ", ".join(sorted({p.reason for p in problems}))
+            pending = [f"unknown (the inputs cannot be resolved: {unknown})"]
+        else:
+            pending = childset.differing(desired, children)
+        report = Report(generation, True, [], pending=pending)
+        await _report(ctx, body, report, children, endpoints, floors)
+        return "paused"
+    if desired is None:
+        held = "nothing applied until the inputs are fixed"
+        await _report(
+            ctx, body, Report(generation, False, problems, held), children, endpoints, floors
+        )
         return "held"
+    held = "the flow stays at its last valid version" if flow_problem else ""
+    result = await _converge(ctx, body, bot, desired, children, problems)
+    if result == "rejected":
+        held = "the API server refused the change, so none of it was applied"
+    await _report(ctx, body, Report(generation, False, problems, held), children, endpoints, floors)
+    return result
 
-    desired = render.render_children(
-        bot, render.Inputs(flow.text, flow.hash, secrets.hash, secrets.worker_hash), ctx.settings
-    )
+
+async def _converge(
+    ctx: Context,
+    body: Body,
+    bot: spec.SupportBot,
+    desired: list[Body],
+    children: dict[tuple[str, str], Body],
+    problems: list[Problem],
+) -> str:
+    """Apply the rendered children; appends what went wrong to `problems`. Returns the result
+    label ("applied", "unchanged", "rejected"); retryable API errors propagate."""
+    key = (bot.namespace, bot.name)
+    plan = await childset.plan(ctx.api, ctx.view, bot.name, bot.uid, desired, children)
+    problems.extend(plan.conflicts)
+    rejection = ctx.rejected.get(key)
+    if rejection is not None and rejection.holds(plan, ctx.now()):
+        problems.append(rejection.problem)
+        return "rejected"
     try:
-        changed, conflicts = await _apply_children(ctx, bot.uid, desired, children)
-        problems.extend(conflicts)
+        changed = await childset.execute(ctx.api, ctx.metrics, plan, children)
+    except childset.Refused as exc:
+        ctx.rejected[key] = childset.Rejection(plan.fingerprint(), exc.problem, ctx.now())
+        problems.append(exc.problem)
+        log.warning("%s/%s: %s", *key, exc.problem.message)
+        return "rejected"
     except KubeApiError as exc:
         problems.append(Problem("ApplyFailed", str(exc)))
-        await _report(ctx, body, generation, False, problems, children, endpoints, floors)
+        report = Report(int(body["metadata"].get("generation") or 0), False, problems)
+        endpoints = network.endpoints(bot, ctx.settings.cluster_domain)
+        floors = (bot.spec.webhook.min_replicas, bot.spec.worker.min_replicas)
+        await _report(ctx, body, report, children, endpoints, floors)
         raise
+    ctx.rejected.pop(key, None)
+    for adopted in plan.adopted:
+        await _event(ctx, body, status.Event("Normal", "Adopted", f"adopted {adopted}"))
     if changed:
-        log.info("applied %s/%s: %s", namespace, name, ", ".join(changed))
+        log.info("applied %s/%s: %s", *key, ", ".join(changed))
         await _event(ctx, body, status.Event("Normal", "Applied", "updated " + ", ".join(changed)))
-    await _report(ctx, body, generation, False, problems, children, endpoints, floors)
     return "applied" if changed else "unchanged"
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a pass found, beyond the children: see `status.Observation`."""
+
+    generation: int
+    paused: bool
+    problems: list[Problem]
+    held: str = ""
+    pending: list[str] = field(default_factory=list)
+
+
+def _autoscalers(children: Mapping[tuple[str, str], Body], bot_name: str) -> list[Body]:
+    found = (
+        children.get(("HorizontalPodAutoscaler", f"{bot_name}-{part}"))
+        for part in (names.WEBHOOK, names.WORKER)
+    )
+    return [hpa for hpa in found if hpa is not None]
 
 
 async def _report(
     ctx: Context,
     body: Body,
-    generation: int,
-    paused: bool,
-    problems: list[Problem],
+    report: Report,
     children: Mapping[tuple[str, str], Body],
     endpoints: network.Endpoints | None,
     floors: tuple[int, int],
@@ -258,9 +287,9 @@ async def _report(
     meta = body["metadata"]
     bot_name = meta["name"]
     obs = status.Observation(
-        generation=generation,
-        paused=paused,
-        problems=problems,
+        generation=report.generation,
+        paused=report.paused,
+        problems=report.problems,
         webhook=status.component(
             children.get(("Deployment", names.webhook_name(bot_name))), floors[0]
         ),
@@ -271,6 +300,9 @@ async def _report(
         status_endpoint=endpoints.status if endpoints else "",
         agent_api_endpoint=endpoints.agent_api if endpoints else None,
         running=_running(children, bot_name),
+        held=report.held,
+        pending=report.pending,
+        autoscaling=status.autoscaling(_autoscalers(children, bot_name)),
     )
     previous = body.get("status") or {}
     new = status.compute(obs, previous, ctx.now())

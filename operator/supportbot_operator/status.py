@@ -2,10 +2,16 @@
 its condition transitions deserve.
 
 Conditions follow metav1.Condition and kstatus: `Ready` (both Deployments rolled out and
-available, nothing degraded), `Reconciling` (a rollout is in progress), `Degraded` (an input is
-missing or invalid, an apply failed or pods are failing; the running version is kept), and
-`Paused`. `lastTransitionTime` only moves when a condition's status changes, so an unchanged
-tenant produces an identical status and the reconciler skips the write.
+available, autoscaling working, nothing degraded, nothing held back by a pause), `Reconciling`
+(a rollout is in progress; when not, it says whether the children match the spec, what holds
+them back or what a pause left unapplied), `Degraded` (an input is missing or invalid, the API
+server refused a child, pods are failing, a Deployment was scaled to 0 by hand or an autoscaler
+cannot scale), `Autoscaling` (the HorizontalPodAutoscalers' own `AbleToScale`/`ScalingActive`
+verdicts, with their reasons) and `Paused`. While a pause holds back spec changes,
+`observedGeneration` stays at the last generation the children match, so `kubectl wait` and
+GitOps tools do not take an unapplied spec for done. `lastTransitionTime` only moves when a
+condition's status changes, so an unchanged tenant produces an identical status and the
+reconciler skips the write.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from supportbot_operator import names
 from supportbot_operator.inputs import Problem
 
 READY, RECONCILING, DEGRADED, PAUSED = "Ready", "Reconciling", "Degraded", "Paused"
-CONDITION_TYPES = (READY, RECONCILING, DEGRADED, PAUSED)
+AUTOSCALING = "Autoscaling"
+CONDITION_TYPES = (READY, RECONCILING, DEGRADED, AUTOSCALING, PAUSED)
+SCALED_TO_ZERO = "ScaledToZero"
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,64 @@ def component(deployment: Mapping[str, Any] | None, min_replicas: int = 0) -> Co
             failure = Problem("PodsFailing", f"{meta.get('name')}: {cond.get('message', '')}")
         if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
             failure = Problem("ReplicaFailure", f"{meta.get('name')}: {cond.get('message', '')}")
+    if int(spec.get("replicas", 1)) == 0 < min_replicas:
+        name = meta.get("name")
+        failure = Problem(
+            SCALED_TO_ZERO,
+            f"Deployment {name} was scaled to 0 replicas by hand, and its "
+            "HorizontalPodAutoscaler never scales a Deployment up from 0: scale it back with "
+            f"`kubectl scale deployment {name} --replicas={min_replicas}`",
+        )
     return Component(True, desired, ready, updated, rolled_out, failure)
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """What the tenant's HorizontalPodAutoscalers say about themselves."""
+
+    status: str
+    """True (every autoscaler computes replica counts), False (one cannot), Unknown (none
+    exists yet, or the HPA controller has not evaluated one yet)."""
+    reason: str
+    message: str
+    problems: tuple[Problem, ...] = ()
+
+
+_HPA_CHECKS = ("AbleToScale", "ScalingActive")
+
+
+def autoscaling(hpas: Sequence[Mapping[str, Any]]) -> Autoscaling:
+    """Read the autoscalers' `AbleToScale` and `ScalingActive` conditions: either being False
+    means the tenant's capacity no longer follows its load; the HPA's reason and message are
+    passed on verbatim (e.g. FailedGetExternalMetric when no metrics adapter serves it)."""
+    if not hpas:
+        return Autoscaling("Unknown", "NoAutoscalers", "the autoscalers do not exist yet")
+    problems: list[Problem] = []
+    waiting: list[str] = []
+    for hpa in hpas:
+        name = (hpa.get("metadata") or {}).get("name", "")
+        conds = {c.get("type"): c for c in (hpa.get("status") or {}).get("conditions") or []}
+        failed = [conds[t] for t in _HPA_CHECKS if conds.get(t, {}).get("status") == "False"]
+        if failed:
+            c = failed[0]
+            reason = str(c.get("reason") or f"{c.get('type')}False")
+            problems.append(
+                Problem(
+                    reason,
+                    f"HorizontalPodAutoscaler {name}: {c.get('type')}=False ({reason}): "
+                    f"{c.get('message', '')}",
+                )
+            )
+        elif "ScalingActive" not in conds:
+            waiting.append(name)
+    if problems:
+        message = "; ".join(p.message for p in problems)
+        return Autoscaling("False", problems[0].reason, message, tuple(problems))
+    if waiting:
+        return Autoscaling(
+            "Unknown", "Pending", f"not evaluated by the HPA controller yet: {', '.join(waiting)}"
+        )
+    return Autoscaling("True", "ScalingActive", "every autoscaler computes its replica count")
 
 
 @dataclass(frozen=True)
@@ -74,15 +139,20 @@ class Observation:
     endpoint: str
     status_endpoint: str
     running: Mapping[str, str]
-    """What the pods run: image, flowHash, secretsHash (from the live worker template)."""
+    """What the pods run: image, flowHash, secretsHash, models (from the live templates)."""
     agent_api_endpoint: str | None = None
     """Base URL of the agent API; None while it is off."""
+    held: str = ""
+    """What keeps the spec from being applied in full this pass (empty: it was applied)."""
+    pending: Sequence[str] = ()
+    """Paused only: the children that differ from the spec (the changes the pause holds)."""
+    autoscaling: Autoscaling = Autoscaling("Unknown", "NoAutoscalers", "not read")
 
 
-def _condition(kind: str, ok: bool, reason: str, message: str, gen: int) -> dict[str, Any]:
+def _condition(kind: str, ok: bool | str, reason: str, message: str, gen: int) -> dict[str, Any]:
     return {
         "type": kind,
-        "status": "True" if ok else "False",
+        "status": ok if isinstance(ok, str) else "True" if ok else "False",
         "observedGeneration": gen,
         "reason": reason,
         "message": message[:32768],
@@ -92,12 +162,20 @@ def _condition(kind: str, ok: bool, reason: str, message: str, gen: int) -> dict
 def _conditions(obs: Observation) -> list[dict[str, Any]]:
     gen = obs.generation
     parts = (obs.webhook, obs.worker)
-    problems = list(obs.problems) + [c.failure for c in parts if c.failure is not None]
+    problems = [
+        *obs.problems,
+        *(c.failure for c in parts if c.failure is not None),
+        *obs.autoscaling.problems,
+    ]
     summary = (
         f"webhook {obs.webhook.ready}/{obs.webhook.desired}, "
         f"worker {obs.worker.ready}/{obs.worker.desired} ready"
     )
-    rolling = all(c.exists for c in parts) and not all(c.rolled_out for c in parts)
+    deployed = all(c.exists for c in parts)
+    # A component stuck for a stated reason (scaled to 0, pods failing) is not rolling out.
+    rolling = deployed and any(not c.rolled_out and c.failure is None for c in parts)
+    where = "the running version is kept" if deployed else "nothing is deployed yet"
+    pending = ", ".join(obs.pending)
 
     if problems:
         degraded = _condition(
@@ -107,13 +185,24 @@ def _conditions(obs: Observation) -> list[dict[str, Any]]:
         degraded = _condition(DEGRADED, False, "AsExpected", "inputs valid, pods healthy", gen)
 
     if obs.paused:
-        reconciling = _condition(RECONCILING, False, "Paused", "reconciliation is paused", gen)
+        state = f"not applied: {pending}" if pending else "the children match the spec"
+        reconciling = _condition(
+            RECONCILING, False, "Paused", f"reconciliation is paused; {state}", gen
+        )
     elif rolling:
-        reconciling = _condition(RECONCILING, True, "RollingOut", summary, gen)
+        rollout = f"{summary}; {obs.held}" if obs.held else summary
+        reconciling = _condition(RECONCILING, True, "RollingOut", rollout, gen)
+    elif obs.held or not deployed:
+        held = f"{obs.held}; {where}" if obs.held else where
+        reconciling = _condition(RECONCILING, False, "Held", held, gen)
     else:
         reconciling = _condition(RECONCILING, False, "Reconciled", "children match the spec", gen)
 
-    if not all(c.exists for c in parts):
+    if obs.paused and pending:
+        ready = _condition(
+            READY, False, "Paused", f"paused with changes not applied: {pending}", gen
+        )
+    elif not deployed:
         reason = "Paused" if obs.paused else (problems[0].reason if problems else "Deploying")
         message = "the bot's Deployments do not exist yet"
         if problems and not obs.paused:
@@ -126,6 +215,8 @@ def _conditions(obs: Observation) -> list[dict[str, Any]]:
     else:
         ready = _condition(READY, True, "Available", summary, gen)
 
+    scaling = obs.autoscaling
+    autoscaling_cond = _condition(AUTOSCALING, scaling.status, scaling.reason, scaling.message, gen)
     paused = _condition(
         PAUSED,
         obs.paused,
@@ -133,7 +224,7 @@ def _conditions(obs: Observation) -> list[dict[str, Any]]:
         f"spec.paused or annotation {names.ANNOTATION_PAUSED}" if obs.paused else "reconciling",
         gen,
     )
-    return [ready, reconciling, degraded, paused]
+    return [ready, reconciling, degraded, autoscaling_cond, paused]
 
 
 def _timestamp(now: datetime) -> str:
@@ -151,8 +242,11 @@ def compute(obs: Observation, previous: Mapping[str, Any] | None, now: datetime)
             old.get("lastTransitionTime") if same and old else _timestamp(now)
         )
         conditions.append(cond)
+    # Changes a pause holds back are not observed as done: the generation stays where the
+    # children last matched the spec (None, i.e. absent, when they never did).
+    observed = (previous or {}).get("observedGeneration") if obs.pending else obs.generation
     status: dict[str, Any] = {
-        "observedGeneration": obs.generation,
+        "observedGeneration": observed,
         "conditions": conditions,
         "webhook": obs.webhook.as_status(),
         "worker": obs.worker.as_status(),
@@ -165,7 +259,7 @@ def compute(obs: Observation, previous: Mapping[str, Any] | None, now: datetime)
     return status
 
 
-RUNNING_KEYS = ("image", "flowHash", "secretsHash")
+RUNNING_KEYS = ("image", "flowHash", "secretsHash", "models")
 
 
 def changed(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
@@ -198,7 +292,14 @@ def transitions(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[E
     ):
         events.append(Event("Warning", deg["reason"], deg["message"]))
     elif flipped(DEGRADED, "False") and DEGRADED in before:
-        events.append(Event("Normal", "Recovered", "inputs valid and pods healthy again"))
+        ready = after[READY]
+        healthy = ready["status"] == "True"
+        message = (
+            "inputs valid and pods healthy again"
+            if healthy
+            else f"no longer degraded; not ready yet: {ready['message']}"
+        )
+        events.append(Event("Normal", "Recovered", message))
     if flipped(PAUSED, "True"):
         events.append(Event("Normal", "Paused", "reconciliation paused"))
     elif flipped(PAUSED, "False") and PAUSED in before:

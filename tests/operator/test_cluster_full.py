@@ -1,6 +1,7 @@
-"""Full control plane (controller-manager, scheduler, KWOK nodes): pods become ready so the
-tenant becomes Ready; a flow edit rolls the worker to a new ReplicaSet; an invalid flow leaves
-the running pods alone; deleting the SupportBot garbage-collects every child."""
+"""Full control plane (controller-manager, scheduler, KWOK nodes): pods become ready and roll
+out (Ready stays False: the cluster has no metrics API, so the autoscalers cannot scale); a
+flow edit rolls the worker to a new ReplicaSet; an invalid flow leaves the running pods alone;
+deleting the SupportBot garbage-collects every child."""
 
 from __future__ import annotations
 
@@ -50,6 +51,21 @@ def _status(k: Kubectl, ns: str) -> dict[str, Any]:
     return found
 
 
+def _rolled_out(k: Kubectl, ns: str) -> None:
+    """Both Deployments rolled out on the current spec and available (what Ready would say
+    if the cluster could autoscale)."""
+    wait_for(
+        lambda: (
+            (k.condition("acme", ns, "Reconciling") or {}).get("reason") == "Reconciled"
+            and _status(k, ns).get("webhook", {}).get("ready") == "2/2"
+            and _status(k, ns).get("worker", {}).get("ready") == "1/1"
+        ),
+        T,
+        "both Deployments rolled out",
+    )
+    k.wait_condition("acme", ns, "Autoscaling", "False", T)
+
+
 def _worker_replicasets(k: Kubectl, ns: str) -> list[dict[str, Any]]:
     return k.items("replicasets", ns, "app.kubernetes.io/component=worker")
 
@@ -64,8 +80,7 @@ def test_lifecycle_on_a_full_cluster(
     docs = example_docs("01-acme-retail")
     k.apply(ns, *docs)
 
-    ready = k.wait_condition("acme", ns, "Ready", "True", T)
-    assert ready["reason"] == "Available"
+    _rolled_out(k, ns)
     st = _status(k, ns)
     assert st["webhook"]["ready"] == "2/2", "the HPA's minReplicas took effect and pods are ready"
     assert st["worker"]["ready"] == "1/1"
@@ -74,7 +89,12 @@ def test_lifecycle_on_a_full_cluster(
     events = {
         e["reason"] for e in k.items("events", ns) if e["involvedObject"]["kind"] == "SupportBot"
     }
-    assert {"Applied", "Ready"} <= events
+    assert "Applied" in events
+    # This cluster serves no resource metrics API (no metrics-server), so the CPU autoscalers
+    # cannot scale and the tenant truthfully says so instead of Ready.
+    ready = k.condition("acme", ns, "Ready") or {}
+    assert (ready.get("status"), ready.get("reason")) == ("False", "FailedGetResourceMetric")
+    assert (k.condition("acme", ns, "Autoscaling") or {}).get("status") == "False"
 
     # Flow edit -> new pod template -> new ReplicaSet -> Ready again on the new flow.
     cm = next(d for d in docs if d["kind"] == "ConfigMap")
@@ -84,7 +104,7 @@ def test_lifecycle_on_a_full_cluster(
     wait_for(
         lambda: _status(k, ns).get("flowHash") == inputs.flow_hash(new_text), T, "new flowHash"
     )
-    k.wait_condition("acme", ns, "Ready", "True", T)
+    _rolled_out(k, ns)
 
     # Invalid flow -> Degraded, no new ReplicaSet, pods keep running.
     k.patch("configmap", "acme-flow", ns, {"data": {"flow.yaml": "version: 1\nname: broken\n"}})

@@ -72,7 +72,14 @@ def test_flow_source(make_body: Callable[..., Body]) -> None:
 
 
 def test_invalid_flow_message_is_bounded() -> None:
-    problem = inputs.invalid_flow([f"line {i}: bad" for i in range(9)])
+    problem = inputs.invalid_flow([f"line {i}: bad" for i in range(9)], previous=True)
     assert problem.reason == "InvalidFlow"
+    assert "keeping the previous version" in problem.message
     assert "line 4: bad" in problem.message and "line 5: bad" not in problem.message
     assert problem.message.endswith("(+4 more)")
+
+
+def test_invalid_flow_without_a_previous_version_says_nothing_is_deployed() -> None:
+    problem = inputs.invalid_flow(["start: unknown node 'nowhere'"], previous=False)
+    assert "previous version" not in problem.message
+    assert "nothing is deployed until it is fixed" in problem.message

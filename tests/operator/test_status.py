@@ -173,3 +173,107 @@ def test_vanished_running_values_are_cleared_once() -> None:
     assert status.changed(st, gone)
     stored = {k: v for k, v in gone.items() if v is not None}  # what the API server keeps
     assert not status.changed(stored, status.compute(_obs(running={}), stored, T0))
+
+
+def _hpa(name: str, **conditions: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "status": {
+            "conditions": [
+                {"type": kind, "status": st, "reason": reason, "message": f"{kind} says {reason}"}
+                for kind, (st, reason) in conditions.items()
+            ]
+        },
+    }
+
+
+def test_autoscalers_that_cannot_scale_are_degraded_and_not_ready() -> None:
+    broken = status.autoscaling(
+        [
+            _hpa("acme-webhook", AbleToScale=("True", "SucceededGetScale")),
+            _hpa(
+                "acme-worker",
+                AbleToScale=("True", "SucceededGetScale"),
+                ScalingActive=("False", "FailedGetExternalMetric"),
+            ),
+        ]
+    )
+    assert (broken.status, broken.reason) == ("False", "FailedGetExternalMetric")
+    assert "HorizontalPodAutoscaler acme-worker: ScalingActive=False" in broken.message
+    c = _conds(status.compute(_obs(autoscaling=broken), None, T0))
+    assert (c["Autoscaling"]["status"], c["Autoscaling"]["reason"]) == (
+        "False",
+        "FailedGetExternalMetric",
+    )
+    assert (c["Degraded"]["status"], c["Degraded"]["reason"]) == ("True", "FailedGetExternalMetric")
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "FailedGetExternalMetric")
+
+
+def test_autoscalers_not_yet_evaluated_are_unknown_and_harmless() -> None:
+    assert status.autoscaling([]).status == "Unknown"
+    waiting = status.autoscaling([_hpa("acme-worker")])
+    assert (waiting.status, waiting.reason) == ("Unknown", "Pending")
+    c = _conds(status.compute(_obs(autoscaling=waiting), None, T0))
+    assert c["Autoscaling"]["status"] == "Unknown" and c["Ready"]["status"] == "True"
+    active = status.autoscaling([_hpa("acme-worker", ScalingActive=("True", "ValidMetricFound"))])
+    assert active.status == "True" and not active.problems
+
+
+def test_a_deployment_scaled_to_zero_by_hand_says_why_not_rolling_out() -> None:
+    zero = _deployment(desired=0, ready=0, updated=0)
+    worker = status.component(zero, min_replicas=1)
+    assert worker.failure is not None and worker.failure.reason == "ScaledToZero"
+    assert "kubectl scale deployment acme-webhook --replicas=1" in worker.failure.message
+    c = _conds(status.compute(_obs(worker=worker), None, T0))
+    assert c["Reconciling"]["reason"] != "RollingOut"
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "ScaledToZero")
+
+
+def test_changes_held_by_a_pause_are_not_observed_as_done() -> None:
+    before = status.compute(_obs(generation=4), None, T0)
+    held = status.compute(
+        _obs(generation=5, paused=True, pending=["Deployment/acme-worker"]), before, T0
+    )
+    c = _conds(held)
+    assert held["observedGeneration"] == 4
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "Paused")
+    assert "not applied: Deployment/acme-worker" in c["Reconciling"]["message"]
+    nothing = status.compute(_obs(generation=5, paused=True), before, T0)
+    assert nothing["observedGeneration"] == 5 and _conds(nothing)["Ready"]["status"] == "True"
+
+
+def test_held_states_say_what_is_deployed() -> None:
+    missing = status.component(None)
+    new = _conds(
+        status.compute(
+            _obs(
+                webhook=missing,
+                worker=missing,
+                problems=[Problem("SecretNotFound", "gone")],
+                held="nothing applied until the inputs are fixed",
+            ),
+            None,
+            T0,
+        )
+    )
+    assert new["Reconciling"]["reason"] == "Held"
+    assert new["Reconciling"]["message"] == (
+        "nothing applied until the inputs are fixed; nothing is deployed yet"
+    )
+    running = _conds(status.compute(_obs(problems=[Problem("X", "y")], held="refused"), None, T0))
+    assert running["Reconciling"]["message"] == "refused; the running version is kept"
+
+
+def test_recovered_claims_healthy_pods_only_when_ready() -> None:
+    missing = status.component(None)
+    degraded = status.compute(
+        _obs(webhook=missing, worker=missing, problems=[Problem("SecretNotFound", "gone")]),
+        None,
+        T0,
+    )
+    deploying = status.compute(
+        _obs(webhook=status.component(_deployment(ready=0)), worker=missing), degraded, T0
+    )
+    (event,) = status.transitions(degraded, deploying)
+    assert event.reason == "Recovered" and "pods healthy" not in event.message
+    assert "not ready yet" in event.message

@@ -1,0 +1,162 @@
+"""Truthful status and ownership on the full control plane (controller-manager with the HPA
+controller and the garbage collector, KWOK pods): broken autoscaling is not Ready, a worker
+scaled to 0 by hand says so, and children orphaned by `--cascade=orphan` are adopted."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supportbot_dev.controlplane import Cluster
+from supportbot_operator import names
+from supportbot_operator.testing import Kubectl, OperatorProcess, wait_for
+
+pytestmark = pytest.mark.fullcluster
+Docs = Callable[[str], list[dict[str, Any]]]
+T = 90.0
+CRD = Path(__file__).resolve().parents[2] / "crds" / "supportbot.dev_supportbots.yaml"
+
+
+@pytest.fixture(scope="module")
+def full(kube_full: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    kube_full.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    kube_full.kubectl(
+        "wait", "--for=condition=Established", f"crd/{names.CRD_NAME}", "--timeout=60s"
+    )
+    op = OperatorProcess.start(
+        kubeconfig=kube_full.kubeconfig,
+        log_path=tmp_path_factory.mktemp("full-status") / "operator.log",
+        namespaces="fst-*",
+        env={
+            "SUPPORTBOT_OPERATOR_RESYNC_SECONDS": "5",
+            "SUPPORTBOT_OPERATOR_DEBOUNCE_SECONDS": "0.2",
+        },
+    )
+    yield Kubectl(kube_full.kubectl)
+    op.stop()
+
+
+def _ns(k: Kubectl) -> str:
+    ns = f"fst-{uuid.uuid4().hex[:8]}"
+    k.run("create", "namespace", ns)
+    return ns
+
+
+def _conditions(k: Kubectl, name: str, ns: str) -> dict[str, dict[str, Any]]:
+    bot = k.get("supportbot", name, ns) or {}
+    return {c["type"]: c for c in (bot.get("status") or {}).get("conditions", [])}
+
+
+def _hpa_condition(k: Kubectl, name: str, ns: str, kind: str) -> dict[str, Any] | None:
+    hpa = k.get("hpa", name, ns) or {}
+    for cond in (hpa.get("status") or {}).get("conditions") or []:
+        if cond["type"] == kind:
+            found: dict[str, Any] = cond
+            return found
+    return None
+
+
+def test_broken_autoscaling_is_degraded_and_not_ready(full: Kubectl, example_docs: Docs) -> None:
+    """This cluster serves no external metrics API, so the worker HPA of a QueueDepth tenant
+    cannot compute a replica count (ScalingActive=False, FailedGetExternalMetric)."""
+    k, ns = full, _ns(full)
+    k.apply(ns, *example_docs("02-globex-telecom"))
+    wait_for(
+        lambda: (
+            (_hpa_condition(k, "globex-worker", ns, "ScalingActive") or {}).get("reason")
+            == "FailedGetExternalMetric"
+        ),
+        T,
+        "the worker HPA failing to read its metric",
+    )
+    wait_for(
+        lambda: (
+            (k.get("supportbot", "globex", ns) or {})
+            .get("status", {})
+            .get("worker", {})
+            .get("ready")
+            == "2/2"
+        ),
+        T,
+        "worker pods ready",
+    )
+    k.wait_condition("globex", ns, "Autoscaling", "False", T)
+    # No resource metrics API here either: the webhook's CPU autoscaler fails as well.
+    failure = "HorizontalPodAutoscaler globex-worker: ScalingActive=False (FailedGetExternalMetric)"
+
+    def reported() -> dict[str, Any] | None:
+        cond = _conditions(k, "globex", ns)["Autoscaling"]
+        return cond if failure in cond["message"] else None
+
+    autoscaling = wait_for(reported, T, "the worker autoscaler's failure in the condition")
+    assert autoscaling is not None
+    assert "external metrics API" in autoscaling["message"]
+    conds = _conditions(k, "globex", ns)
+    assert conds["Degraded"]["status"] == "True", conds["Degraded"]
+    assert "globex-worker" in conds["Degraded"]["message"]
+    assert conds["Ready"]["status"] == "False", conds["Ready"]
+    assert "globex-worker" in conds["Ready"]["message"]
+
+
+def test_a_worker_scaled_to_zero_by_hand_says_why(full: Kubectl, example_docs: Docs) -> None:
+    k, ns = full, _ns(full)
+    k.apply(ns, *example_docs("01-acme-retail"))
+    wait_for(
+        lambda: _conditions(k, "acme", ns).get("Reconciling", {}).get("reason") == "Reconciled",
+        T,
+        "every pod rolled out",
+    )
+    k.run("scale", "deployment", "acme-worker", "-n", ns, "--replicas=0")
+    ready = k.wait_condition("acme", ns, "Ready", "False", T, reason="ScaledToZero")
+    assert "acme-worker" in ready["message"] and "kubectl scale" in ready["message"], ready
+    conds = _conditions(k, "acme", ns)
+    assert conds["Reconciling"]["reason"] != "RollingOut", conds["Reconciling"]
+    assert (conds["Degraded"]["status"], conds["Degraded"]["reason"]) == ("True", "ScaledToZero")
+
+
+def test_children_orphaned_by_a_cascade_orphan_delete_are_adopted(
+    full: Kubectl, example_docs: Docs
+) -> None:
+    k, ns = full, _ns(full)
+    docs = example_docs("01-acme-retail")
+    k.apply(ns, *docs)
+    wait_for(
+        lambda: k.get("deployment", "acme-worker", ns) and k.get("hpa", "acme-worker", ns),
+        T,
+        "children",
+    )
+    deployment_uid = (k.get("deployment", "acme-worker", ns) or {})["metadata"]["uid"]
+    k.run("delete", "supportbot", "acme", "-n", ns, "--cascade=orphan", "--wait=true")
+    wait_for(
+        lambda: (
+            not (k.get("deployment", "acme-worker", ns) or {})["metadata"].get("ownerReferences")
+        ),
+        T,
+        "the garbage collector to orphan the children",
+    )
+
+    k.apply(ns, *[d for d in docs if d["kind"] == names.KIND])
+    uid = (k.get("supportbot", "acme", ns) or {})["metadata"]["uid"]
+    wait_for(
+        lambda: (
+            [
+                o["uid"]
+                for o in (k.get("deployment", "acme-worker", ns) or {})["metadata"].get(
+                    "ownerReferences", []
+                )
+            ]
+            == [uid]
+        ),
+        T,
+        "the orphaned Deployment adopted",
+    )
+    degraded = k.wait_condition("acme", ns, "Degraded", "False", T)
+    assert degraded["reason"] != "NameConflict"
+    assert (k.get("deployment", "acme-worker", ns) or {})["metadata"]["uid"] == deployment_uid
+    for kind, name in (("service", "acme-webhook"), ("configmap", "acme-validated-flow")):
+        owners = (k.get(kind, name, ns) or {})["metadata"].get("ownerReferences", [])
+        assert [o["uid"] for o in owners] == [uid], (kind, name)
