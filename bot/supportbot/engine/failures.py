@@ -9,21 +9,12 @@ U+0000 reaching PostgreSQL) is a failed attempt: bounded retries, then a dead le
 
 from __future__ import annotations
 
-import redis.exceptions
-
 from supportbot.messages import TurnDeferred
 from supportbot.msg91.ratelimit import RateLimitTimeout
 from supportbot.msg91.sending import DeliveryDeferred
 from supportbot.observability import scrub
+from supportbot.queueing.transient import REDIS_TRANSIENT
 from supportbot.storage.transient import is_transient_storage_error
-
-_REDIS_TRANSIENT = (
-    redis.exceptions.ConnectionError,  # includes BusyLoadingError (a restarted Redis loading)
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,  # a replica that has not been promoted yet
-    redis.exceptions.TryAgainError,
-    redis.exceptions.ClusterDownError,
-)
 
 
 def dependency_of(exc: BaseException) -> str | None:
@@ -31,7 +22,7 @@ def dependency_of(exc: BaseException) -> str | None:
     or None when the failure is not an outage."""
     if isinstance(exc, TurnDeferred):
         return exc.dependency
-    if isinstance(exc, _REDIS_TRANSIENT):
+    if isinstance(exc, REDIS_TRANSIENT):
         return "redis"
     if isinstance(exc, DeliveryDeferred | RateLimitTimeout):
         return "msg91"

@@ -51,11 +51,11 @@ from supportbot.queueing.persistence import PersistenceWatch
 from supportbot.queueing.pressure import probe_loop
 from supportbot.queueing.rqbridge import JobSlot, RqBridge
 from supportbot.queueing.sweeper import sweep_loop
+from supportbot.queueing.transient import REDIS_TRANSIENT
 from supportbot.settings import BotSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 DEQUEUE_MAX_BACKOFF_SECONDS = 5.0
 """Longest pause between dequeue attempts while Redis fails: how late work resumes after."""
 PERSISTENCE_CHECK_SECONDS = 60.0
@@ -289,7 +289,7 @@ class AsyncWorker:
                     await self.redis.lpush(rqjobs.queue_key(self.settings.queue_name), job_id)
                 else:
                     await self.mailbox.requeue(ref, job_id, token, self.bridge.intermediate_key)
-            except REDIS_DOWN:
+            except REDIS_TRANSIENT:
                 return  # still failing: the next successful dequeue tries again
             del self._unstarted[job_id]
             log.info("job %s requeued after a Redis failure", job_id)
@@ -330,7 +330,7 @@ class AsyncWorker:
             self._slots_by_job[job_id] = slot
             started = True
             await self._perform(slot, early)
-        except REDIS_DOWN as exc:
+        except REDIS_TRANSIENT as exc:
             if started:
                 log.error("job %s lost Redis mid-way (%s): the sweeper resumes it", job_id, exc)
             else:  # popped, never started: put it back ourselves once Redis answers again
