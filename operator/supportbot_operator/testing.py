@@ -23,6 +23,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 T = TypeVar("T")
 
+ACME_CHILDREN: list[tuple[str, str]] = [
+    ("serviceaccount", "acme"),
+    ("configmap", "acme-validated-flow"),
+    ("service", "acme-webhook"),
+    ("deployment", "acme-webhook"),
+    ("deployment", "acme-worker"),
+    ("hpa", "acme-webhook"),
+    ("hpa", "acme-worker"),
+    ("pdb", "acme-webhook"),
+    ("pdb", "acme-worker"),
+]
+"""(kubectl kind, name) of every child the operator makes for examples/01-acme-retail."""
+
 
 def free_port() -> int:
     with socket.socket() as s:

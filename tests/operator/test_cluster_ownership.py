@@ -9,22 +9,11 @@ from typing import Any
 
 import pytest
 
-from supportbot_operator.testing import Kubectl, wait_for
+from supportbot_operator.testing import ACME_CHILDREN, Kubectl, wait_for
 
 pytestmark = pytest.mark.cluster
 Docs = Callable[[str], list[dict[str, Any]]]
 T = 30.0
-CHILDREN = [
-    ("serviceaccount", "acme"),
-    ("configmap", "acme-validated-flow"),
-    ("service", "acme-webhook"),
-    ("deployment", "acme-webhook"),
-    ("deployment", "acme-worker"),
-    ("hpa", "acme-webhook"),
-    ("hpa", "acme-worker"),
-    ("pdb", "acme-webhook"),
-    ("pdb", "acme-worker"),
-]
 
 
 def _owner_uids(k: Kubectl, kind: str, name: str, ns: str) -> list[str]:
@@ -42,7 +31,7 @@ def test_children_of_an_earlier_incarnation_are_adopted(
 ) -> None:
     docs = example_docs("01-acme-retail")
     kubectl.apply(ns, *docs)
-    wait_for(lambda: all(kubectl.get(k, n, ns) for k, n in CHILDREN), T, "every child")
+    wait_for(lambda: all(kubectl.get(k, n, ns) for k, n in ACME_CHILDREN), T, "every child")
     first = _uid(kubectl, ns)
     service_uid = (kubectl.get("service", "acme-webhook", ns) or {})["metadata"]["uid"]
     # No garbage collector here: the children stay, owned by a SupportBot that is gone.
@@ -51,7 +40,7 @@ def test_children_of_an_earlier_incarnation_are_adopted(
     second = _uid(kubectl, ns)
     assert second != first
     wait_for(
-        lambda: all(_owner_uids(kubectl, k, n, ns) == [second] for k, n in CHILDREN),
+        lambda: all(_owner_uids(kubectl, k, n, ns) == [second] for k, n in ACME_CHILDREN),
         T,
         "every child owned by the new SupportBot only",
     )

@@ -9,21 +9,10 @@ from typing import Any
 import pytest
 
 from supportbot_operator import inputs, names
-from supportbot_operator.testing import Kubectl, OperatorProcess, wait_for
+from supportbot_operator.testing import ACME_CHILDREN, Kubectl, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.cluster
 Docs = Callable[[str], list[dict[str, Any]]]
-CHILDREN = [
-    ("serviceaccount", "acme"),
-    ("configmap", "acme-validated-flow"),
-    ("service", "acme-webhook"),
-    ("deployment", "acme-webhook"),
-    ("deployment", "acme-worker"),
-    ("hpa", "acme-webhook"),
-    ("hpa", "acme-worker"),
-    ("pdb", "acme-webhook"),
-    ("pdb", "acme-worker"),
-]
 T = 30.0  # seconds to wait for the operator to react
 
 
@@ -43,7 +32,7 @@ def _template_annotations(k: Kubectl, name: str, ns: str) -> dict[str, str]:
 
 def _deployed(k: Kubectl, ns: str, docs: list[dict[str, Any]]) -> dict[str, Any]:
     k.apply(ns, *docs)
-    wait_for(lambda: all(k.get(kind, name, ns) for kind, name in CHILDREN), T, "every child")
+    wait_for(lambda: all(k.get(kind, name, ns) for kind, name in ACME_CHILDREN), T, "every child")
     bot = wait_for(lambda: (k.get("supportbot", "acme", ns) or {}).get("status"), T, "a status")
     return {"status": bot}
 
@@ -55,7 +44,7 @@ def test_apply_creates_every_child_with_owner_and_status(
     _deployed(kubectl, ns, docs)
     bot = kubectl.get("supportbot", "acme", ns)
     assert bot is not None
-    for kind, name in CHILDREN:
+    for kind, name in ACME_CHILDREN:
         child = kubectl.get(kind, name, ns, managed_fields=True)
         assert child is not None
         (owner,) = child["metadata"]["ownerReferences"]

@@ -12,22 +12,11 @@ from typing import Any
 import pytest
 
 from supportbot_operator import names
-from supportbot_operator.testing import Kubectl, OperatorProcess, wait_for
+from supportbot_operator.testing import ACME_CHILDREN, Kubectl, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.cluster
 Docs = Callable[[str], list[dict[str, Any]]]
 T = 30.0
-CHILDREN = [
-    ("serviceaccount", "acme"),
-    ("configmap", "acme-validated-flow"),
-    ("service", "acme-webhook"),
-    ("deployment", "acme-webhook"),
-    ("deployment", "acme-worker"),
-    ("hpa", "acme-webhook"),
-    ("hpa", "acme-worker"),
-    ("pdb", "acme-webhook"),
-    ("pdb", "acme-worker"),
-]
 
 
 def _bot(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,7 +51,7 @@ def _seen(k: Kubectl, ns: str, generation: int) -> dict[str, dict[str, Any]] | N
 
 def _deployed(k: Kubectl, ns: str, docs: list[dict[str, Any]]) -> None:
     k.apply(ns, *docs)
-    wait_for(lambda: all(k.get(kind, name, ns) for kind, name in CHILDREN), T, "every child")
+    wait_for(lambda: all(k.get(kind, name, ns) for kind, name in ACME_CHILDREN), T, "every child")
     k.wait_condition("acme", ns, "Degraded", "False")
 
 
@@ -179,7 +168,7 @@ def test_a_child_the_api_refuses_leaves_nothing_half_built_and_is_not_retried_ho
     assert "Limit must be set for non overcommitable resources" in cond["message"], cond
     ready = _conditions(kubectl, ns)["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "ApplyRejected")
-    for kind, name in CHILDREN:
+    for kind, name in ACME_CHILDREN:
         assert kubectl.get(kind, name, ns) is None, f"{kind}/{name} created for a refused tenant"
     (warning,) = _events(kubectl, ns, "ApplyRejected")
     assert warning["type"] == "Warning"
@@ -206,7 +195,7 @@ def test_a_child_the_api_refuses_leaves_nothing_half_built_and_is_not_retried_ho
         ns,
         {"spec": {"webhook": {"resources": {"limits": {"example.com/widget": "1"}}}}},
     )
-    wait_for(lambda: all(kubectl.get(k, n, ns) for k, n in CHILDREN), T, "every child")
+    wait_for(lambda: all(kubectl.get(k, n, ns) for k, n in ACME_CHILDREN), T, "every child")
     kubectl.wait_condition("acme", ns, "Degraded", "False")
 
 
