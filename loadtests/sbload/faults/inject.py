@@ -24,7 +24,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -63,16 +63,28 @@ async def _until(at: float) -> None:
         await asyncio.sleep(delay)
 
 
+class _Server(Protocol):
+    def kill(self) -> None: ...
+    def restart(self) -> None: ...
+
+
+async def _down_for(server: _Server, fault: Fault, ev: FaultEvents) -> float:
+    """Kill `server`, keep it down for the fault's seconds, restart it; records when it was
+    injected and healed, and returns the seconds the restart took."""
+    ev.injected_at = injected = time.time()
+    await asyncio.to_thread(server.kill)
+    await _until(injected + fault.seconds)
+    began = time.time()
+    await asyncio.to_thread(server.restart)
+    ev.healed_at = healed = time.time()
+    return healed - began
+
+
 async def pg_down(fault: Fault, run: Running, ev: FaultEvents) -> None:
     pg = run.stack.postgres
     assert pg is not None
-    ev.injected_at = time.time()
-    await asyncio.to_thread(pg.kill)
-    await _until(ev.injected_at + fault.seconds)
-    began = time.time()
-    await asyncio.to_thread(pg.restart)
-    ev.healed_at = time.time()
-    ev.notes.append(f"immediate stop; back {ev.healed_at - began:.1f} s after the restart")
+    back = await _down_for(pg, fault, ev)
+    ev.notes.append(f"immediate stop; back {back:.1f} s after the restart")
 
 
 async def msg91_5xx(fault: Fault, run: Running, ev: FaultEvents) -> None:
@@ -94,13 +106,8 @@ async def msg91_5xx(fault: Fault, run: Running, ev: FaultEvents) -> None:
 async def redis_sigkill(fault: Fault, run: Running, ev: FaultEvents) -> None:
     server = run.stack.redis
     assert server is not None
-    ev.injected_at = time.time()
-    await asyncio.to_thread(server.kill)
-    await _until(ev.injected_at + fault.seconds)
-    began = time.time()
-    await asyncio.to_thread(server.restart)
-    ev.healed_at = time.time()
-    ev.notes.append(f"AOF everysec; AOF reloaded in {ev.healed_at - began:.1f} s")
+    reloaded = await _down_for(server, fault, ev)
+    ev.notes.append(f"AOF everysec; AOF reloaded in {reloaded:.1f} s")
 
 
 async def worker_sigkill(fault: Fault, run: Running, ev: FaultEvents) -> None:
