@@ -3,9 +3,10 @@ defaulted exactly as the API server would (structural defaults from the CRD)."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ import yaml
 from supportbot_dev.controlplane import Cluster
 from supportbot_operator import names, schemacheck
 from supportbot_operator.settings import OperatorSettings
-from supportbot_operator.testing import Kubectl, OperatorProcess, unique_number
+from supportbot_operator.testing import Kubectl, OperatorProcess, token_kubeconfig, unique_number
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "crds" / "supportbot.dev_supportbots.yaml"
 EXAMPLES = ROOT / "examples"
+CHART = ROOT / "charts" / "supportbot-operator"
 FAST = {
     "SUPPORTBOT_OPERATOR_RESYNC_SECONDS": "5",
     "SUPPORTBOT_OPERATOR_DEBOUNCE_SECONDS": "0.2",
@@ -139,6 +141,72 @@ def operator(
     )
     yield op
     op.stop()
+
+
+@pytest.fixture(scope="session")
+def install_chart(api_cluster: Cluster) -> Callable[..., str]:
+    """`install_chart(system, *values, prefix="sb")`: `helm install` the chart from charts/ into
+    namespace `system` as a new release `prefix` + 6 hex digits, and return its name. The CRD
+    stays the session's (crds.install=false), no aggregated ClusterRoles; `values` are more helm
+    arguments. Uninstalling is the caller's."""
+
+    def install(system: str, *values: str, prefix: str = "sb") -> str:
+        release = f"{prefix}{uuid.uuid4().hex[:6]}"
+        api_cluster.helm(
+            "install",
+            release,
+            str(CHART),
+            "-n",
+            system,
+            "--set",
+            "crds.install=false",
+            "--set",
+            "rbac.aggregateClusterRoles=false",
+            *values,
+        )
+        return release
+
+    return install
+
+
+@pytest.fixture(scope="session")
+def start_webhook_operator(api_cluster: Cluster) -> Callable[..., OperatorProcess]:
+    """`start_webhook_operator(release, system, namespaces, port, tmp, env={})`: the operator as
+    a local process with the chart ServiceAccount's token and the webhook certificate Helm made
+    (written to `tmp`/certs, as the pod would mount it), serving the admission webhook on
+    127.0.0.1:`port`; `env` adds settings. Stopping it is the caller's."""
+
+    def start(
+        release: str,
+        system: str,
+        namespaces: str,
+        port: int,
+        tmp: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> OperatorProcess:
+        k = Kubectl(api_cluster.kubectl)
+        secret = k.get("secret", f"{release}-supportbot-operator-webhook-tls", system) or {}
+        certs = tmp / "certs"
+        certs.mkdir()
+        for key in ("tls.crt", "tls.key"):
+            (certs / key).write_bytes(base64.b64decode(secret["data"][key]))
+        sa = f"{release}-supportbot-operator"
+        token = api_cluster.kubectl("create", "token", sa, "-n", system, "--duration=1h").stdout
+        return OperatorProcess.start(
+            kubeconfig=token_kubeconfig(
+                api_cluster.kubeconfig, token.strip(), tmp / "sa.kubeconfig"
+            ),
+            log_path=tmp / "operator.log",
+            namespaces=namespaces,
+            env={
+                "SUPPORTBOT_OPERATOR_WEBHOOK_PORT": str(port),
+                "SUPPORTBOT_OPERATOR_WEBHOOK_HOST": "127.0.0.1",
+                "SUPPORTBOT_OPERATOR_WEBHOOK_CERT_DIR": str(certs),
+                **(env or {}),
+            },
+        )
+
+    return start
 
 
 @pytest.fixture

@@ -6,14 +6,11 @@ failurePolicy holds when nothing answers."""
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import socket
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,13 +21,11 @@ from supportbot_operator.testing import (
     Kubectl,
     OperatorProcess,
     free_port,
-    token_kubeconfig,
     unique_number,
     wait_for,
 )
 
 pytestmark = pytest.mark.cluster
-CHART = str(Path(__file__).resolve().parents[2] / "charts" / "supportbot-operator")
 Docs = Callable[[str], list[dict[str, Any]]]
 BROKEN_FLOW = "version: 1\nname: broken\nstart: nowhere\nsteps:\n  hello:\n    text: hi\n"
 
@@ -48,58 +43,33 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _helm_install(cluster: Cluster, system: str, *values: str) -> str:
-    release = f"wh{uuid.uuid4().hex[:6]}"
-    cluster.helm(
-        "install",
-        release,
-        CHART,
-        "-n",
-        system,
-        "--set",
-        "crds.install=false",
-        "--set",
-        "rbac.aggregateClusterRoles=false",
-        *values,
-    )
-    return release
-
-
 @pytest.fixture(scope="module")
 def webhook(
     api_cluster: Cluster,
     make_namespace_module: Callable[[str], str],
     tmp_path_factory: pytest.TempPathFactory,
+    install_chart: Callable[..., str],
+    start_webhook_operator: Callable[..., OperatorProcess],
 ) -> Iterator[Webhook]:
     system, a, b = (make_namespace_module(p) for p in ("whsys", "adm", "adm"))
     port = free_port()
-    release = _helm_install(
-        api_cluster,
+    release = install_chart(
         system,
         "--set",
         f"watchNamespaces={{{a},{b}}}",
         "--set",
         f"admissionWebhook.url=https://127.0.0.1:{port}",
+        prefix="wh",
     )
     k = Kubectl(api_cluster.kubectl)
     tmp = tmp_path_factory.mktemp("webhook")
-    secret = k.get("secret", f"{release}-supportbot-operator-webhook-tls", system) or {}
-    certs = tmp / "certs"
-    certs.mkdir()
-    for key in ("tls.crt", "tls.key"):  # what the pod would mount from the chart's Secret
-        (certs / key).write_bytes(base64.b64decode(secret["data"][key]))
-    sa = f"{release}-supportbot-operator"
-    token = api_cluster.kubectl("create", "token", sa, "-n", system, "--duration=1h").stdout
-    op = OperatorProcess.start(
-        kubeconfig=token_kubeconfig(api_cluster.kubeconfig, token.strip(), tmp / "sa.kubeconfig"),
-        log_path=tmp / "operator.log",
-        namespaces=f"{a},{b}",
-        env={
-            "SUPPORTBOT_OPERATOR_WEBHOOK_PORT": str(port),
-            "SUPPORTBOT_OPERATOR_WEBHOOK_HOST": "127.0.0.1",
-            "SUPPORTBOT_OPERATOR_WEBHOOK_CERT_DIR": str(certs),
-            "SUPPORTBOT_OPERATOR_DEBOUNCE_SECONDS": "0.2",
-        },
+    op = start_webhook_operator(
+        release,
+        system,
+        f"{a},{b}",
+        port,
+        tmp,
+        {"SUPPORTBOT_OPERATOR_DEBOUNCE_SECONDS": "0.2"},
     )
     try:
         wait_for(lambda: _port_open(port), 30, "the webhook server")
@@ -183,18 +153,21 @@ def test_a_broken_opted_in_flow_is_refused_with_line_numbers(webhook: Webhook) -
 
 
 def test_failure_policy_when_the_webhook_does_not_answer(
-    api_cluster: Cluster, make_namespace: Callable[[str], str], example_docs: Docs
+    api_cluster: Cluster,
+    make_namespace: Callable[[str], str],
+    example_docs: Docs,
+    install_chart: Callable[..., str],
 ) -> None:
     """Nothing listens at the registered URL: SupportBots fail closed, opted-in flow
     ConfigMaps fail open (the reconciler still guards both)."""
     system, ns = make_namespace("whsys"), make_namespace("adm")
-    release = _helm_install(
-        api_cluster,
+    release = install_chart(
         system,
         "--set",
         f"watchNamespaces={{{ns}}}",
         "--set",
         f"admissionWebhook.url=https://127.0.0.1:{free_port()}",
+        prefix="wh",
     )
     k = Kubectl(api_cluster.kubectl)
     try:

@@ -5,7 +5,6 @@ authenticates as the chart's ServiceAccount (its own token), proving the RBAC su
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -174,22 +173,14 @@ def test_install_and_reconcile_as_the_charts_service_account(
     make_namespace: Callable[[str], str],
     example_docs: Callable[[str], list[dict[str, Any]]],
     tmp_path: Path,
+    install_chart: Callable[..., str],
 ) -> None:
     system = make_namespace("sbsys")
     tenants = make_namespace("rbac")  # not matched by the shared operator's op-* pattern
-    release = f"sb{uuid.uuid4().hex[:6]}"
-    api_cluster.helm(
-        "install",
-        release,
-        CHART,
-        "-n",
+    release = install_chart(
         system,
         "--set",
-        "crds.install=false",
-        "--set",
         f"watchNamespaces={{{tenants}}}",
-        "--set",
-        "rbac.aggregateClusterRoles=false",
         "--set",
         "admissionWebhook.enabled=false",  # test_cluster_admission.py covers it
     )

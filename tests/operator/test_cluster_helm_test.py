@@ -12,7 +12,6 @@ SUPPORTBOT_SELFTEST_HEALTH_URL is pointed at the operator's local health port)."
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import uuid
@@ -30,12 +29,10 @@ from supportbot_operator.testing import (
     Kubectl,
     OperatorProcess,
     free_port,
-    token_kubeconfig,
     wait_for,
 )
 
 pytestmark = pytest.mark.cluster
-CHART = str(Path(__file__).resolve().parents[2] / "charts" / "supportbot-operator")
 
 
 @dataclass
@@ -100,40 +97,20 @@ def release(
     api_cluster: Cluster,
     make_namespace_module: Callable[[str], str],
     tmp_path_factory: pytest.TempPathFactory,
+    install_chart: Callable[..., str],
+    start_webhook_operator: Callable[..., OperatorProcess],
 ) -> Iterator[Release]:
     system, tenants = make_namespace_module("htsys"), make_namespace_module("ht")
     port = free_port()
-    name = f"ht{uuid.uuid4().hex[:6]}"
-    api_cluster.helm(
-        "install",
-        name,
-        CHART,
-        "-n",
+    name = install_chart(
         system,
-        "--set=crds.install=false",
-        "--set=rbac.aggregateClusterRoles=false",
         f"--set=watchNamespaces={{{tenants}}}",
         f"--set=admissionWebhook.url=https://127.0.0.1:{port}",
+        prefix="ht",
     )
     k = Kubectl(api_cluster.kubectl)
     tmp = tmp_path_factory.mktemp("helmtest")
-    secret = k.get("secret", f"{name}-supportbot-operator-webhook-tls", system) or {}
-    certs = tmp / "certs"
-    certs.mkdir()
-    for key in ("tls.crt", "tls.key"):
-        (certs / key).write_bytes(base64.b64decode(secret["data"][key]))
-    sa = f"{name}-supportbot-operator"
-    token = api_cluster.kubectl("create", "token", sa, "-n", system, "--duration=1h").stdout
-    op = OperatorProcess.start(
-        kubeconfig=token_kubeconfig(api_cluster.kubeconfig, token.strip(), tmp / "sa.kubeconfig"),
-        log_path=tmp / "operator.log",
-        namespaces=tenants,
-        env={
-            "SUPPORTBOT_OPERATOR_WEBHOOK_PORT": str(port),
-            "SUPPORTBOT_OPERATOR_WEBHOOK_HOST": "127.0.0.1",
-            "SUPPORTBOT_OPERATOR_WEBHOOK_CERT_DIR": str(certs),
-        },
-    )
+    op = start_webhook_operator(name, system, tenants, port, tmp)
     try:
         yield Release(api_cluster, k, name, system, tenants, op, tmp)
     finally:

@@ -76,26 +76,18 @@ Installer = Callable[..., Install]
 
 
 @pytest.fixture
-def install(api_cluster: Cluster, make_namespace: Callable[[str], str]) -> Iterator[Installer]:
+def install(
+    api_cluster: Cluster,
+    make_namespace: Callable[[str], str],
+    install_chart: Callable[..., str],
+) -> Iterator[Installer]:
     """`helm install` the chart (own release namespace) with extra values; uninstalled after
     the test (its ValidatingWebhookConfiguration must not outlive it)."""
     releases: list[tuple[str, str]] = []
 
     def run(*values: str) -> Install:
         system = make_namespace("sbsys")
-        release = f"sb{uuid.uuid4().hex[:6]}"
-        api_cluster.helm(
-            "install",
-            release,
-            CHART,
-            "-n",
-            system,
-            "--set",
-            "crds.install=false",
-            "--set",
-            "rbac.aggregateClusterRoles=false",
-            *values,
-        )
+        release = install_chart(system, *values)
         releases.append((release, system))
         sa = f"{release}-supportbot-operator"
         return Install(api_cluster, system, f"system:serviceaccount:{system}:{sa}")
