@@ -20,6 +20,10 @@ from supportbot_operator.runtime import Runtime
 from supportbot_operator.settings import OperatorSettings
 
 MANAGED = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
+SETTINGS = OperatorSettings()
+"""The process's one settings object: read when kopf imports this module, because which
+resources are watched (Secrets or not) is decided by what is registered here."""
+WATCH_SECRETS = SETTINGS.secret_access == "watch"  # noqa: S105 - a mode, not a secret
 
 
 def _runtime(memo: Any) -> Runtime:
@@ -30,7 +34,7 @@ def _runtime(memo: Any) -> Runtime:
 # --- operator lifecycle -------------------------------------------------------------------
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
-    config = OperatorSettings()
+    config = SETTINGS
     if not config.verbose:  # kopf logs every handled watch event and every probe at INFO
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
@@ -42,7 +46,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: An
     cluster = view.ClusterView(
         bots=kwargs["supportbots"],
         refs=kwargs["supportbot_refs"],
-        secrets=kwargs["secret_digests"],
+        secrets=kwargs["secret_digests"] if WATCH_SECRETS else {},
         configmaps=kwargs["configmap_digests"],
         children={index_id: kwargs[index_id] for index_id in view.CHILD_INDICES},
         names={kind: kwargs[index_id] for index_id, (*_, kind) in view.NAME_INDICES.items()},
@@ -85,10 +89,13 @@ async def supportbot_numbers(body: kopf.Body, **_: Any) -> Any:
     return {number: tenancy.claim_of(body)} if number else None
 
 
-@kopf.index("v1", "secrets")
 async def secret_digests(body: kopf.Body, namespace: str | None, name: str, **_: Any) -> Any:
     # Values are digested right here and never kept: the operator holds no secret material.
     return {(namespace or "", name): inputs.key_digests(body.get("data"))}
+
+
+if WATCH_SECRETS:  # `referenced`: no Secret watch at all (the runtime reads them by name)
+    kopf.index("v1", "secrets", id="secret_digests")(secret_digests)
 
 
 @kopf.index("v1", "configmaps")
@@ -161,9 +168,10 @@ def _input_changed(kind: str) -> Any:
     return handler
 
 
-kopf.on.event("v1", "secrets", id="secret_changed", when=_referenced("Secret"))(
-    _input_changed("Secret")
-)
+if WATCH_SECRETS:
+    kopf.on.event("v1", "secrets", id="secret_changed", when=_referenced("Secret"))(
+        _input_changed("Secret")
+    )
 kopf.on.event("v1", "configmaps", id="configmap_changed", when=_referenced("ConfigMap"))(
     _input_changed("ConfigMap")
 )

@@ -71,6 +71,11 @@ class Metrics:
             "1 while this replica reconciles (holds the Lease, or runs without election)",
             registry=r,
         )
+        self.rollouts_waiting = Gauge(
+            "supportbot_operator_rollouts_waiting",
+            "Tenants waiting for a fleet rollout slot (max_rolling_tenants)",
+            registry=r,
+        )
         r.register(_Tenants(tenants))
         self._server: Any = None
 

@@ -14,7 +14,10 @@ Policy when something is wrong (decided here, in one place):
   controller owns or the operator never labelled (`ownership`), NameConflict;
 - the API server refuses a change itself (422...): apply none of it (`children`), Degraded
   (ApplyRejected) with the API's message, and do not send the same changes again soon;
-- any other API failure: Degraded (ApplyFailed), and the error propagates so the caller requeues.
+- the change would replace running pods while the fleet's rollout slots are taken (`pacing`):
+  apply none of it yet, wait in line (RolloutQueued), keep serving the running version;
+- any other API failure: Degraded (ApplyFailed), and the error propagates so the caller requeues;
+- being deleted (deletionTimestamp set): touch nothing (the garbage collector's turn).
 """
 
 from __future__ import annotations
@@ -26,13 +29,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from supportbot.settings import env_var_names
-from supportbot_operator import children as childset, inputs, names, render, spec, status, tenancy
+from supportbot_operator import (
+    children as childset,
+    inputs,
+    names,
+    pacing,
+    render,
+    spec,
+    status,
+    tenancy,
+)
 from supportbot_operator.errors import InvalidSpecError, KubeApiError
 from supportbot_operator.flowcheck import FlowValidator
 from supportbot_operator.inputs import Problem
 from supportbot_operator.kube import KubeApi, object_path
 from supportbot_operator.metrics import Metrics
 from supportbot_operator.render import network
+from supportbot_operator.secretreader import ReferencedSecrets
 from supportbot_operator.settings import OperatorSettings
 from supportbot_operator.view import Body, ClusterView
 
@@ -64,6 +77,12 @@ class Context:
     """Tenants waiting for their number (re-decided whenever any SupportBot changes)."""
     rejected: dict[tuple[str, str], childset.Rejection] = field(default_factory=dict)
     """Changes the API server refused, per tenant (not sent again soon)."""
+    pacer: pacing.Pacer = field(default_factory=lambda: pacing.Pacer(0))
+    """Fleet rollout slots and the tenants waiting for one."""
+    wake: Callable[[tuple[str, str]], None] = lambda key: None
+    """Queues a reconcile of another tenant (a waiter whose slot came free)."""
+    secret_reader: ReferencedSecrets | None = None
+    """`secret_access: referenced`: Secrets are read by name, on demand (None: watched)."""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -154,16 +173,47 @@ async def _withdraw(ctx: Context, children: dict[tuple[str, str], Body]) -> None
             )
 
 
+def rollout_holders(ctx: Context) -> list[tuple[str, str]]:
+    """Tenants holding a rollout slot (rolling out or unavailable, or granted one by this
+    process and not yet seen rolled out); forgets the grants that are over."""
+    out = []
+    for key in ctx.view.bot_keys():
+        body = ctx.view.bot(*key)
+        if body is None:
+            continue
+        owned = ctx.view.owned(*key, body["metadata"].get("uid", ""))
+        deployments = {name: b for (kind, name), b in owned.items() if kind == "Deployment"}
+        if ctx.pacer.holds(key, deployments):
+            out.append(key)
+    return out
+
+
 async def reconcile(ctx: Context, namespace: str, name: str) -> str:
     """One pass; returns the result label for metrics. API errors propagate (requeue)."""
+    result = await _reconcile(ctx, namespace, name)
+    if ctx.pacer.waiting:  # this pass may have freed a slot (a rollout done, a tenant gone)
+        for key in ctx.pacer.next_up(len(rollout_holders(ctx))):
+            if key != (namespace, name):
+                ctx.wake(key)
+    return result
+
+
+async def _reconcile(ctx: Context, namespace: str, name: str) -> str:
     body = ctx.view.bot(namespace, name)
     if body is None:
         ctx.flows.pop((namespace, name), None)
         ctx.conditions.pop((namespace, name), None)
         ctx.rejected.pop((namespace, name), None)
         ctx.conflicted.discard((namespace, name))
+        ctx.pacer.forget((namespace, name))
         return "gone"
     meta = body["metadata"]
+    if meta.get("deletionTimestamp"):
+        # Being deleted (e.g. `--cascade=orphan`, whose finalizer strips our ownerReferences
+        # first): applying now would hand the children back to an owner about to vanish, and
+        # the garbage collector would then delete what the user asked to keep.
+        ctx.pacer.forget((namespace, name))
+        return "deleting"
     generation = int(meta.get("generation") or 0)
     try:
         bot = spec.parse(body)
@@ -179,6 +229,7 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
     clash = tenancy.conflict(tenancy.claim_of(body), number, ctx.view.claims(number))
     if clash is not None:
         ctx.conflicted.add((namespace, name))
+        ctx.pacer.leave((namespace, name))
         if not bot.paused:
             await _withdraw(ctx, children)
         held = "not serving: the number belongs to another SupportBot"
@@ -187,11 +238,18 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
         return "conflict"
     ctx.conflicted.discard((namespace, name))
 
+    forbidden: list[Problem] = []
+    if ctx.secret_reader is not None:
+        secret_names = [ref.name for ref in bot.spec.secret_refs().values()]
+        await ctx.secret_reader.ensure(namespace, secret_names)
+        forbidden = ctx.secret_reader.problems(namespace, secret_names)
     secrets = inputs.resolve_secrets(bot, lambda n: ctx.view.secret(namespace, n))
     flow, flow_problem = await resolve_flow(ctx, bot, children)
-    problems = [*secrets.problems, *([flow_problem] if flow_problem else [])]
+    # A Secret the operator may not read also looks missing: say the actual reason only.
+    secret_problems = forbidden or list(secrets.problems)
+    problems = [*secret_problems, *([flow_problem] if flow_problem else [])]
     desired = None
-    if not secrets.problems and flow is not None:
+    if not secret_problems and flow is not None:
         resolved = render.Inputs(flow.text, flow.hash, secrets.hash, secrets.worker_hash)
         desired = render.render_children(bot, resolved, ctx.settings)
     if bot.paused:
@@ -200,20 +258,23 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
             pending = [f"unknown (the inputs cannot be resolved: {unknown})"]
         else:
             pending = childset.differing(desired, children)
+        ctx.pacer.leave((namespace, name))
         report = Report(generation, True, [], pending=pending)
         await _report(ctx, body, report, children, endpoints, floors)
         return "paused"
     if desired is None:
+        ctx.pacer.leave((namespace, name))
         held = "nothing applied until the inputs are fixed"
         await _report(
             ctx, body, Report(generation, False, problems, held), children, endpoints, floors
         )
         return "held"
     held = "the flow stays at its last valid version" if flow_problem else ""
-    result = await _converge(ctx, body, bot, desired, children, problems)
+    result, queued = await _converge(ctx, body, bot, desired, children, problems)
     if result == "rejected":
         held = "the API server refused the change, so none of it was applied"
-    await _report(ctx, body, Report(generation, False, problems, held), children, endpoints, floors)
+    report = Report(generation, False, problems, held, queued=queued)
+    await _report(ctx, body, report, children, endpoints, floors)
     return result
 
 
@@ -224,24 +285,34 @@ async def _converge(
     desired: list[Body],
     children: dict[tuple[str, str], Body],
     problems: list[Problem],
-) -> str:
+) -> tuple[str, str]:
     """Apply the rendered children; appends what went wrong to `problems`. Returns the result
-    label ("applied", "unchanged", "rejected"); retryable API errors propagate."""
+    label ("applied", "unchanged", "rejected", "queued") and, when queued, why; retryable API
+    errors propagate."""
     key = (bot.namespace, bot.name)
     plan = await childset.plan(ctx.api, ctx.view, bot.name, bot.uid, desired, children)
     problems.extend(plan.conflicts)
     rejection = ctx.rejected.get(key)
     if rejection is not None and rejection.holds(plan, ctx.now()):
         problems.append(rejection.problem)
-        return "rejected"
+        return "rejected", ""
+    rolls = ctx.pacer.limit > 0 and pacing.rolls_pods(plan.apply, children)
+    if rolls:
+        decision = ctx.pacer.decide(key, rollout_holders(ctx))
+        if not decision.granted:
+            return "queued", decision.message(ctx.pacer.limit)
+    else:
+        ctx.pacer.leave(key)
     try:
         changed = await childset.execute(ctx.api, ctx.metrics, plan, children)
     except childset.Refused as exc:
+        ctx.pacer.failed(key)
         ctx.rejected[key] = childset.Rejection(plan.fingerprint(), exc.problem, ctx.now())
         problems.append(exc.problem)
         log.warning("%s/%s: %s", *key, exc.problem.message)
-        return "rejected"
+        return "rejected", ""
     except KubeApiError as exc:
+        ctx.pacer.failed(key)
         problems.append(Problem("ApplyFailed", str(exc)))
         report = Report(int(body["metadata"].get("generation") or 0), False, problems)
         endpoints = network.endpoints(bot, ctx.settings.cluster_domain)
@@ -249,12 +320,16 @@ async def _converge(
         await _report(ctx, body, report, children, endpoints, floors)
         raise
     ctx.rejected.pop(key, None)
+    if rolls:
+        rolled = [m["metadata"]["name"] for m in plan.apply if m["kind"] == "Deployment"]
+        ctx.pacer.started(key, pacing.generations(children[("Deployment", n)] for n in rolled))
+        log.info("%s/%s: rolling out (rollout slot taken)", *key)
     for adopted in plan.adopted:
         await _event(ctx, body, status.Event("Normal", "Adopted", f"adopted {adopted}"))
     if changed:
         log.info("applied %s/%s: %s", *key, ", ".join(changed))
         await _event(ctx, body, status.Event("Normal", "Applied", "updated " + ", ".join(changed)))
-    return "applied" if changed else "unchanged"
+    return ("applied" if changed else "unchanged"), ""
 
 
 @dataclass(frozen=True)
@@ -266,6 +341,7 @@ class Report:
     problems: list[Problem]
     held: str = ""
     pending: list[str] = field(default_factory=list)
+    queued: str = ""
 
 
 def _autoscalers(children: Mapping[tuple[str, str], Body], bot_name: str) -> list[Body]:
@@ -302,6 +378,7 @@ async def _report(
         running=_running(children, bot_name),
         held=report.held,
         pending=report.pending,
+        queued=report.queued,
         autoscaling=status.autoscaling(_autoscalers(children, bot_name)),
     )
     previous = body.get("status") or {}

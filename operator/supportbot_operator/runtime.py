@@ -14,6 +14,7 @@ import logging
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 
 from supportbot_operator.errors import KubeApiError
 from supportbot_operator.flowcheck import FlowValidator, load_validator
@@ -21,7 +22,9 @@ from supportbot_operator.health import HealthServer, Snapshot
 from supportbot_operator.kube import KubeApi
 from supportbot_operator.leader import LeaderElector
 from supportbot_operator.metrics import Metrics
+from supportbot_operator.pacing import Pacer
 from supportbot_operator.reconcile import Context, reconcile
+from supportbot_operator.secretreader import ReferencedSecrets
 from supportbot_operator.settings import OperatorSettings
 from supportbot_operator.view import ClusterView
 from supportbot_operator.workqueue import WorkQueue
@@ -48,13 +51,30 @@ class Runtime:
             view=view,
             validate=validate or load_validator(),
             metrics=self.metrics,
+            pacer=Pacer(settings.max_rolling_tenants),
+            wake=self.enqueue,
         )
+        self.secrets = self._secret_reader(settings, view)
         self._failures: dict[Key, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.elector = self._elector(settings)
         self.leading = self.elector.leading if self.elector else asyncio.Event()
         """Set while this replica may reconcile (always, without leader election)."""
         self.health = HealthServer(self.snapshot)
+
+    def _secret_reader(
+        self, settings: OperatorSettings, view: ClusterView
+    ) -> ReferencedSecrets | None:
+        if settings.secret_access != "referenced":  # noqa: S105 - a mode
+            return None
+        reader = ReferencedSecrets(self.api)
+        view.secrets = reader.index  # the view reads it like the watch index
+        self.ctx.secret_reader = reader
+        return reader
+
+    def _secret_changed(self, namespace: str, bots: Iterable[str]) -> None:
+        for bot in bots:
+            self.enqueue((namespace, bot), self.settings.debounce_seconds)
 
     def _elector(self, settings: OperatorSettings) -> LeaderElector | None:
         if not settings.leader_election_lease:
@@ -91,6 +111,13 @@ class Runtime:
         for i in range(self.settings.workers):
             self._tasks.append(asyncio.create_task(self._work(), name=f"reconciler-{i}"))
         self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
+        if self.secrets is not None:
+            poll = self.secrets.poll(
+                self.ctx.view.secret_references,
+                self._secret_changed,
+                self.settings.secret_poll_seconds,
+            )
+            self._tasks.append(asyncio.create_task(poll, name="secret-poll"))
         if self.elector is not None:
             self._tasks.append(asyncio.create_task(self.elector.run(), name="leader-election"))
         else:
@@ -139,6 +166,9 @@ class Runtime:
                 result = await reconcile(self.ctx, *key)
                 self._failures.pop(key, None)
                 self.metrics.reconciles.labels(result).inc()
+                if result == "queued":  # woken when a slot frees; this is the safety net
+                    self.queue.add(key, self.settings.rollout_recheck_seconds)
+                self.metrics.rollouts_waiting.set(len(self.ctx.pacer.waiting))
             except KubeApiError as exc:
                 self._retry(key, exc.reason or f"http{exc.status}", exc)
             except Exception as exc:  # a bug must not kill the worker

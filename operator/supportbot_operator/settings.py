@@ -37,6 +37,21 @@ class OperatorSettings(BaseSettings):
     workers than cores pay off: 500 new tenants took 150-200 s with 8, 95-126 s with 32
     (loadtests/operator_scale/bench_scale.py on 2 shared cores)."""
     request_timeout_seconds: float = Field(default=30.0, gt=0)
+    secret_access: Literal["watch", "referenced"] = "watch"  # noqa: S105 - a mode
+    """How tenants' Secrets are read (digests only, never kept): `watch` lists and watches every
+    Secret of the served namespaces (a rotation rolls pods at once); `referenced` only GETs the
+    Secrets the SupportBots reference, for an RBAC grant limited to those names, and re-reads
+    them every `secret_poll_seconds`. See `secretreader`."""
+    secret_poll_seconds: float = Field(default=30.0, ge=0.5, le=3600)
+    """`referenced` mode: how often every referenced Secret is re-read (rotation latency)."""
+    max_rolling_tenants: int = Field(default=0, ge=0, le=10000)
+    """Fleet rollout pacing: at most this many tenants replace their pods at a time (a new
+    bot image, an operator upgrade); the others wait in line, first come first served, each
+    until a slot frees, i.e. an earlier tenant's Deployments are rolled out and available. 0:
+    unpaced (every tenant rolls at once). See `pacing`."""
+    rollout_recheck_seconds: float = Field(default=10.0, gt=0, le=300)
+    """A tenant waiting for a rollout slot is re-checked at least this often (it is also
+    woken as soon as a slot frees)."""
 
     metrics_host: str = "0.0.0.0"  # noqa: S104 - the pod's metrics endpoint must be reachable
     metrics_port: int = Field(default=8000, ge=0, le=65535)

@@ -7,7 +7,9 @@ available, autoscaling working, nothing degraded, nothing held back by a pause),
 them back or what a pause left unapplied), `Degraded` (an input is missing or invalid, the API
 server refused a child, pods are failing, a Deployment was scaled to 0 by hand or an autoscaler
 cannot scale), `Autoscaling` (the HorizontalPodAutoscalers' own `AbleToScale`/`ScalingActive`
-verdicts, with their reasons) and `Paused`. While a pause holds back spec changes,
+verdicts, with their reasons) and `Paused`. A change that would replace pods while the fleet's
+rollout slots are taken (`pacing`) reads Reconciling=True and Ready=False, reason
+`RolloutQueued`, until its turn. While a pause holds back spec changes,
 `observedGeneration` stays at the last generation the children match, so `kubectl wait` and
 GitOps tools do not take an unapplied spec for done. `lastTransitionTime` only moves when a
 condition's status changes, so an unchanged tenant produces an identical status and the
@@ -28,6 +30,7 @@ READY, RECONCILING, DEGRADED, PAUSED = "Ready", "Reconciling", "Degraded", "Paus
 AUTOSCALING = "Autoscaling"
 CONDITION_TYPES = (READY, RECONCILING, DEGRADED, AUTOSCALING, PAUSED)
 SCALED_TO_ZERO = "ScaledToZero"
+QUEUED = "RolloutQueued"
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class Observation:
     pending: Sequence[str] = ()
     """Paused only: the children that differ from the spec (the changes the pause holds)."""
     autoscaling: Autoscaling = Autoscaling("Unknown", "NoAutoscalers", "not read")
+    queued: str = ""
+    """Why a change that replaces pods waits for a fleet rollout slot (empty: it does not)."""
 
 
 def _condition(kind: str, ok: bool | str, reason: str, message: str, gen: int) -> dict[str, Any]:
@@ -192,6 +197,8 @@ def _conditions(obs: Observation) -> list[dict[str, Any]]:
     elif rolling:
         rollout = f"{summary}; {obs.held}" if obs.held else summary
         reconciling = _condition(RECONCILING, True, "RollingOut", rollout, gen)
+    elif obs.queued:
+        reconciling = _condition(RECONCILING, True, QUEUED, obs.queued, gen)
     elif obs.held or not deployed:
         held = f"{obs.held}; {where}" if obs.held else where
         reconciling = _condition(RECONCILING, False, "Held", held, gen)
@@ -212,6 +219,8 @@ def _conditions(obs: Observation) -> list[dict[str, Any]]:
         ready = _condition(READY, False, problems[0].reason, degraded["message"], gen)
     elif rolling:
         ready = _condition(READY, False, "RollingOut", summary, gen)
+    elif obs.queued:
+        ready = _condition(READY, False, QUEUED, f"{summary}; {obs.queued}", gen)
     else:
         ready = _condition(READY, True, "Available", summary, gen)
 
@@ -242,9 +251,10 @@ def compute(obs: Observation, previous: Mapping[str, Any] | None, now: datetime)
             old.get("lastTransitionTime") if same and old else _timestamp(now)
         )
         conditions.append(cond)
-    # Changes a pause holds back are not observed as done: the generation stays where the
-    # children last matched the spec (None, i.e. absent, when they never did).
-    observed = (previous or {}).get("observedGeneration") if obs.pending else obs.generation
+    # Changes a pause or the rollout line holds back are not observed as done: the generation
+    # stays where the children last matched the spec (None, i.e. absent, when they never did).
+    held_back = obs.pending or obs.queued
+    observed = (previous or {}).get("observedGeneration") if held_back else obs.generation
     status: dict[str, Any] = {
         "observedGeneration": observed,
         "conditions": conditions,

@@ -108,6 +108,14 @@ class ClusterView:
     def referencing(self, namespace: str, kind: str, name: str) -> set[str]:
         return set(self.refs.get((namespace, kind, name), ()))
 
+    def secret_references(self) -> dict[tuple[str, str], list[str]]:
+        """(namespace, name) of every referenced Secret -> the SupportBots referencing it."""
+        return {
+            (ns, name): sorted(set(bots))
+            for (ns, kind, name), bots in self.refs.items()
+            if kind == "Secret" and bots
+        }
+
     def owned(self, namespace: str, bot: str, uid: str) -> dict[tuple[str, str], Body]:
         """Children of one tenant (by owner uid, so a re-created tenant ignores leftovers)."""
         out: dict[tuple[str, str], Body] = {}

@@ -154,6 +154,21 @@ def test_values_schema_rejects(api_cluster: Cluster, values: list[str], message:
     assert res.returncode != 0 and message in res.stderr, res.stderr
 
 
+def test_fleet_rollout_pacing_reaches_the_operator(api_cluster: Cluster) -> None:
+    def env(*args: str) -> dict[str, str]:
+        (deployment,) = _find(_template(api_cluster, *args), "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        return {e["name"]: e.get("value", "") for e in container["env"]}
+
+    assert env()["SUPPORTBOT_OPERATOR_MAX_ROLLING_TENANTS"] == "5"  # paced by default
+    unpaced = env("--set", "operator.maxRollingTenants=0")
+    assert unpaced["SUPPORTBOT_OPERATOR_MAX_ROLLING_TENANTS"] == "0"
+    res = api_cluster.helm(
+        "template", "sb", CHART, KUBE_VERSION, "--set", "operator.maxRollingTenants=-1", check=False
+    )
+    assert res.returncode != 0 and "maxRollingTenants" in res.stderr, res.stderr
+
+
 def test_rendered_crd_passes_server_side_dry_run(api_cluster: Cluster) -> None:
     docs = _template(api_cluster)
     (chart_crd,) = _find(docs, "CustomResourceDefinition")

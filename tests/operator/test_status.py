@@ -277,3 +277,16 @@ def test_recovered_claims_healthy_pods_only_when_ready() -> None:
     (event,) = status.transitions(degraded, deploying)
     assert event.reason == "Recovered" and "pods healthy" not in event.message
     assert "not ready yet" in event.message
+
+
+def test_a_change_waiting_for_a_rollout_slot_is_reconciling_not_ready_and_not_observed() -> None:
+    previous = status.compute(_obs(generation=3), None, T0)
+    line = "waiting for a rollout slot (2 of 2 in use: t/a, t/b); number 1 of 3 in line"
+    st = status.compute(_obs(generation=4, queued=line), previous, T0)
+    c = _conds(st)
+    assert (c["Reconciling"]["status"], c["Reconciling"]["reason"]) == ("True", "RolloutQueued")
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "RolloutQueued")
+    assert line in c["Ready"]["message"] and line in c["Reconciling"]["message"]
+    assert c["Degraded"]["status"] == "False"  # waiting is not a fault
+    assert st["observedGeneration"] == 3  # the new spec is not applied yet
+    assert status.compute(_obs(generation=4), st, T0)["observedGeneration"] == 4

@@ -82,9 +82,18 @@ The operator's permissions on tenant namespaces: exactly the verbs it uses.
 - apiGroups: [""]
   resources: [serviceaccounts, services, configmaps]
   verbs: [get, list, watch, create, patch]
+{{- if eq .Values.secrets.access "referenced" }}
+{{- if .Values.secrets.names }}
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: {{ toJson .Values.secrets.names }}
+  verbs: [get]
+{{- end }}
+{{- else }}
 - apiGroups: [""]
   resources: [secrets]
   verbs: [list, watch]
+{{- end }}
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch, delete]
