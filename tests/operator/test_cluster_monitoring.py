@@ -126,3 +126,59 @@ def test_install_without_the_crds_with_monitoring_enabled(
         assert not kinds & set(KINDS) and "ConfigMap" in kinds
     finally:
         api_cluster.helm("uninstall", release, "-n", system, "--wait=false", check=False)
+
+
+def _crd(kind: str) -> Body:
+    plural = kind.lower() + "s"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.monitoring.coreos.com"},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind,
+                "plural": plural,
+                "singular": kind.lower(),
+                "listKind": f"{kind}List",
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def test_install_where_the_crds_exist_creates_them(
+    api_cluster: Cluster, install_chart: Callable[..., str]
+) -> None:
+    """Helm finds the kinds through the API server's discovery (the guard's
+    `monitoring.coreos.com/v1/<Kind>` entries), not only through --api-versions. The stand-in
+    CRDs accept any spec; they are removed again so other tests see a cluster without them."""
+    crds = {"kind": "List", "apiVersion": "v1", "items": [_crd(k) for k in KINDS]}
+    api_cluster.kubectl("apply", "-f", "-", stdin=json.dumps(crds))
+    names = [f"{k.lower()}s.monitoring.coreos.com" for k in KINDS]
+    system = new_namespace(api_cluster, "sb-mon")
+    try:
+        api_cluster.kubectl(
+            "wait", "--for=condition=Established", "--timeout=30s", *[f"crd/{n}" for n in names]
+        )
+        release = install_chart(system, *ALL_ON)
+        for kind in KINDS:
+            out = api_cluster.kubectl("get", kind.lower(), "-n", system, "-o", "json").stdout
+            (item,) = json.loads(out)["items"]
+            assert item["metadata"]["name"].startswith(release), kind
+        api_cluster.helm("uninstall", release, "-n", system, "--wait=false", check=False)
+    finally:
+        api_cluster.kubectl("delete", "crd", *names, "--wait=true", "--timeout=60s")
