@@ -27,12 +27,7 @@ CHART = ROOT / "charts" / "supportbot-operator"
 KUBE_VERSION = "--kube-version=1.35.4"
 KINDS = ("PodMonitor", "PrometheusRule", "ServiceMonitor")
 MONITORING = [f"--api-versions=monitoring.coreos.com/v1/{kind}" for kind in KINDS]
-ALL_ON = [
-    "--set",
-    "metrics.serviceMonitor.enabled=true",
-    "--set",
-    "metrics.grafanaDashboard.enabled=true",
-]
+ALL_ON = ["--set", "metrics.grafanaDashboard.enabled=true"]
 
 Body = dict[str, Any]
 
@@ -53,8 +48,8 @@ def test_without_the_crds_nothing_is_rendered(api_cluster: Cluster) -> None:
 
 
 def test_with_the_crds_everything_enabled_is_rendered(api_cluster: Cluster) -> None:
+    assert set(KINDS) <= set(_kinds(_template(api_cluster, *MONITORING))), "on by default"
     kinds = _kinds(_template(api_cluster, *MONITORING, *ALL_ON))
-    assert set(KINDS) <= set(kinds)
     rule = kinds["PrometheusRule"]
     assert rule["metadata"]["namespace"] == "sb-system"
     source = yaml.safe_load((CHART / "files" / "prometheus-rules.yaml").read_text())
@@ -72,8 +67,10 @@ def test_switches_turn_them_off(api_cluster: Cluster) -> None:
         "--set",
         "metrics.prometheusRule.enabled=false",
     ]
-    kinds = _kinds(_template(api_cluster, *MONITORING, *off))
-    assert not set(kinds) & set(KINDS), "serviceMonitor is off by default"
+    kinds = _kinds(
+        _template(api_cluster, *MONITORING, *off, "--set", "metrics.serviceMonitor.enabled=false")
+    )
+    assert not set(kinds) & set(KINDS)
     assert "ConfigMap" not in kinds, "the dashboard is opt-in"
 
 
