@@ -24,6 +24,7 @@ command -v go >/dev/null || { log "ERROR: Go is required (go not on PATH)"; exit
 # `go install pkg@version` refuses a main module whose go.mod has replace/exclude directives;
 # say so plainly instead of failing deep inside the Go tool (the pinned tag has none).
 gomod=$(go mod download -json "$MODULE@$PROMTOOL_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
+[[ -f "$gomod" ]] || { log "ERROR: could not download $MODULE@$PROMTOOL_VERSION's go.mod"; exit 2; }
 if grep -Eq '^[[:space:]]*(replace|exclude)([[:space:]]|$)' "$gomod"; then
   log "ERROR: $MODULE@$PROMTOOL_VERSION has replace/exclude lines in go.mod; build it through a wrapper module (see hack/build-controlplane.sh)"
   exit 2
