@@ -17,6 +17,7 @@ from supportbot_dev.procs import HarnessError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-controlplane.sh"
+PROMTOOL_SCRIPT = REPO_ROOT / "hack" / "build-promtool.sh"
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,14 @@ def ensure_binaries(*, full: bool, helm: bool = True) -> Binaries:
         kwok=dirs["kwok"] / "kwok" if "kwok" in dirs else None,
         helm=dirs["helm"] / "helm" if "helm" in dirs else None,
     )
+
+
+def ensure_promtool() -> Path:
+    """promtool (pinned in hack/build-promtool.sh), built once into the same cache."""
+    res = subprocess.run(
+        ["bash", str(PROMTOOL_SCRIPT)], stdout=subprocess.PIPE, text=True, check=False
+    )
+    name, _, path = res.stdout.strip().rpartition("\n")[-1].partition("=")
+    if res.returncode != 0 or name != "promtool":
+        raise HarnessError(f"{PROMTOOL_SCRIPT.name} failed with exit code {res.returncode}")
+    return Path(path) / "promtool"

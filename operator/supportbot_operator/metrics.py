@@ -1,5 +1,10 @@
 """The operator's Prometheus metrics (kopf has none): reconciles, errors, durations, API writes,
-queue depth and tenants by condition. One private registry per runtime, served over HTTP."""
+queue depth, tenants by condition and each tenant's conditions. One private registry per
+runtime, served over HTTP.
+
+Per-tenant series (``supportbot_operator_tenant_condition``) are computed at scrape time from
+the tenants the operator currently holds, so a deleted SupportBot's series disappear with it:
+at most one series per (tenant, condition type), never labelled by reason or message."""
 
 from __future__ import annotations
 
@@ -16,12 +21,25 @@ TenantConditions = Mapping[tuple[str, str], Mapping[str, str]]
 
 
 class _Tenants(Collector):
-    """supportbot_operator_tenants{condition, status}: computed at scrape time."""
+    """supportbot_operator_tenants{condition, status} and
+    supportbot_operator_tenant_condition{tenant_namespace, tenant, condition} (1 True, 0 False):
+    computed at scrape time."""
 
     def __init__(self, source: Callable[[], TenantConditions]) -> None:
         self._source = source
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        tenants = dict(self._source())  # one C-level copy: reconciles mutate it meanwhile
+        per_tenant = GaugeMetricFamily(
+            "supportbot_operator_tenant_condition",
+            "Each SupportBot's conditions: 1 True, 0 False (Unknown is left out)",
+            labels=["tenant_namespace", "tenant", "condition"],
+        )
+        for (namespace, name), conditions in sorted(tenants.items()):
+            for kind, value in sorted(conditions.items()):
+                if value in ("True", "False"):
+                    per_tenant.add_metric([namespace, name, kind], 1 if value == "True" else 0)
+        yield per_tenant
         family = GaugeMetricFamily(
             "supportbot_operator_tenants",
             "SupportBots by condition and status",
@@ -30,7 +48,7 @@ class _Tenants(Collector):
         counts: dict[tuple[str, str], int] = {
             (c, s): 0 for c in CONDITION_TYPES for s in ("True", "False")
         }
-        for conditions in self._source().values():
+        for conditions in tenants.values():
             for kind, value in conditions.items():
                 counts[(kind, value)] = counts.get((kind, value), 0) + 1
         for (kind, value), n in sorted(counts.items()):

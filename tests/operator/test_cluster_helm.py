@@ -264,6 +264,8 @@ def test_install_and_reconcile_as_the_charts_service_account(
         assert "REPLACE_ME" not in log, "a Secret value reached the log"
         assert all(json.loads(line)["message"] for line in log.splitlines()), "JSON logs"
         assert op.total("supportbot_operator_tenants", condition="Degraded", status="True") == 1
+        degraded = {"tenant_namespace": tenants, "tenant": "globex", "condition": "Degraded"}
+        assert op.total("supportbot_operator_tenant_condition", **degraded) == 1
         assert number not in log, "the tenant's number reached the log"
     finally:
         op.stop()

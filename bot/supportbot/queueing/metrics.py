@@ -64,6 +64,11 @@ class WorkerMetrics:
         self.queue_depth = Gauge(
             "supportbot_worker_queue_depth", "Drain jobs waiting in the rq queue", registry=r
         )
+        self.queue_oldest_age = Gauge(
+            "supportbot_worker_queue_oldest_age_seconds",
+            "Seconds the drain job at the head of the rq queue has waited (0 when empty)",
+            registry=r,
+        )
         self.conversations_pending = Gauge(
             "supportbot_worker_conversations_pending",
             "Conversations with unacknowledged messages",

@@ -24,7 +24,7 @@ from typing import Any
 
 from rq.job import Job, JobStatus, Retry
 from rq.queue import Queue
-from rq.utils import now, utcformat
+from rq.utils import now, utcformat, utcparse
 
 from supportbot.queueing.keys import drain_job_id
 from supportbot.settings import BotSettings
@@ -59,6 +59,21 @@ class PreparedJob:
 
 def queue_key(queue_name: str) -> str:
     return f"{Queue.redis_queue_namespace_prefix}{queue_name}"
+
+
+async def head_age_seconds(redis: Any, queue_name: str, at: datetime | None = None) -> float:
+    """Seconds the job at the head of the rq queue (the next to run) has waited since it was
+    enqueued; 0 for an empty queue or a head whose hash is gone. Two reads, no Lua: the head
+    may be popped in between, which reads as 0 for one sample."""
+    head = await redis.lindex(queue_key(queue_name), 0)
+    if head is None:
+        return 0.0
+    job_id = head.decode() if isinstance(head, bytes) else str(head)
+    stamp = await redis.hget(Job.key_for(job_id), "enqueued_at")
+    if not stamp:
+        return 0.0
+    enqueued = utcparse(stamp.decode() if isinstance(stamp, bytes) else str(stamp))
+    return max(0.0, ((at or now()) - enqueued).total_seconds())
 
 
 def queues_key() -> str:

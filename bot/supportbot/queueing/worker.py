@@ -451,6 +451,8 @@ class AsyncWorker:
                 self.metrics.queue_depth.set(int(depth))
                 self.metrics.conversations_pending.set(int(pending))
                 self.metrics.dead_letters.set(int(dead))
+                oldest = await rqjobs.head_age_seconds(self.redis, self.settings.queue_name)
+                self.metrics.queue_oldest_age.set(oldest)
                 self.metrics.beat()
             except Exception:
                 log.exception("heartbeat failed")

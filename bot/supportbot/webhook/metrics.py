@@ -13,6 +13,9 @@ numbers, message ids or paths taken from the request.
     supportbot_redis_persistence_durable                1 when Redis keeps acknowledged messages
                                                         through a restart (AOF), else 0
 
+``GET /metrics`` also serves the process-wide default registry (engine and MSG91 metrics of the
+agent API's handoffs and replies, like the worker's ``/metrics``).
+
 Labelled children are looked up once and cached (`prometheus_client`'s ``labels()`` takes a lock
 and validates the labels on every call, a measurable share of the acknowledgement path).
 """
@@ -23,7 +26,14 @@ import time
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics import MetricWrapperBase
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -128,7 +138,9 @@ class WebhookMetrics:
         self._rejections(code).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """This app's registry plus the process-wide default one: the agent API mounted in the
+        webhook counts handoffs, agent replies and their deliveries there (engine, MSG91)."""
+        return generate_latest(self.registry) + generate_latest(REGISTRY)
 
 
 class MetricsMiddleware:

@@ -185,3 +185,7 @@ async def test_request_and_latency_metrics(client: httpx.AsyncClient) -> None:
     assert metric(text, f"supportbot_webhook_ack_latency_seconds_count{{{route}}}") == 2
     assert metric(text, 'supportbot_webhook_rejections_total{code="missing_secret"}') == 1
     assert "919876543210" not in text
+    assert "# TYPE supportbot_handoffs_total counter" in text, (
+        "agent API handoffs (default registry)"
+    )
+    assert "# TYPE supportbot_agent_replies_total counter" in text
