@@ -30,8 +30,9 @@ from enum import StrEnum
 
 from rq.timeouts import JobTimeoutException
 
+from supportbot import keyspace
 from supportbot.messages import Turn, TurnDeferred, TurnHandler
-from supportbot.queueing import keys, rqjobs
+from supportbot.queueing import rqjobs
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.queueing.leases import HeldLease, LeaseKeeper
 from supportbot.queueing.mailbox import Acquired, ClaimStatus, Mailbox
@@ -234,7 +235,9 @@ class DrainRun:
         if claim.attempt > MAX_TURN_ATTEMPTS:
             return await self._dead(f"turn ran {claim.attempt - 1} times without success")
         turn = Turn(
-            turn_id=keys.turn_id_for(s.tenant_id, self.ref, messages[0].message_id, len(messages)),
+            turn_id=keyspace.turn_id_for(
+                s.tenant_id, self.ref, messages[0].message_id, len(messages)
+            ),
             tenant_id=s.tenant_id,
             customer_id=messages[0].customer_id,
             messages=messages,

@@ -40,10 +40,10 @@ import redis
 import redis.asyncio as aioredis
 from rq.job import Job
 
+from supportbot import keyspace
 from supportbot.messages import TurnHandler
-from supportbot.queueing import keys, rqjobs
+from supportbot.queueing import rqjobs
 from supportbot.queueing.drain import DrainContext, DrainOutcome, DrainRun, HandBack, LeaseLost
-from supportbot.queueing.keys import active_key
 from supportbot.queueing.leases import LeaseKeeper
 from supportbot.queueing.mailbox import Mailbox
 from supportbot.queueing.metrics import WorkerMetrics
@@ -282,7 +282,7 @@ class AsyncWorker:
         """Redis answers again: jobs popped while it failed go back to the front of the queue
         (rq's own intermediate-queue cleanup would take one to two maintenance rounds)."""
         for job_id, token in list(self._unstarted.items()):
-            ref = keys.ref_of_job_id(job_id)
+            ref = keyspace.ref_of_job_id(job_id)
             try:
                 if ref is None:
                     await self.redis.lrem(self.bridge.intermediate_key, 1, job_id)
@@ -306,7 +306,7 @@ class AsyncWorker:
     async def _run_job(self, job_id: str) -> None:
         self.metrics.jobs_in_flight.inc()
         popped = time.monotonic()
-        ref = keys.ref_of_job_id(job_id)
+        ref = keyspace.ref_of_job_id(job_id)
         early = DrainRun(self._ctx, job_id, ref) if ref is not None else None
         started = False
         try:
@@ -445,8 +445,8 @@ class AsyncWorker:
                 await self._call(self.bridge.heartbeat, slots, busy=bool(self._jobs))
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.llen(queue_key)
-                    pipe.scard(active_key(self.settings.tenant_id))
-                    pipe.llen(keys.dead_letter_key(self.settings.tenant_id))
+                    pipe.scard(keyspace.active_key(self.settings.tenant_id))
+                    pipe.llen(keyspace.dead_letter_key(self.settings.tenant_id))
                     depth, pending, dead = await pipe.execute()
                 self.metrics.queue_depth.set(int(depth))
                 self.metrics.conversations_pending.set(int(pending))

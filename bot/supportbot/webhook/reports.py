@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport
-from supportbot.queueing import keys
 from supportbot.queueing.ingest import RAW_STREAM_MAXLEN
 from supportbot.queueing.pipelined import LuaScript, PipelinedRedis
 from supportbot.settings import BotSettings
@@ -47,11 +47,11 @@ def dedupe_id(report: DeliveryReport) -> str:
 
 
 def seen_key(tenant_id: str, report: DeliveryReport) -> str:
-    return f"{keys.tenant_prefix(tenant_id)}dlrseen:{dedupe_id(report)}"
+    return f"{keyspace.tenant_prefix(tenant_id)}dlrseen:{dedupe_id(report)}"
 
 
 def dlr_stream_key(tenant_id: str) -> str:
-    return f"{keys.tenant_prefix(tenant_id)}dlr"
+    return f"{keyspace.tenant_prefix(tenant_id)}dlr"
 
 
 class ReportStore:
@@ -95,7 +95,7 @@ class ReportStore:
         script_keys = (
             seen_key(tenant, report),
             dlr_stream_key(tenant),
-            keys.raw_stream_key(tenant),
+            keyspace.raw_stream_key(tenant),
         )
         args = (
             self._settings.dedupe_ttl_seconds,

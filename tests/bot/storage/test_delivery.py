@@ -15,10 +15,10 @@ from supportbot.msg91.attempts import AttemptRecorder, DeliveryAttempt
 from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
 from supportbot.msg91.dlr_store import DeliveryStateStore
 from supportbot.msg91.errors import AttemptOutcome
+from supportbot.outbound import PgAttemptRecorder, PgDeliveryStateStore
 from supportbot.storage import delivery, history, queries
 from supportbot.storage.db import Pool, connection
 from supportbot.storage.delivery import DeliveryStatus, merge
-from supportbot.storage.delivery_store import PgAttemptRecorder, PgDeliveryStateStore
 
 S = DeliveryState
 T0 = 1_780_000_000.0

@@ -1,4 +1,7 @@
-"""Redis key layout of the ingest queue and the per-conversation mailboxes (pure functions).
+"""Redis key names of the ingest queue and the per-conversation mailboxes (pure functions).
+
+In the lowest layer, so every package that touches these keys (webhook, queueing, storage's
+archiver, the load tests) asks this one module.
 
 Every key of ours starts with ``sb:{tenant_id}:``; rq's own keys (``rq:job:*``, ``rq:queue:*``,
 registries, workers) keep rq's names so rq's tools see normal jobs. A conversation is addressed by
