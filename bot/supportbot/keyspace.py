@@ -1,22 +1,34 @@
-"""Redis key names of the ingest queue and the per-conversation mailboxes (pure functions).
+"""Every Redis key name of ours, and the tenant prefix they share (pure functions).
 
-In the lowest layer, so every package that touches these keys (webhook, queueing, storage's
-archiver, the load tests) asks this one module.
+The one home of the keyspace: the webhook, the queue, the worker's engine, storage's session
+store and archiver, the delivery side and the load tests ask this module for a key; none builds
+one itself. It sits in the lowest layer so every one of them may import it.
 
-Every key of ours starts with ``sb:{tenant_id}:``; rq's own keys (``rq:job:*``, ``rq:queue:*``,
-registries, workers) keep rq's names so rq's tools see normal jobs. A conversation is addressed by
-``ref``, a short hash of the customer id, so phone numbers never appear in key names or rq job ids:
+Every key of ours starts with ``sb:{tenant_id}:`` (`tenant_prefix`); rq's own keys (``rq:job:*``,
+``rq:queue:*``, registries, workers) keep rq's names so rq's tools see normal jobs. No key carries
+a Redis Cluster hash tag: a tenant's keys live on one (non-cluster) Redis, and the Lua scripts
+touch several of them (and rq's) in one call. A hash tag, if ever needed, goes into
+`tenant_prefix` here. A conversation is addressed by ``ref``, a short hash of the customer id,
+so phone numbers never appear in key names or rq job ids:
 
-    sb:{t}:dedupe:{message_id}   STRING  SET NX EX dedupe_ttl: message already accepted
-    sb:{t}:raw                   STREAM  raw webhook bodies (b, t, k, id), approximately trimmed
-    sb:{t}:thr:{ref}:{minute}    STRING  INCR per customer per 60 s window (throttle)
-    sb:{t}:active                SET     refs with messages not yet acknowledged (sweeper input)
-    sb:{t}:c:{ref}:inbox         LIST    pending inbox entries, arrival order (flag char + JSON)
-    sb:{t}:c:{ref}:proc          LIST    entries of the turn being processed (until acknowledged)
-    sb:{t}:c:{ref}:attempt       STRING  attempt number of the turn held in `proc`
-    sb:{t}:c:{ref}:lease         STRING  "q:{job}" drain queued / "r:{job}:{nonce}" drain running
-    sb:{t}:dead                  LIST    dead-lettered turns (JSON), newest first
-    sb:{t}:sent:{turn_id}        STRING  idempotent-delivery marker of one turn
+    sb:{t}:dedupe:{message_id}       STRING  SET NX EX dedupe_ttl: message already accepted
+    sb:{t}:raw                       STREAM  raw webhook bodies (b, t, k, id), approx. trimmed
+    sb:{t}:thr:{ref}:{minute}        STRING  INCR per customer per 60 s window (throttle)
+    sb:{t}:active                    SET     refs with messages not yet acknowledged (sweeper)
+    sb:{t}:sweeper                   STRING  SET NX PX: one worker sweeps per interval
+    sb:{t}:c:{ref}:inbox             LIST    pending inbox entries, arrival order (flag + JSON)
+    sb:{t}:c:{ref}:proc              LIST    entries of the turn being processed (until acked)
+    sb:{t}:c:{ref}:attempt           STRING  attempt number of the turn held in `proc`
+    sb:{t}:c:{ref}:lease             STRING  "q:{job}" drain queued / "r:{job}:{nonce}" running
+    sb:{t}:dead                      LIST    dead-lettered turns (JSON), newest first
+    sb:{t}:sent:{turn_id}            STRING  idempotent-delivery marker of one turn (echo bot)
+    sb:{t}:turnplan:{turn_id}        STRING  the engine's plan of one turn (replayed on retry)
+    sb:{t}:session:{customer_id}     STRING  the conversation's session JSON (storage.sessions)
+    sb:{t}:dlrseen:{pmid}:{state}    STRING  SET NX EX dedupe_ttl: delivery report seen
+    sb:{t}:dlr                       STREAM  delivery reports (field r), webhook -> consumer
+    sb:{t}:send-rate:{number}        STRING  GCRA state of one integrated number's send rate
+    sb:{t}:sent:{turn_id}:{seq}      STRING  claim/outcome of reply `seq` of a turn (msg91.claims)
+    sb:{t}:outrep:{customer_id}      ZSET    outbound reports naming no recorded send (indoubt)
 """
 
 from __future__ import annotations
@@ -31,6 +43,44 @@ JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 def tenant_prefix(tenant_id: str) -> str:
     return f"sb:{tenant_id}:"
+
+
+def turn_plan_key(tenant_id: str, turn_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}turnplan:{turn_id}"
+
+
+def session_key(tenant_id: str, customer_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}session:{customer_id}"
+
+
+def sweeper_lock_key(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}sweeper"
+
+
+def dlr_seen_key(tenant_id: str, report_id: str) -> str:
+    """`report_id` is ``{provider_message_id}:{state}`` (`webhook.reports.dedupe_id`)."""
+    return f"{tenant_prefix(tenant_id)}dlrseen:{report_id}"
+
+
+def dlr_stream_key(tenant_id: str) -> str:
+    """Stream of `DeliveryReport` JSON (field ``r``): written by the webhook's status endpoint
+    (`webhook.reports`), read by the delivery-report consumer (`msg91.dlr_consumer`)."""
+    return f"{tenant_prefix(tenant_id)}dlr"
+
+
+def send_rate_key(tenant_id: str, integrated_number: str) -> str:
+    """GCRA state (theoretical arrival time) of one integrated number's send rate."""
+    return f"{tenant_prefix(tenant_id)}send-rate:{integrated_number}"
+
+
+def sent_marker_key(tenant_id: str, turn_id: str, seq: int) -> str:
+    """Set once message `seq` of turn `turn_id` reached a terminal delivery outcome."""
+    return f"{tenant_prefix(tenant_id)}sent:{turn_id}:{seq}"
+
+
+def outbound_reports_key(tenant_id: str, customer_id: str) -> str:
+    """Outbound delivery reports of `customer_id` naming no recorded send (`msg91.indoubt`)."""
+    return f"{tenant_prefix(tenant_id)}outrep:{customer_id}"
 
 
 def conversation_ref(customer_id: str) -> str:

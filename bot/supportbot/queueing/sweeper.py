@@ -62,7 +62,7 @@ async def sweep_loop(
     stopping: asyncio.Event,
 ) -> None:
     interval = sweep_interval(settings)
-    lock = f"{keyspace.tenant_prefix(settings.tenant_id)}sweeper"
+    lock = keyspace.sweeper_lock_key(settings.tenant_id)
     while not stopping.is_set():
         try:
             if await redis.set(lock, "1", nx=True, px=int(interval * 900)):

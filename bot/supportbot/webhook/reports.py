@@ -1,6 +1,6 @@
 """Storing delivery reports: de-duplicate, publish and archive in one atomic Redis round trip.
 
-Keys (all under the tenant prefix ``sb:{tenant_id}:``, like the ingest queue's keys):
+Keys (named by `supportbot.keyspace`):
 
     sb:{t}:dlrseen:{provider_message_id}:{state}  STRING  SET NX EX dedupe_ttl: report seen
     sb:{t}:dlr                                    STREAM  field r = DeliveryReport.to_json()
@@ -46,14 +46,6 @@ def dedupe_id(report: DeliveryReport) -> str:
     return f"{report.provider_message_id}:{report.state.value}"
 
 
-def seen_key(tenant_id: str, report: DeliveryReport) -> str:
-    return f"{keyspace.tenant_prefix(tenant_id)}dlrseen:{dedupe_id(report)}"
-
-
-def dlr_stream_key(tenant_id: str) -> str:
-    return f"{keyspace.tenant_prefix(tenant_id)}dlr"
-
-
 class ReportStore:
     """Writes one tenant's delivery reports; `store` returns one bool per report (True = new).
 
@@ -93,8 +85,8 @@ class ReportStore:
         """(keys, args) of one STORE_REPORT call."""
         tenant = self._settings.tenant_id
         script_keys = (
-            seen_key(tenant, report),
-            dlr_stream_key(tenant),
+            keyspace.dlr_seen_key(tenant, dedupe_id(report)),
+            keyspace.dlr_stream_key(tenant),
             keyspace.raw_stream_key(tenant),
         )
         args = (

@@ -12,9 +12,8 @@ from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState
 from supportbot.webhook import testing as t
 from supportbot.webhook.app import INBOUND_PATH, STATUS_PATH
-from supportbot.webhook.reports import dlr_stream_key
 
-DLR = dlr_stream_key(t.TENANT)
+DLR = keyspace.dlr_stream_key(t.TENANT)
 RAW = keyspace.raw_stream_key(t.TENANT)
 
 
