@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from rq.timeouts import JobTimeoutException
 
-from supportbot import keyspace
+from supportbot import keyspace, retrying
 from supportbot.messages import Turn, TurnDeferred, TurnHandler
 from supportbot.queueing import rqjobs
 from supportbot.queueing.entries import EntryError, decode_entry
@@ -84,13 +84,13 @@ def outage_delay(waits: int, cap: float, rng: random.Random) -> float:
     fleet of waiting turns spreads its retries out but each still retries at least every `cap`
     seconds: an answer is at most `cap` late after the dependency returns.
     """
-    ceiling = min(cap, 0.5 * 2.0 ** min(waits - 1, 30))
-    return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
+    ceiling = retrying.exponential_ceiling(min(waits - 1, 30), 0.5, cap)
+    return retrying.equal_jitter(ceiling, rng)
 
 
 def retry_backoff(attempt: int) -> float:
-    """Pause before re-running a turn: 0, then 1, 2, 4 ... capped at 10 seconds."""
-    return 0.0 if attempt <= 1 else float(min(2 ** (attempt - 2), 10))
+    """Pause before re-running a turn: 0, then 1, 2, 4 ... capped at 10 seconds (no jitter)."""
+    return 0.0 if attempt <= 1 else retrying.exponential_ceiling(min(attempt - 2, 30), 1.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)

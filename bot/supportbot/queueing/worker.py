@@ -40,7 +40,7 @@ import redis
 import redis.asyncio as aioredis
 from rq.job import Job
 
-from supportbot import keyspace
+from supportbot import keyspace, retrying
 from supportbot.messages import TurnHandler
 from supportbot.queueing import rqjobs
 from supportbot.queueing.drain import DrainContext, DrainOutcome, DrainRun, HandBack, LeaseLost
@@ -249,7 +249,7 @@ class AsyncWorker:
 
     async def _dequeue_loop(self) -> None:
         queue_key = rqjobs.queue_key(self.settings.queue_name)
-        backoff = 1.0
+        failures = 0
         while not self.stopping.is_set():
             if not await self._take_slot():
                 break
@@ -262,14 +262,18 @@ class AsyncWorker:
                 )
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 self._slots.release()
-                log.error("dequeue failed (%s); retrying in %.0fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, DEQUEUE_MAX_BACKOFF_SECONDS)
+                # 1, 2, 4 ... seconds, capped; no jitter
+                wait = retrying.exponential_ceiling(
+                    min(failures, 30), 1.0, DEQUEUE_MAX_BACKOFF_SECONDS
+                )
+                failures += 1
+                log.error("dequeue failed (%s); retrying in %.0fs", exc, wait)
+                await asyncio.sleep(wait)
                 continue
             except BaseException:
                 self._slots.release()
                 raise
-            backoff = 1.0
+            failures = 0
             if self._unstarted:
                 await self._requeue_unstarted()
             if raw is None:
