@@ -3,7 +3,7 @@ worker's handler factory.
 
     supportbot worker --handler supportbot.engine.runtime:engine_handler
 
-`engine_handler(settings, redis)` (a `queueing.handlers.HandlerFactory`) opens everything the
+`engine_handler(settings, redis)` (a `queueing.handler_factory.HandlerFactory`) opens everything the
 engine needs for the life of the worker process (PostgreSQL pool, MSG91 client + `Deliverer`
 with the PostgreSQL attempt recorder, OpenRouter client, hot-reloading flow store), starts the
 background tasks the worker runs beside turns, and yields the `ConversationEngine`:
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.flow import FlowStore
 from supportbot.llm import LLMConfig, OpenRouterClient
 from supportbot.msg91.backoff import RetryPolicy

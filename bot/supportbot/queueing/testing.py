@@ -161,7 +161,7 @@ def _sleep_range(env: Mapping[str, str]) -> tuple[float, float]:
 async def recording_handler(
     settings: BotSettings, redis: aioredis.Redis
 ) -> AsyncIterator[TurnHandler]:
-    """Handler factory (see `supportbot.queueing.handlers.HandlerFactory`)."""
+    """Handler factory (see `supportbot.queueing.handler_factory.HandlerFactory`)."""
     env = os.environ
     cap = env.get("SB_TEST_MAX_SLEEP")
     yield RecordingHandler(

@@ -23,7 +23,7 @@ from supportbot.queueing.echo import (
     EchoSendError,
     echo_text,
 )
-from supportbot.queueing.handlers import ECHO_HANDLER, HandlerSpecError, load_factory
+from supportbot.queueing.handler_factory import ECHO_HANDLER, HandlerSpecError, load_factory
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.main import main
 from supportbot.queueing.testing import (

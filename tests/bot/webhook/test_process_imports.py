@@ -13,7 +13,7 @@ ENGINE_ONLY = (
     "supportbot.llm",
     "supportbot.flow",
     "supportbot.engine.runtime",
-    "supportbot.engine.engine",
+    "supportbot.engine.conversation",
 )
 
 PROBE = (
