@@ -37,9 +37,10 @@ e2e: $(STAMP) ## tests against the local control plane
 coverage: $(STAMP) ## whole suite with a coverage report
 	$(PY) -m pytest --cov --cov-report=term-missing $(ARGS)
 
-lint: $(STAMP) ## ruff lint + format check
+lint: $(STAMP) ## ruff lint + format check + import contracts (lint-imports)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

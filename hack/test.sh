@@ -13,6 +13,7 @@ bash hack/build-promtool.sh >/dev/null
 step "ruff check";        $V/ruff check .
 step "ruff format";       $V/ruff format --check .
 step "mypy --strict";     $V/mypy
+step "import contracts";  $V/lint-imports
 step "fault suite (short: PostgreSQL down, MSG91 5xx, NUL texts, worker and Redis SIGKILLs, idle connections; fails on any lost or duplicated message)"
 faults_out=$(mktemp -d); faults_rc=0
 $V/python loadtests/faults.py --short --quiet --out "$faults_out" || faults_rc=$?

@@ -28,7 +28,7 @@ LLM_MODEL = "openai/gpt-4o-mini"
 FLOW = Path(__file__).resolve().parent.parent / "scenarios" / "flow.yaml"
 HANDLER_SPECS = {
     "echo": "supportbot.queueing.echo:echo_handler",
-    "llm-echo": "sbload.handlers:llm_echo_handler",
+    "llm-echo": "sbload.llm_echo:llm_echo_handler",
     "engine": "supportbot.engine.runtime:engine_handler",
 }
 

@@ -9,8 +9,8 @@ import logging
 
 import pytest
 
+from supportbot.keyspace import conversation_ref, drain_job_id, turn_id_for
 from supportbot.observability import JsonFormatter, mask_phone, scrub
-from supportbot.queueing.keys import conversation_ref, drain_job_id, turn_id_for
 
 
 @pytest.mark.parametrize(

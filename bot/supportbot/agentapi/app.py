@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from supportbot.agentapi.routes import AgentResources, ApiError, create_router
-from supportbot.engine.runtime import open_delivery
+from supportbot.outbound import open_delivery
 from supportbot.settings import BotSettings
 from supportbot.storage.db import create_pool
 

@@ -7,7 +7,7 @@ restart), then sends them
 through `msg91.deliverer.Deliverer.send_turn_replies` (in order, 24 h window rules, exactly once
 per (turn id, seq) through Redis claims fenced by the turn runner's conversation lease), then
 marks the replies that turned out undeliverable as ``failed`` with the reason. The MSG91
-attempt recorder (`storage.delivery_store`) attaches the provider id of each accepted send to
+attempt recorder (`outbound.PgAttemptRecorder`) attaches the provider id of each accepted send to
 its row, which is what delivery reports later advance.
 
 Known residue: the window decision is taken twice (here, to record the rows, and inside the

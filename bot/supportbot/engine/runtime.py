@@ -3,7 +3,7 @@ worker's handler factory.
 
     supportbot worker --handler supportbot.engine.runtime:engine_handler
 
-`engine_handler(settings, redis)` (a `queueing.handlers.HandlerFactory`) opens everything the
+`engine_handler(settings, redis)` (a `queueing.handler_factory.HandlerFactory`) opens everything the
 engine needs for the life of the worker process (PostgreSQL pool, MSG91 client + `Deliverer`
 with the PostgreSQL attempt recorder, OpenRouter client, hot-reloading flow store), starts the
 background tasks the worker runs beside turns, and yields the `ConversationEngine`:
@@ -27,18 +27,17 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.flow import FlowStore
 from supportbot.llm import LLMConfig, OpenRouterClient
 from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
 from supportbot.msg91.deliverer import Deliverer
 from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
-from supportbot.msg91.indoubt import InDoubtResolver
+from supportbot.outbound import PgDeliveryStateStore, open_delivery
 from supportbot.settings import BotSettings
 from supportbot.storage.archive import RawArchiver
 from supportbot.storage.db import Pool, create_pool_from_settings
-from supportbot.storage.delivery_store import PgAttemptRecorder, PgDeliveryStateStore
 
 log = logging.getLogger(__name__)
 
@@ -65,33 +64,6 @@ class EngineResources:
             deliverer=self.deliverer,
             llm=self.llm,
         )
-
-
-@asynccontextmanager
-async def open_delivery(
-    settings: BotSettings,
-    redis: aioredis.Redis,
-    pool: Pool,
-    *,
-    retry_policy: RetryPolicy | None = None,
-) -> AsyncIterator[tuple[Msg91Client, Deliverer]]:
-    """The MSG91 client and the `Deliverer` (shared rate limit, attempts recorded in
-    PostgreSQL, the tenant's out-of-window template, in-doubt sends checked against delivery
-    reports). Also used by the agent API."""
-    client = Msg91Client.from_settings(settings)
-    try:
-        in_doubt = InDoubtResolver(redis, settings.tenant_id, PgDeliveryStateStore(pool))
-        deliverer = Deliverer.from_settings(
-            settings,
-            redis,
-            client,
-            recorder=PgAttemptRecorder(pool),
-            policy=retry_policy,
-            in_doubt=in_doubt,
-        )
-        yield client, deliverer
-    finally:
-        await client.aclose()
 
 
 @asynccontextmanager

@@ -7,9 +7,7 @@ Everything here produces real values for real components (no fakes): the flow is
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from supportbot import asgiserver
 from supportbot.messages import InboundMessage, MessageKind, Turn
 
 TENANT = "acme"
@@ -167,10 +166,7 @@ def make_turn(*messages: InboundMessage, turn_id: str | None = None, attempt: in
 async def serve(app: Any, *, lifespan: str = "on") -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port inside this event loop; yields
     its base URL and stops the server (running its lifespan shutdown) on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock = asgiserver.bind("127.0.0.1")
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -180,16 +176,6 @@ async def serve(app: Any, *, lifespan: str = "on") -> AsyncIterator[str]:
         timeout_graceful_shutdown=2,
         access_log=False,
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("server stopped during start-up")
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    url = asgiserver.url_of(sock)
+    async with asgiserver.serving(config, sock):
+        yield url

@@ -1,5 +1,6 @@
 """Conversation flows: a versioned YAML schema (SCHEMA.md), its validator, the pure decision
-function the conversation engine calls once per turn, and a hot-reloading flow store.
+function (`rules.decide`) the conversation engine calls once per turn, and a hot-reloading flow
+store.
 
 Engine usage::
 
@@ -11,7 +12,6 @@ Engine usage::
     #   or, on LLMUnavailable, send render_llm_failure(flow, state)
 """
 
-from supportbot.flow.engine import decide, match_intent, normalise
 from supportbot.flow.hours import is_open
 from supportbot.flow.render import (
     interpolate,
@@ -20,6 +20,7 @@ from supportbot.flow.render import (
     render_step,
     system_prompt,
 )
+from supportbot.flow.rules import decide, match_intent, normalise
 from supportbot.flow.schema import Flow
 from supportbot.flow.state import (
     HUMAN_OFFER_ID,

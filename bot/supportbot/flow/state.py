@@ -1,4 +1,4 @@
-"""Values the flow engine reads and returns: session state, decisions and their effects.
+"""Values the flow rules (`rules.decide`) read and return: session state, decisions, effects.
 
 `SessionState` is what the conversation engine keeps per conversation (Redis, 1 h idle TTL) and
 hands back on the next turn; it round-trips through `to_dict`/`from_dict` (JSON-safe). Two of

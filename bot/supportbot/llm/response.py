@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from supportbot.llm.chat import Usage
 from supportbot.llm.errors import InvalidResponse, ModelErrorIn200, ModelHTTPError
+from supportbot.retrying import parse_retry_after
 
 
 @dataclass(frozen=True)
@@ -24,21 +24,6 @@ class Completion:
     usage: Usage
     generation_id: str | None
     finish_reason: str | None
-
-
-def parse_retry_after(value: str | None, now_epoch: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now_epoch)
-    except (TypeError, ValueError):
-        return None
 
 
 def _error_message(body: Any) -> tuple[int | None, str]:

@@ -1,9 +1,11 @@
-"""Retry policy and exponential backoff with full jitter (pure; the random source is passed in)."""
+"""MSG91 sends' retry policy: exponential backoff with full jitter (`supportbot.retrying`)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+
+from supportbot.retrying import exponential_ceiling, full_jitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +39,8 @@ def backoff_delay(
     by the same 429 storm spread out instead of retrying in lock-step. A Retry-After from the
     server is a floor.
     """
-    cap = min(policy.max_delay, policy.base_delay * policy.multiplier ** (attempt - 1))
-    delay = rng.uniform(0.0, cap)
+    cap = exponential_ceiling(attempt - 1, policy.base_delay, policy.max_delay, policy.multiplier)
+    delay = full_jitter(cap, rng)
     if retry_after is not None:
         delay = max(delay, min(retry_after, policy.max_retry_after))
     return delay

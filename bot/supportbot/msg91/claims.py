@@ -1,6 +1,6 @@
 """Per-reply send claims: the Redis side of "exactly once per (turn id, seq)", fenced by a lease.
 
-The marker ``sb:<tenant>:sent:<turn_id>:<seq>`` (`keys.sent_marker`) moves through:
+The marker ``sb:<tenant>:sent:<turn_id>:<seq>`` (`keyspace.sent_marker_key`) moves through:
 
     (absent) --claim--> "S|<owner>|<ms>" --done--> <ReplyOutcome JSON>  (terminal)
                               |---release---> (absent)   (the send surely did not go out)

@@ -24,9 +24,9 @@ from supportbot.msg91.errors import (
     DefinitiveSendError,
     classify_response,
     error_for,
-    parse_retry_after,
 )
 from supportbot.msg91.payloads import ACTIVATION_PATH, SendRequest, accepted_ids, build_request
+from supportbot.retrying import parse_retry_after
 from supportbot.settings import BotSettings
 
 RESPONSE_KEEP_CHARS = 2000

@@ -53,8 +53,9 @@ from enum import StrEnum
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import OutboundMessage
-from supportbot.msg91 import keys, metrics
+from supportbot.msg91 import metrics
 from supportbot.msg91.attempts import AttemptRecorder, SendContext
 from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.claims import ClaimState, SendClaims, SendFence, SendFenced
@@ -211,7 +212,7 @@ class Deliverer:
         owner = fence.token if fence is not None else f"u:{uuid.uuid4().hex}"
         outcomes: list[ReplyOutcome] = []
         for planned in self.plan(customer, messages):
-            marker = keys.sent_marker(self.tenant_id, turn_id, planned.seq)
+            marker = keyspace.sent_marker_key(self.tenant_id, turn_id, planned.seq)
             known = (accepted or {}).get(planned.seq)
             outcome = await self._once(turn_id, customer, planned, marker, owner, fence, known)
             log.info(

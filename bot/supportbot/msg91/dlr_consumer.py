@@ -23,8 +23,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport
-from supportbot.msg91 import dlr, keys, metrics
+from supportbot.msg91 import dlr, metrics
 from supportbot.msg91.dlr import DeliveryRecord
 from supportbot.msg91.dlr_store import DeliveryStateStore
 from supportbot.msg91.indoubt import remember_unknown, report_ids
@@ -99,7 +100,7 @@ class DeliveryReportConsumer:
         self.redis = redis
         self.tenant_id = tenant_id
         self.store = store
-        self.stream = keys.dlr_stream(tenant_id)
+        self.stream = keyspace.dlr_stream_key(tenant_id)
         self.group = group
         self.consumer = consumer or _default_consumer()
         self.count = count

@@ -8,7 +8,6 @@ httpx errors never leave `client`; they are chained as causes of these.
 
 from __future__ import annotations
 
-import email.utils
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -171,19 +170,3 @@ def classify_response(status_code: int, body: Any) -> Classification:
     if status_code in (401, 403, 418):
         return Classification(AttemptOutcome.AUTH_ERROR, code, reason or f"HTTP {status_code}")
     return Classification(AttemptOutcome.REJECTED, code, reason or f"HTTP {status_code}")
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)

@@ -25,8 +25,8 @@ import time
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport
-from supportbot.msg91 import keys
 from supportbot.msg91.dlr_store import DeliveryStateStore
 
 INDEX_SECONDS = 7200
@@ -48,7 +48,7 @@ async def remember_unknown(redis: aioredis.Redis, report: DeliveryReport) -> Non
     """Index a report whose message the store does not know (see the module docstring)."""
     if not report.customer_id:
         return
-    key = keys.outbound_reports(report.tenant_id, report.customer_id)
+    key = keyspace.outbound_reports_key(report.tenant_id, report.customer_id)
     now_ms = int(time.time() * 1000)
     member = _SEP.join(report_ids(report))
     async with redis.pipeline(transaction=False) as pipe:
@@ -67,7 +67,7 @@ class InDoubtResolver:
     async def confirmed_send(self, customer_id: str, since_ms: int) -> str | None:
         """The provider id of an outbound message to `customer_id` reported (received) at or
         after `since_ms` that no recorded send has, or None."""
-        key = keys.outbound_reports(self.tenant_id, customer_id)
+        key = keyspace.outbound_reports_key(self.tenant_id, customer_id)
         members = await self.redis.zrangebyscore(key, since_ms, "+inf")
         for raw in members:
             ids = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(_SEP)

@@ -17,7 +17,8 @@ import time
 
 import redis.asyncio as aioredis
 
-from supportbot.msg91 import keys, metrics
+from supportbot import keyspace
+from supportbot.msg91 import metrics
 from supportbot.msg91.errors import DeliveryError
 from supportbot.settings import BotSettings
 
@@ -64,7 +65,7 @@ class SendRateLimiter:
     ) -> None:
         if limit < 1 or period <= 0 or burst < 1:
             raise ValueError("limit >= 1, period > 0 and burst >= 1 required")
-        self.key = keys.send_rate(tenant_id, integrated_number)
+        self.key = keyspace.send_rate_key(tenant_id, integrated_number)
         self.interval_us = round(period * 1_000_000 / limit)
         self.burst = burst
         self._redis = redis

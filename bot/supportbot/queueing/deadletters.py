@@ -28,9 +28,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import InboundMessage
 from supportbot.observability import mask_phone, scrub
-from supportbot.queueing import keys, rqjobs, scripts
+from supportbot.queueing import rqjobs, scripts
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.settings import BotSettings
 
@@ -135,7 +136,7 @@ def decode(raw: bytes, tenant_id: str) -> DeadLetter:
 def for_customer(letters: Iterable[DeadLetter], customer: str) -> list[DeadLetter]:
     """The letters of one customer, given as its customer id, BSUID or phone (``+`` optional)."""
     wanted = customer.strip().removeprefix("+")
-    ref = keys.conversation_ref(wanted)
+    ref = keyspace.conversation_ref(wanted)
     out = []
     for letter in letters:
         ids = {letter.customer_id} | {m.phone for m in letter.messages if m}
@@ -249,12 +250,12 @@ def to_json(letter: DeadLetter) -> dict[str, Any]:
 
 async def count(redis: aioredis.Redis, tenant_id: str) -> int:
     """How many dead letters the tenant has (one LLEN: cheap enough for every heartbeat)."""
-    return int(await redis.llen(keys.dead_letter_key(tenant_id)))
+    return int(await redis.llen(keyspace.dead_letter_key(tenant_id)))
 
 
 async def read_all(redis: aioredis.Redis, tenant_id: str) -> list[DeadLetter]:
     """Every dead letter of the tenant, newest first."""
-    raws = await redis.lrange(keys.dead_letter_key(tenant_id), 0, -1)
+    raws = await redis.lrange(keyspace.dead_letter_key(tenant_id), 0, -1)
     return [decode(raw if isinstance(raw, bytes) else raw.encode(), tenant_id) for raw in raws]
 
 
@@ -293,14 +294,14 @@ async def replay(
     touching Redis, if one of them is not replayable.
     """
     script = redis.register_script(scripts.REPLAY)
-    dead = keys.dead_letter_key(settings.tenant_id)
+    dead = keyspace.dead_letter_key(settings.tenant_id)
     total = ReplayReport()
     for ref, group in _by_conversation(letters).items():
-        k = keys.conversation_keys(settings.tenant_id, ref)
+        k = keyspace.conversation_keys(settings.tenant_id, ref)
         job = rqjobs.prepare_drain_job(settings, ref, redis)
         rq_keys = [job.key, rqjobs.queue_key(settings.queue_name), rqjobs.queues_key()]
         reply = await script(
-            keys=[dead, k.lease, k.inbox, k.processing, keys.active_key(settings.tenant_id)]
+            keys=[dead, k.lease, k.inbox, k.processing, keyspace.active_key(settings.tenant_id)]
             + rq_keys,
             args=[
                 ref,
@@ -320,7 +321,7 @@ async def drop(redis: aioredis.Redis, tenant_id: str, letters: Sequence[DeadLett
     """Remove exactly these records (one transaction); how many were still there."""
     if not letters:
         return 0
-    dead = keys.dead_letter_key(tenant_id)
+    dead = keyspace.dead_letter_key(tenant_id)
     async with redis.pipeline(transaction=True) as pipe:
         for letter in letters:
             pipe.execute_command("LREM", dead, 1, letter.raw)

@@ -30,8 +30,9 @@ from enum import StrEnum
 
 from rq.timeouts import JobTimeoutException
 
+from supportbot import keyspace, retrying
 from supportbot.messages import Turn, TurnDeferred, TurnHandler
-from supportbot.queueing import keys, rqjobs
+from supportbot.queueing import rqjobs
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.queueing.leases import HeldLease, LeaseKeeper
 from supportbot.queueing.mailbox import Acquired, ClaimStatus, Mailbox
@@ -83,13 +84,13 @@ def outage_delay(waits: int, cap: float, rng: random.Random) -> float:
     fleet of waiting turns spreads its retries out but each still retries at least every `cap`
     seconds: an answer is at most `cap` late after the dependency returns.
     """
-    ceiling = min(cap, 0.5 * 2.0 ** min(waits - 1, 30))
-    return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
+    ceiling = retrying.exponential_ceiling(min(waits - 1, 30), 0.5, cap)
+    return retrying.equal_jitter(ceiling, rng)
 
 
 def retry_backoff(attempt: int) -> float:
-    """Pause before re-running a turn: 0, then 1, 2, 4 ... capped at 10 seconds."""
-    return 0.0 if attempt <= 1 else float(min(2 ** (attempt - 2), 10))
+    """Pause before re-running a turn: 0, then 1, 2, 4 ... capped at 10 seconds (no jitter)."""
+    return 0.0 if attempt <= 1 else retrying.exponential_ceiling(min(attempt - 2, 30), 1.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,9 @@ class DrainRun:
         if claim.attempt > MAX_TURN_ATTEMPTS:
             return await self._dead(f"turn ran {claim.attempt - 1} times without success")
         turn = Turn(
-            turn_id=keys.turn_id_for(s.tenant_id, self.ref, messages[0].message_id, len(messages)),
+            turn_id=keyspace.turn_id_for(
+                s.tenant_id, self.ref, messages[0].message_id, len(messages)
+            ),
             tenant_id=s.tenant_id,
             customer_id=messages[0].customer_id,
             messages=messages,

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.httppool import sharded_client
 from supportbot.messages import Turn, TurnHandler
 from supportbot.observability import mask_phone
-from supportbot.queueing import keys
 from supportbot.settings import BotSettings
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class EchoHandler:
             return
         last = turn.messages[-1]
         recipient = last.phone or turn.customer_id
-        marker = keys.sent_key(turn.tenant_id, turn.turn_id)
+        marker = keyspace.sent_key(turn.tenant_id, turn.turn_id)
         while not await self._redis.set(marker, "sending", nx=True, ex=SENDING_TTL_SECONDS):
             if await self._redis.get(marker) == b"sent":
                 log.info("turn %s already replied", turn.turn_id)

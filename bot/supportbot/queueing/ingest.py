@@ -18,9 +18,10 @@ from enum import StrEnum
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import InboundMessage
 from supportbot.observability import mask_phone
-from supportbot.queueing import keys, rqjobs, scripts
+from supportbot.queueing import rqjobs, scripts
 from supportbot.queueing.entries import encode_body
 from supportbot.queueing.pipelined import LuaScript, PipelinedRedis
 from supportbot.settings import BotSettings
@@ -71,8 +72,8 @@ class Ingestor:
         self._pipeline = pipeline
         self._script = redis.register_script(scripts.INGEST)
         t = settings.tenant_id
-        self._raw_key = keys.raw_stream_key(t)
-        self._active_key = keys.active_key(t)
+        self._raw_key = keyspace.raw_stream_key(t)
+        self._active_key = keyspace.active_key(t)
         self._queue_key = rqjobs.queue_key(settings.queue_name)
         self._queues_key = rqjobs.queues_key()
         self._pending_ms = rqjobs.pending_lease_ms(settings)
@@ -83,14 +84,14 @@ class Ingestor:
             raise TenantMismatchError(
                 f"message for tenant {message.tenant_id!r}, not {s.tenant_id!r}"
             )
-        ref = keys.conversation_ref(message.customer_id)
-        conv = keys.conversation_keys(s.tenant_id, ref)
+        ref = keyspace.conversation_ref(message.customer_id)
+        conv = keyspace.conversation_keys(s.tenant_id, ref)
         window = int(message.received_at // THROTTLE_WINDOW_SECONDS)
         job = rqjobs.prepare_drain_job(s, ref, self._redis)
         script_keys = (
-            keys.dedupe_key(s.tenant_id, message.message_id),
+            keyspace.dedupe_key(s.tenant_id, message.message_id),
             self._raw_key,
-            keys.throttle_key(s.tenant_id, ref, window),
+            keyspace.throttle_key(s.tenant_id, ref, window),
             conv.inbox,
             conv.lease,
             self._active_key,

@@ -14,8 +14,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import InboundMessage
-from supportbot.queueing import keys, rqjobs, scripts
+from supportbot.queueing import rqjobs, scripts
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.settings import BotSettings
 
@@ -78,8 +79,8 @@ class Mailbox:
         self._dead = redis.register_script(scripts.DEAD)
         self._kick = redis.register_script(scripts.KICK)
 
-    def keys(self, ref: str) -> keys.ConversationKeys:
-        return keys.conversation_keys(self._s.tenant_id, ref)
+    def keys(self, ref: str) -> keyspace.ConversationKeys:
+        return keyspace.conversation_keys(self._s.tenant_id, ref)
 
     def _rq_keys(self, job: rqjobs.PreparedJob) -> list[str]:
         return [job.key, rqjobs.queue_key(self._s.queue_name), rqjobs.queues_key()]
@@ -163,7 +164,7 @@ class Mailbox:
         """Move the held turn to ``sb:{t}:dead``; -1 not owner, 0 idle, 1 next drain enqueued."""
         k = self.keys(ref)
         nxt = rqjobs.prepare_drain_job(self._s, ref, self._r)
-        dead = keys.dead_letter_key(self._s.tenant_id)
+        dead = keyspace.dead_letter_key(self._s.tenant_id)
         return int(
             await self._dead(
                 keys=[
@@ -202,4 +203,4 @@ class Mailbox:
 
     @property
     def _active(self) -> str:
-        return keys.active_key(self._s.tenant_id)
+        return keyspace.active_key(self._s.tenant_id)

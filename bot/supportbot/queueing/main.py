@@ -18,7 +18,7 @@ import uvloop
 
 from supportbot.observability import configure_logging
 from supportbot.queueing import health
-from supportbot.queueing.handlers import (
+from supportbot.queueing.handler_factory import (
     DEFAULT_HANDLER,
     HandlerFactory,
     HandlerSpecError,

@@ -26,7 +26,7 @@ from rq.job import Job, JobStatus, Retry
 from rq.queue import Queue
 from rq.utils import now, utcformat, utcparse
 
-from supportbot.queueing.keys import drain_job_id
+from supportbot.keyspace import drain_job_id
 from supportbot.settings import BotSettings
 
 DRAIN_FUNC = "supportbot.queueing.rqjobs.drain_conversation"

@@ -14,7 +14,7 @@ import logging
 
 import redis.asyncio as aioredis
 
-from supportbot.queueing import keys
+from supportbot import keyspace
 from supportbot.queueing.mailbox import Mailbox
 from supportbot.queueing.metrics import WorkerMetrics
 from supportbot.settings import BotSettings
@@ -35,7 +35,7 @@ async def sweep_once(
     """Kick every active conversation without a lease.
 
     Returns (drains enqueued, of which for turns orphaned mid-way)."""
-    active = keys.active_key(settings.tenant_id)
+    active = keyspace.active_key(settings.tenant_id)
     kicked = orphaned = 0
     cursor = 0
     while True:
@@ -62,7 +62,7 @@ async def sweep_loop(
     stopping: asyncio.Event,
 ) -> None:
     interval = sweep_interval(settings)
-    lock = f"{keys.tenant_prefix(settings.tenant_id)}sweeper"
+    lock = keyspace.sweeper_lock_key(settings.tenant_id)
     while not stopping.is_set():
         try:
             if await redis.set(lock, "1", nx=True, px=int(interval * 900)):

@@ -28,8 +28,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import InboundMessage, MessageKind, Turn, TurnHandler
-from supportbot.queueing import keys
 from supportbot.queueing.worker import AsyncWorker, WorkerTuning
 from supportbot.settings import BotSettings
 
@@ -77,17 +77,17 @@ def make_message(
 
 def turns_key(tenant_id: str) -> str:
     """LIST of JSON records, one per handled attempt (see `RecordingHandler`)."""
-    return f"{keys.tenant_prefix(tenant_id)}test:turns"
+    return f"{keyspace.tenant_prefix(tenant_id)}test:turns"
 
 
 def started_key(tenant_id: str) -> str:
     """LIST of JSON {turn_id, pid, attempt}, pushed when a handler attempt starts."""
-    return f"{keys.tenant_prefix(tenant_id)}test:started"
+    return f"{keyspace.tenant_prefix(tenant_id)}test:started"
 
 
 def replies_key(tenant_id: str) -> str:
     """LIST of JSON records, one per reply actually sent (idempotent on turn_id)."""
-    return f"{keys.tenant_prefix(tenant_id)}test:replies"
+    return f"{keyspace.tenant_prefix(tenant_id)}test:replies"
 
 
 class RecordingHandler:
@@ -144,7 +144,7 @@ class RecordingHandler:
             raise InjectedFailure(f"injected failure for {turn.turn_id}")
         record = self._record(turn, started)
         await self._redis.rpush(turns_key(turn.tenant_id), record)
-        marker = keys.sent_key(turn.tenant_id, turn.turn_id)
+        marker = keyspace.sent_key(turn.tenant_id, turn.turn_id)
         if await self._redis.set(marker, "sent", nx=True, ex=3600):
             await self._redis.rpush(replies_key(turn.tenant_id), record)
 
@@ -161,7 +161,7 @@ def _sleep_range(env: Mapping[str, str]) -> tuple[float, float]:
 async def recording_handler(
     settings: BotSettings, redis: aioredis.Redis
 ) -> AsyncIterator[TurnHandler]:
-    """Handler factory (see `supportbot.queueing.handlers.HandlerFactory`)."""
+    """Handler factory (see `supportbot.queueing.handler_factory.HandlerFactory`)."""
     env = os.environ
     cap = env.get("SB_TEST_MAX_SLEEP")
     yield RecordingHandler(

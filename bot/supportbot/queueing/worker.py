@@ -40,10 +40,10 @@ import redis
 import redis.asyncio as aioredis
 from rq.job import Job
 
+from supportbot import keyspace, retrying
 from supportbot.messages import TurnHandler
-from supportbot.queueing import keys, rqjobs
+from supportbot.queueing import rqjobs
 from supportbot.queueing.drain import DrainContext, DrainOutcome, DrainRun, HandBack, LeaseLost
-from supportbot.queueing.keys import active_key
 from supportbot.queueing.leases import LeaseKeeper
 from supportbot.queueing.mailbox import Mailbox
 from supportbot.queueing.metrics import WorkerMetrics
@@ -249,7 +249,7 @@ class AsyncWorker:
 
     async def _dequeue_loop(self) -> None:
         queue_key = rqjobs.queue_key(self.settings.queue_name)
-        backoff = 1.0
+        failures = 0
         while not self.stopping.is_set():
             if not await self._take_slot():
                 break
@@ -262,14 +262,18 @@ class AsyncWorker:
                 )
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                 self._slots.release()
-                log.error("dequeue failed (%s); retrying in %.0fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, DEQUEUE_MAX_BACKOFF_SECONDS)
+                # 1, 2, 4 ... seconds, capped; no jitter
+                wait = retrying.exponential_ceiling(
+                    min(failures, 30), 1.0, DEQUEUE_MAX_BACKOFF_SECONDS
+                )
+                failures += 1
+                log.error("dequeue failed (%s); retrying in %.0fs", exc, wait)
+                await asyncio.sleep(wait)
                 continue
             except BaseException:
                 self._slots.release()
                 raise
-            backoff = 1.0
+            failures = 0
             if self._unstarted:
                 await self._requeue_unstarted()
             if raw is None:
@@ -282,7 +286,7 @@ class AsyncWorker:
         """Redis answers again: jobs popped while it failed go back to the front of the queue
         (rq's own intermediate-queue cleanup would take one to two maintenance rounds)."""
         for job_id, token in list(self._unstarted.items()):
-            ref = keys.ref_of_job_id(job_id)
+            ref = keyspace.ref_of_job_id(job_id)
             try:
                 if ref is None:
                     await self.redis.lrem(self.bridge.intermediate_key, 1, job_id)
@@ -306,7 +310,7 @@ class AsyncWorker:
     async def _run_job(self, job_id: str) -> None:
         self.metrics.jobs_in_flight.inc()
         popped = time.monotonic()
-        ref = keys.ref_of_job_id(job_id)
+        ref = keyspace.ref_of_job_id(job_id)
         early = DrainRun(self._ctx, job_id, ref) if ref is not None else None
         started = False
         try:
@@ -445,8 +449,8 @@ class AsyncWorker:
                 await self._call(self.bridge.heartbeat, slots, busy=bool(self._jobs))
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.llen(queue_key)
-                    pipe.scard(active_key(self.settings.tenant_id))
-                    pipe.llen(keys.dead_letter_key(self.settings.tenant_id))
+                    pipe.scard(keyspace.active_key(self.settings.tenant_id))
+                    pipe.llen(keyspace.dead_letter_key(self.settings.tenant_id))
                     depth, pending, dead = await pipe.execute()
                 self.metrics.queue_depth.set(int(depth))
                 self.metrics.conversations_pending.set(int(pending))

@@ -24,7 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from supportbot.queueing.keys import raw_stream_key
+from supportbot.keyspace import raw_stream_key
 from supportbot.storage.db import Pool, connection
 
 log = logging.getLogger(__name__)

@@ -208,7 +208,7 @@ async def record_outbound(
 
     `author` is 'bot' or 'agent:<id>'. Record before sending; attach the provider id with
     `delivery.update_outbound` after the send succeeds (the MSG91 attempt recorder in
-    `delivery_store` does that for accepted sends).
+    `outbound.PgAttemptRecorder` does that for accepted sends).
     """
     return await record_outbound_payload(
         pool,

@@ -20,14 +20,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from supportbot import keyspace
 from supportbot.storage.errors import SessionConflictError
 
 DEFAULT_TTL_SECONDS = 3600
 MAX_UPDATE_ATTEMPTS = 50
-
-
-def session_key(tenant_id: str, customer_id: str) -> str:
-    return f"sb:{tenant_id}:session:{customer_id}"
 
 
 @dataclass(slots=True)
@@ -76,7 +73,7 @@ class SessionStore:
         self._clock = clock
 
     def key(self, customer_id: str) -> str:
-        return session_key(self.tenant_id, customer_id)
+        return keyspace.session_key(self.tenant_id, customer_id)
 
     def _fresh(self, customer_id: str) -> Session:
         now = self._clock()

@@ -1,6 +1,6 @@
 """Storing delivery reports: de-duplicate, publish and archive in one atomic Redis round trip.
 
-Keys (all under the tenant prefix ``sb:{tenant_id}:``, like the ingest queue's keys):
+Keys (named by `supportbot.keyspace`):
 
     sb:{t}:dlrseen:{provider_message_id}:{state}  STRING  SET NX EX dedupe_ttl: report seen
     sb:{t}:dlr                                    STREAM  field r = DeliveryReport.to_json()
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport
-from supportbot.queueing import keys
 from supportbot.queueing.ingest import RAW_STREAM_MAXLEN
 from supportbot.queueing.pipelined import LuaScript, PipelinedRedis
 from supportbot.settings import BotSettings
@@ -44,14 +44,6 @@ _SCRIPT = LuaScript(STORE_REPORT)
 
 def dedupe_id(report: DeliveryReport) -> str:
     return f"{report.provider_message_id}:{report.state.value}"
-
-
-def seen_key(tenant_id: str, report: DeliveryReport) -> str:
-    return f"{keys.tenant_prefix(tenant_id)}dlrseen:{dedupe_id(report)}"
-
-
-def dlr_stream_key(tenant_id: str) -> str:
-    return f"{keys.tenant_prefix(tenant_id)}dlr"
 
 
 class ReportStore:
@@ -93,9 +85,9 @@ class ReportStore:
         """(keys, args) of one STORE_REPORT call."""
         tenant = self._settings.tenant_id
         script_keys = (
-            seen_key(tenant, report),
-            dlr_stream_key(tenant),
-            keys.raw_stream_key(tenant),
+            keyspace.dlr_seen_key(tenant, dedupe_id(report)),
+            keyspace.dlr_stream_key(tenant),
+            keyspace.raw_stream_key(tenant),
         )
         args = (
             self._settings.dedupe_ttl_seconds,

@@ -3,8 +3,6 @@ child process (`start_page`, ``python -m supportbot_dev.phone ...``). Loopback b
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +14,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from supportbot import asgiserver
 from supportbot_dev import procs
 from supportbot_dev.phone.app import create_app
 from supportbot_dev.phone.config import PhoneConfig
@@ -26,31 +25,17 @@ async def serve(
     config: PhoneConfig, *, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[str]:
     """Serve the page on `host:port` (0 = a free port) in this loop; yields its URL."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            log_level="warning",
-            ws="none",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
+    sock = asgiserver.bind(host, port)
+    page = uvicorn.Config(
+        create_app(config),
+        log_level="warning",
+        ws="none",
+        access_log=False,
+        timeout_graceful_shutdown=2,
     )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("the phone page stopped during start-up")
-            await asyncio.sleep(0.01)
-        yield f"http://{'[' + host + ']' if ':' in host else host}:{bound}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    url = asgiserver.url_of(sock, host)
+    async with asgiserver.serving(page, sock, name="the phone page"):
+        yield url
 
 
 @dataclass

@@ -30,7 +30,7 @@ from sbload.rawhttp import ConnectionPool
 from sbload.scenario import Scenario, validate
 from sbload.stack import NUMBER, SECRET, TENANT, Stack, stack
 from sbload.timeline import Timeline
-from supportbot.queueing.keys import dead_letter_key
+from supportbot.keyspace import dead_letter_key
 
 LOG_MARKERS = ("dead-lettering", "Traceback", "ERROR", "lease lost")
 """Lines counted in each process's log for the report."""

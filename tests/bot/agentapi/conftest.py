@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from supportbot.agentapi.app import mount
 from supportbot.agentapi.tokens import mint_token
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import (
     JWT_SECRET,

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from supportbot.agentapi.app import mount
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.testing import (
     CUSTOMER,
     NUMBER,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import settings_env, write_flow
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
 from supportbot.engine import control
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.plan import THROTTLE_NOTICE
 from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import (

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.testing import CUSTOMER, TENANT, customer_message, make_turn
 from supportbot.msg91.deliverer import SendFenced
 from supportbot.msg91.simulator.driver import SimulatorClient

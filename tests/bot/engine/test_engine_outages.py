@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis.asyncio as aioredis
 
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import CUSTOMER, NUMBER, PRIMARY, customer_message, make_turn
 from supportbot.llm.simulator.replies import reply_text

@@ -11,11 +11,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from supportbot.engine.engine import ConversationEngine
+from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import CUSTOMER, NUMBER, WEBHOOK_SECRET, serve
 from supportbot.msg91.simulator.driver import SimulatorClient
-from supportbot.queueing.handlers import load_factory
+from supportbot.queueing.handler_factory import load_factory
 from supportbot.queueing.testing import background_worker
 from supportbot.storage.db import Pool
 from supportbot.webhook.app import create_app as webhook_app

@@ -20,7 +20,8 @@ from supportbot.llm import (
     pseudonymous_user,
 )
 from supportbot.llm.prompt import needs_folding, rejects_system_role
-from supportbot.llm.response import parse_completion, parse_retry_after
+from supportbot.llm.response import parse_completion
+from supportbot.retrying import parse_retry_after
 from supportbot.settings import load_settings
 
 

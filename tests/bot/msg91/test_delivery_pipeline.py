@@ -9,6 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState, OutboundKind, OutboundMessage
 from supportbot.msg91.attempts import DeliveryAttempt
 from supportbot.msg91.client import Msg91Client
@@ -47,7 +48,7 @@ async def test_reports_out_of_order_and_duplicated_end_in_the_right_state(
             error_code=body["statusCode"] or None,
             error_reason=body["reason"] or None,
         )
-        await aredis.xadd("sb:acme:dlr", {"r": report.to_json()})
+        await aredis.xadd(keyspace.dlr_stream_key("acme"), {"r": report.to_json()})
 
     sink.on_status = to_stream
     await sim.route(NUMBER, bot_url=sink.url, secret="s")
@@ -72,7 +73,9 @@ async def test_reports_out_of_order_and_duplicated_end_in_the_right_state(
     consumer = DeliveryReportConsumer(aredis, "acme", store, retry_idle_ms=20)
     for _ in range(50):
         await consumer.run_once(block=False)
-        if (await aredis.xpending("sb:acme:dlr", "delivery-state"))["pending"] == 0:
+        if (await aredis.xpending(keyspace.dlr_stream_key("acme"), "delivery-state"))[
+            "pending"
+        ] == 0:
             break
         await asyncio.sleep(0.03)
 

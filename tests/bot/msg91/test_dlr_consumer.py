@@ -6,12 +6,13 @@ import asyncio
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState
 from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
 from supportbot.msg91.dlr_store import InMemoryDeliveryStateStore
 
 S = DeliveryState
-STREAM = "sb:acme:dlr"
+STREAM = keyspace.dlr_stream_key("acme")
 
 
 def _report(mid: str, state: S, code: str | None = None) -> DeliveryReport:

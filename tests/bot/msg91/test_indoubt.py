@@ -8,8 +8,8 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState, OutboundKind, OutboundMessage
-from supportbot.msg91 import keys
 from supportbot.msg91.attempts import ListAttemptRecorder
 from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
@@ -33,7 +33,7 @@ async def crashed_mid_send(
     result = await client.send(CUSTOMER, REPLY)
     assert result.provider_message_id is not None
     started_ms = int((time.time() - seconds_ago) * 1000)
-    marker = keys.sent_marker(TENANT, turn_id, 0)
+    marker = keyspace.sent_marker_key(TENANT, turn_id, 0)
     await aredis.set(marker, f"S|r:dead-owner:1|{started_ms}", ex=3600)
     return result.provider_message_id
 
@@ -50,7 +50,7 @@ async def report_arrives(
         customer_id=CUSTOMER,
         extra={"provider": "msg91", "request_id": provider_id},
     )
-    await aredis.xadd(keys.dlr_stream(TENANT), {"r": report.to_json()})
+    await aredis.xadd(keyspace.dlr_stream_key(TENANT), {"r": report.to_json()})
     consumer = DeliveryReportConsumer(aredis, TENANT, store, retry_idle_ms=60_000)
     stats = await consumer.run_once(block=False)
     assert stats.results == {"pending": 1}, "unknown to the store: kept pending and indexed"
@@ -122,11 +122,12 @@ async def test_reports_of_recorded_or_earlier_sends_are_not_evidence(
     # a report of an earlier send of ours that was recorded (the store knows its id) ...
     store.register(TENANT, "earlier-recorded")
     await aredis.zadd(
-        keys.outbound_reports(TENANT, CUSTOMER), {"earlier-recorded": int(time.time() * 1000)}
+        keyspace.outbound_reports_key(TENANT, CUSTOMER),
+        {"earlier-recorded": int(time.time() * 1000)},
     )
     # ... and an unrecorded report received BEFORE the in-doubt attempt started
     await aredis.zadd(
-        keys.outbound_reports(TENANT, CUSTOMER),
+        keyspace.outbound_reports_key(TENANT, CUSTOMER),
         {"before-the-claim": int((time.time() - 600) * 1000)},
     )
     [outcome] = await deliverer.send_turn_replies("turn-z", FRESH, [REPLY])

@@ -12,7 +12,6 @@ from supportbot.msg91.errors import (
     AttemptOutcome,
     InvalidOutboundMessage,
     classify_response,
-    parse_retry_after,
 )
 from supportbot.msg91.payloads import (
     BULK_PATH,
@@ -22,6 +21,7 @@ from supportbot.msg91.payloads import (
     sanitize_param,
     split_text,
 )
+from supportbot.retrying import parse_retry_after
 
 N, C = "919420353943", "919226807651"
 

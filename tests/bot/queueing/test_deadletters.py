@@ -15,8 +15,9 @@ from collections.abc import Callable
 import pytest
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import Turn
-from supportbot.queueing import deadletters, keys, rqjobs
+from supportbot.queueing import deadletters, rqjobs
 from supportbot.queueing.deadletters import DeadLetter, DeadLetterError
 from supportbot.queueing.deadletters_cli import main as cli
 from supportbot.queueing.entries import decode_entry
@@ -43,10 +44,10 @@ async def dead_letter_turn(
 ) -> None:
     """Ingest `texts` as one turn of `customer` and dead-letter it with the real scripts."""
     ingestor, mailbox = Ingestor(r, settings), Mailbox(r, settings)
-    ref = keys.conversation_ref(customer)
+    ref = keyspace.conversation_ref(customer)
     for text in texts:
         await ingestor.accept(make_message(customer, next(_SEQ), text=text), b"{}")
-    job = as_str(await r.get(keys.conversation_keys(TENANT, ref).lease)).removeprefix("q:")
+    job = as_str(await r.get(keyspace.conversation_keys(TENANT, ref).lease)).removeprefix("q:")
     token = f"r:{job}:1"
     await mailbox.acquire(ref, job, token)
     await mailbox.claim(ref, token, 50)
@@ -59,7 +60,7 @@ def as_str(value: bytes | str | None) -> str:
 
 
 async def inbox_texts(r: aioredis.Redis, customer: str) -> list[str | None]:
-    inbox = keys.conversation_keys(TENANT, keys.conversation_ref(customer)).inbox
+    inbox = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(customer)).inbox
     return [decode_entry(e).text for e in await r.lrange(inbox, 0, -1)]
 
 
@@ -141,9 +142,9 @@ async def test_replay_puts_the_turn_back_in_front_in_order_and_enqueues_a_drain(
 ) -> None:
     settings = make_settings()
     await dead_letter_turn(aredis, settings, ALICE, ["one", "two"], "boom")
-    conv = keys.conversation_keys(TENANT, keys.conversation_ref(ALICE))
+    conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(ALICE))
     assert not await aredis.exists(conv.lease) and not await aredis.sismember(
-        keys.active_key(TENANT), conv.ref
+        keyspace.active_key(TENANT), conv.ref
     ), "a dead-lettered conversation is idle"
     queue = rqjobs.queue_key(settings.queue_name)
     jobs_before = await aredis.lrange(queue, 0, -1)
@@ -153,7 +154,7 @@ async def test_replay_puts_the_turn_back_in_front_in_order_and_enqueues_a_drain(
     assert report == deadletters.ReplayReport(records=1, messages=2, drains=1)
     assert await inbox_texts(aredis, ALICE) == ["one", "two"]
     assert await deadletters.count(aredis, TENANT) == 0
-    assert await aredis.sismember(keys.active_key(TENANT), conv.ref)
+    assert await aredis.sismember(keyspace.active_key(TENANT), conv.ref)
     [new_job] = [as_str(j) for j in await aredis.lrange(queue, 0, -1) if j not in jobs_before]
     assert as_str(await aredis.get(conv.lease)) == f"q:{new_job}"
     assert await aredis.hget(f"rq:job:{new_job}", "status") == b"queued"
@@ -166,7 +167,7 @@ async def test_replay_goes_ahead_of_newer_messages_and_leaves_a_live_drain_alone
     await dead_letter_turn(aredis, settings, ALICE, ["old-1"], "first failure")
     await dead_letter_turn(aredis, settings, ALICE, ["old-2", "old-3"], "second failure")
     await Ingestor(aredis, settings).accept(make_message(ALICE, 99, text="new"), b"{}")
-    conv = keys.conversation_keys(TENANT, keys.conversation_ref(ALICE))
+    conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(ALICE))
     lease = await aredis.get(conv.lease)
 
     report = await deadletters.replay(aredis, settings, await deadletters.read_all(aredis, TENANT))
@@ -194,12 +195,12 @@ async def test_replaying_twice_never_duplicates_a_message(
 
     # a stale copy of the record (say, restored from a backup), replayed while a drain is
     # running the turn: the messages are not added again
-    conv = keys.conversation_keys(TENANT, keys.conversation_ref(ALICE))
+    conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(ALICE))
     job = as_str(await aredis.get(conv.lease)).removeprefix("q:")
     mailbox, token = Mailbox(aredis, settings), f"r:{job}:1"
     await mailbox.acquire(conv.ref, job, token)
     await mailbox.claim(conv.ref, token, 50)
-    await aredis.lpush(keys.dead_letter_key(TENANT), letter.raw)
+    await aredis.lpush(keyspace.dead_letter_key(TENANT), letter.raw)
     again = await deadletters.replay(aredis, settings, [letter])
     assert again == deadletters.ReplayReport(records=1, messages=0, duplicates=2)
     assert await inbox_texts(aredis, ALICE) == [] and await aredis.llen(conv.processing) == 2
@@ -265,7 +266,7 @@ async def test_an_unreadable_record_is_listed_and_dropped_but_not_replayed(
     make_settings: SettingsFactory,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    await aredis.lpush(keys.dead_letter_key(TENANT), b"not json")
+    await aredis.lpush(keyspace.dead_letter_key(TENANT), b"not json")
     [letter] = await deadletters.read_all(aredis, TENANT)
     assert not letter.replayable and letter.reason == "unreadable record"
     with pytest.raises(ValueError, match="cannot be replayed"):
@@ -305,7 +306,7 @@ def test_select_by_prefix_and_customer_filter() -> None:
     assert deadletters.select(letters, "ffff0000").id == "ffff0000"
     with pytest.raises(DeadLetterError, match="ambiguous: abcd1111, abcd2222"):
         deadletters.select(letters, "abcd")
-    theirs = letter("11112222", keys.conversation_ref(BOB))
+    theirs = letter("11112222", keyspace.conversation_ref(BOB))
     assert deadletters.for_customer([*letters, theirs], f"+{BOB}") == [theirs]
 
 
@@ -353,7 +354,7 @@ async def test_a_dead_lettered_turn_replayed_runs_again_with_its_messages_in_ord
     handler = SwitchHandler()
 
     async def idle() -> bool:
-        return int(await aredis.scard(keys.active_key(TENANT))) == 0
+        return int(await aredis.scard(keyspace.active_key(TENANT))) == 0
 
     async with background_worker(settings, aredis, handler):
         await wait_until(idle, 90, "the failing turn to be dead-lettered")

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import Turn, TurnDeferred
-from supportbot.queueing import keys
 from supportbot.queueing.drain import outage_delay
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.testing import TENANT, background_worker, make_message, wait_until
@@ -50,7 +50,7 @@ def fast(make_settings: SettingsFactory, **overrides: object) -> BotSettings:
 
 
 async def idle(r: aioredis.Redis) -> bool:
-    return int(await r.scard(keys.active_key(TENANT))) == 0
+    return int(await r.scard(keyspace.active_key(TENANT))) == 0
 
 
 async def test_a_long_outage_is_waited_out_without_attempts_and_in_order(
@@ -80,7 +80,7 @@ async def test_a_long_outage_is_waited_out_without_attempts_and_in_order(
     runs_of_first = [c for c in handler.calls if c[0] == first_turn]
     assert len(runs_of_first) == 26
     assert {attempt for _, attempt, _ in runs_of_first} == {1}, "no attempt was consumed"
-    assert await aredis.llen(keys.dead_letter_key(TENANT)) == 0
+    assert await aredis.llen(keyspace.dead_letter_key(TENANT)) == 0
 
 
 async def test_past_the_retry_deadline_the_turn_is_dead_lettered_with_the_reason(
@@ -92,7 +92,7 @@ async def test_past_the_retry_deadline_the_turn_is_dead_lettered_with_the_reason
     await ingestor.accept(make_message("919822220000", 0, text="hello"), b"{}")
     async with background_worker(settings, aredis, handler):
         await wait_until(lambda: idle(aredis), 15, "dead-lettering past the deadline")
-    [dead] = [json.loads(d) for d in await aredis.lrange(keys.dead_letter_key(TENANT), 0, -1)]
+    [dead] = [json.loads(d) for d in await aredis.lrange(keyspace.dead_letter_key(TENANT), 0, -1)]
     assert "postgresql unavailable past the retry deadline" in dead["reason"]
     assert len(handler.calls) > 3 and not handler.done
     assert {attempt for _, attempt, _ in handler.calls} == {1}
@@ -135,7 +135,7 @@ async def test_one_poison_message_of_a_coalesced_turn_is_dead_lettered_alone(
     assert handler.failed[0] == ("one", "poison", "three", "four"), "they were coalesced"
     answered = [text for turn in handler.done for text in turn]
     assert answered == ["one", "three", "four"], "the others are answered, in order"
-    [dead] = [json.loads(d) for d in await aredis.lrange(keys.dead_letter_key(TENANT), 0, -1)]
+    [dead] = [json.loads(d) for d in await aredis.lrange(keyspace.dead_letter_key(TENANT), 0, -1)]
     assert len(dead["entries"]) == 1 and "poison" in dead["entries"][0]
     assert "ValueError" in dead["reason"]
 

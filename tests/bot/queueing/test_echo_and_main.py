@@ -14,8 +14,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import Turn
-from supportbot.queueing import keys
 from supportbot.queueing.echo import (
     OUTBOUND_PATH,
     SLOW_DOWN_TEXT,
@@ -23,7 +23,7 @@ from supportbot.queueing.echo import (
     EchoSendError,
     echo_text,
 )
-from supportbot.queueing.handlers import ECHO_HANDLER, HandlerSpecError, load_factory
+from supportbot.queueing.handler_factory import ECHO_HANDLER, HandlerSpecError, load_factory
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.main import main
 from supportbot.queueing.testing import (
@@ -109,7 +109,7 @@ async def test_echo_sends_once_per_turn(
         "content_type": "text",
         "text": "hello\nworld",
     }
-    assert await aredis.get(keys.sent_key(TENANT, "tabc")) == b"sent"
+    assert await aredis.get(keyspace.sent_key(TENANT, "tabc")) == b"sent"
 
 
 async def test_failed_send_raises_and_a_retry_sends_again(
@@ -121,7 +121,7 @@ async def test_failed_send_raises_and_a_retry_sends_again(
         sink.status = 500
         with pytest.raises(EchoSendError):
             await handler.handle_turn(_turn("hello"))
-        assert await aredis.get(keys.sent_key(TENANT, "tabc")) is None
+        assert await aredis.get(keyspace.sent_key(TENANT, "tabc")) is None
         sink.status = 200
         await handler.handle_turn(_turn("hello"))
     assert len(sink.requests) == 2
@@ -167,7 +167,7 @@ async def test_worker_process_with_echo_handler_replies(
     await ingestor.accept(make_message("919890000002", 1, text="pong"), b"{}")
 
     async def replied() -> bool:
-        return bool(sink.requests) and int(await aredis.scard(keys.active_key(TENANT))) == 0
+        return bool(sink.requests) and int(await aredis.scard(keyspace.active_key(TENANT))) == 0
 
     await wait_until(replied, 30, "the echo")
     assert [r[2]["text"] for r in sink.requests] == ["ping\npong"]

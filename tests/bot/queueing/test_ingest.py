@@ -21,8 +21,9 @@ from redis.asyncio.connection import Connection
 from rq import Queue
 from rq.job import Job, JobStatus
 
+from supportbot import keyspace
 from supportbot.messages import InboundMessage, MessageKind
-from supportbot.queueing import keys, rqjobs
+from supportbot.queueing import rqjobs
 from supportbot.queueing.entries import decode_entry
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor, TenantMismatchError
 from supportbot.queueing.pipelined import PipelinedRedis
@@ -58,11 +59,11 @@ async def test_accept_enqueues_one_normal_rq_job(
     msg = make_message("919800000001", 1)
     assert await ingestor.accept(msg, b'{"raw":1}') is AcceptOutcome.ACCEPTED
 
-    ref = keys.conversation_ref(msg.customer_id)
-    conv = keys.conversation_keys(TENANT, ref)
+    ref = keyspace.conversation_ref(msg.customer_id)
+    conv = keyspace.conversation_keys(TENANT, ref)
     entries = await aredis.lrange(conv.inbox, 0, -1)
     assert [decode_entry(e) for e in entries] == [msg]
-    assert await aredis.sismember(keys.active_key(TENANT), ref)
+    assert await aredis.sismember(keyspace.active_key(TENANT), ref)
 
     sync = redis.Redis.from_url(redis_url)
     try:
@@ -81,7 +82,7 @@ async def test_accept_enqueues_one_normal_rq_job(
     finally:
         sync.close()
 
-    raw = await aredis.xrange(keys.raw_stream_key(TENANT))
+    raw = await aredis.xrange(keyspace.raw_stream_key(TENANT))
     assert raw is not None and len(raw) == 1
     fields = raw[0][1]
     assert fields is not None
@@ -99,10 +100,10 @@ async def test_same_message_fifty_times_is_one_entry_and_one_job(
     outcomes = [await ingestor.accept(msg, b"{}") for _ in range(50)]
     assert outcomes.count(AcceptOutcome.ACCEPTED) == 1
     assert outcomes.count(AcceptOutcome.DUPLICATE) == 49
-    conv = keys.conversation_keys(TENANT, keys.conversation_ref(msg.customer_id))
+    conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(msg.customer_id))
     assert await aredis.llen(conv.inbox) == 1
     assert await aredis.llen(rqjobs.queue_key(f"supportbot-{TENANT}")) == 1
-    assert await aredis.xlen(keys.raw_stream_key(TENANT)) == 1
+    assert await aredis.xlen(keyspace.raw_stream_key(TENANT)) == 1
 
 
 async def test_second_message_joins_the_pending_drain(
@@ -112,7 +113,7 @@ async def test_second_message_joins_the_pending_drain(
     for seq in range(5):
         await ingestor.accept(make_message("919800000003", seq), b"{}")
     await ingestor.accept(make_message("919800000004", 0), b"{}")
-    conv = keys.conversation_keys(TENANT, keys.conversation_ref("919800000003"))
+    conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref("919800000003"))
     texts = [decode_entry(e).text for e in await aredis.lrange(conv.inbox, 0, -1)]
     assert texts == ["m0", "m1", "m2", "m3", "m4"]
     assert await aredis.llen(rqjobs.queue_key(f"supportbot-{TENANT}")) == 2, "one per conversation"
@@ -142,7 +143,7 @@ async def test_throttle_flags_and_notifies_once_per_window(
     other = make_message("919800000006", 0, received_at=t0 + 5)
     assert await ingestor.accept(other, b"{}") is AcceptOutcome.ACCEPTED
 
-    conv = keys.conversation_keys(TENANT, keys.conversation_ref("919800000005"))
+    conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref("919800000005"))
     msgs = [decode_entry(e) for e in await aredis.lrange(conv.inbox, 0, -1)]
     assert [m.throttled for m in msgs] == [False, False, False, True, True, True, False]
     assert [m.throttle_notice for m in msgs] == [False, False, False, True, False, False, False]
@@ -210,7 +211,7 @@ async def test_concurrent_messages_of_one_conversation_keep_their_order(
         msgs = [make_message("919800000300", seq) for seq in range(50)]
         outcomes = await asyncio.gather(*(ingestor.accept(m, b"{}") for m in msgs))
         assert set(outcomes) == {AcceptOutcome.ACCEPTED}
-        conv = keys.conversation_keys(TENANT, keys.conversation_ref("919800000300"))
+        conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref("919800000300"))
         texts = [decode_entry(e).text for e in await aredis.lrange(conv.inbox, 0, -1)]
         assert texts == [f"m{seq}" for seq in range(50)]
         assert await aredis.llen(rqjobs.queue_key(f"supportbot-{TENANT}")) == 1
@@ -230,7 +231,7 @@ def test_prepared_job_hash_equals_rq_job_create_to_dict(
     settings = make_settings(tenant_id=tenant)
     rng = random.Random(tenant)
     for n in range(200):
-        ref = keys.conversation_ref(f"9198{rng.randrange(10**8):08d}")
+        ref = keyspace.conversation_ref(f"9198{rng.randrange(10**8):08d}")
         at = datetime(2026, 11, 25, 12, 0, n % 60, rng.randrange(10**6), tzinfo=UTC)
         job = rqjobs.prepare_drain_job(settings, ref, redis.Redis(), at=at)
         assert job.fields == _rq_reference(settings, ref, job.id, at), (tenant, ref)

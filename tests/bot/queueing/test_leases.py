@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import OutboundKind, OutboundMessage, Turn
 from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
@@ -23,7 +24,6 @@ from supportbot.msg91.deliverer import Deliverer, Recipient, SendFence, SendFenc
 from supportbot.msg91.sending import Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.msg91.simulator.process import RunningSimulator, free_port, start_simulator
-from supportbot.queueing import keys
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.leases import LeaseKeeper, fence_margin, renew_interval
 from supportbot.queueing.main import MAX_POOL, redis_pool_size
@@ -41,7 +41,7 @@ def _count(metrics: WorkerMetrics, name: str, **labels: str) -> float:
 
 
 async def _idle(r: aioredis.Redis) -> bool:
-    return int(await r.scard(keys.active_key(TENANT))) == 0
+    return int(await r.scard(keyspace.active_key(TENANT))) == 0
 
 
 # --- a starved pool ------------------------------------------------------------------------
@@ -173,7 +173,7 @@ async def test_lease_lost_mid_turn_old_owner_sends_nothing_new_owner_once_in_ord
     )
     ingestor = Ingestor(aredis, settings)
     handler = ZombieHandler(deliverer)
-    lease = keys.conversation_keys(TENANT, keys.conversation_ref(CUSTOMER)).lease
+    lease = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(CUSTOMER)).lease
     await ingestor.accept(make_message(CUSTOMER, 0), b"{}")
     async with background_worker(settings, aredis, handler) as worker:
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 import redis.asyncio as aioredis
 
-from supportbot.queueing import keys, rqjobs
+from supportbot import keyspace
+from supportbot.queueing import rqjobs
 from supportbot.queueing.drain import coalesce_delay, retry_backoff
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.queueing.ingest import Ingestor
@@ -18,7 +19,7 @@ from supportbot.settings import BotSettings
 
 SettingsFactory = Callable[..., BotSettings]
 CUSTOMER = "919870000001"
-REF = keys.conversation_ref(CUSTOMER)
+REF = keyspace.conversation_ref(CUSTOMER)
 QUEUE_KEY = rqjobs.queue_key(f"supportbot-{TENANT}")
 
 
@@ -36,13 +37,13 @@ def test_retry_backoff_grows_and_is_capped() -> None:
 
 
 def test_turn_id_is_stable_and_job_ids_are_rq_safe() -> None:
-    a = keys.turn_id_for(TENANT, REF, "wamid.1")
-    assert a == keys.turn_id_for(TENANT, REF, "wamid.1")
-    assert a != keys.turn_id_for(TENANT, REF, "wamid.2")
-    assert a == keys.turn_id_for(TENANT, REF, "wamid.1", 1)
-    assert a != keys.turn_id_for(TENANT, REF, "wamid.1", 2), "a split turn is a new turn"
-    job_id = keys.drain_job_id(REF)
-    assert keys.JOB_ID_RE.match(job_id) and keys.ref_of_job_id(job_id) == REF
+    a = keyspace.turn_id_for(TENANT, REF, "wamid.1")
+    assert a == keyspace.turn_id_for(TENANT, REF, "wamid.1")
+    assert a != keyspace.turn_id_for(TENANT, REF, "wamid.2")
+    assert a == keyspace.turn_id_for(TENANT, REF, "wamid.1", 1)
+    assert a != keyspace.turn_id_for(TENANT, REF, "wamid.1", 2), "a split turn is a new turn"
+    job_id = keyspace.drain_job_id(REF)
+    assert keyspace.JOB_ID_RE.match(job_id) and keyspace.ref_of_job_id(job_id) == REF
     assert CUSTOMER not in REF
 
 
@@ -54,7 +55,7 @@ def test_bad_inbox_entry_is_a_typed_error() -> None:
 
 
 async def _queued_job(r: aioredis.Redis) -> str:
-    raw = await r.get(keys.conversation_keys(TENANT, REF).lease)
+    raw = await r.get(keyspace.conversation_keys(TENANT, REF).lease)
     lease = raw.decode() if isinstance(raw, bytes) else str(raw)
     assert lease.startswith("q:")
     return lease[2:]
@@ -82,7 +83,7 @@ async def test_claim_holds_messages_until_acknowledged(
     # ack with one message still pending: the conversation goes to a new queued drain
     assert await mailbox.finish(REF, "r:intruder", job, ack=True) == -1
     assert await mailbox.finish(REF, f"r:{job}:1", job, ack=True) == 1
-    conv = keys.conversation_keys(TENANT, REF)
+    conv = keyspace.conversation_keys(TENANT, REF)
     assert await aredis.llen(conv.processing) == 0
     nxt = await _queued_job(aredis)
     assert nxt != job and await aredis.lrange(QUEUE_KEY, 0, -1) == [job.encode(), nxt.encode()]
@@ -92,7 +93,7 @@ async def test_claim_holds_messages_until_acknowledged(
     assert [decode_entry(e).text for e in last.entries] == ["m2"]
     assert await mailbox.finish(REF, f"r:{nxt}:2", nxt, ack=True) == 0
     assert await aredis.exists(conv.lease, conv.inbox, conv.processing, conv.attempt) == 0
-    assert not await aredis.sismember(keys.active_key(TENANT), REF)
+    assert not await aredis.sismember(keyspace.active_key(TENANT), REF)
 
 
 async def test_running_drain_absorbs_new_messages(
@@ -117,7 +118,7 @@ async def test_sweeper_kick_recovers_an_orphaned_turn(
     await mailbox.acquire(REF, job, f"r:{job}:1")
     await mailbox.claim(REF, f"r:{job}:1", 50)
     assert await mailbox.kick(REF) == 0, "a live lease is left alone"
-    await aredis.delete(keys.conversation_keys(TENANT, REF).lease)  # the lease expired
+    await aredis.delete(keyspace.conversation_keys(TENANT, REF).lease)  # the lease expired
     assert await mailbox.kick(REF) == 2
     assert await mailbox.kick(REF) == 0, "only one drain is enqueued"
     nxt = await _queued_job(aredis)
@@ -130,9 +131,9 @@ async def test_idle_conversation_leaves_the_active_set(
     aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     mailbox = Mailbox(aredis, make_settings())
-    await aredis.sadd(keys.active_key(TENANT), REF)
+    await aredis.sadd(keyspace.active_key(TENANT), REF)
     assert await mailbox.kick(REF) == 0
-    assert not await aredis.sismember(keys.active_key(TENANT), REF)
+    assert not await aredis.sismember(keyspace.active_key(TENANT), REF)
 
 
 async def test_park_and_dead_letter(aredis: aioredis.Redis, make_settings: SettingsFactory) -> None:
@@ -149,8 +150,8 @@ async def test_park_and_dead_letter(aredis: aioredis.Redis, make_settings: Setti
 
     await ingestor.accept(make_message(CUSTOMER, 1), b"{}")
     assert await mailbox.dead_letter(REF, token, job, "boom") == 1, "m1 gets a new drain"
-    dead = [json.loads(d) for d in await aredis.lrange(keys.dead_letter_key(TENANT), 0, -1)]
+    dead = [json.loads(d) for d in await aredis.lrange(keyspace.dead_letter_key(TENANT), 0, -1)]
     assert len(dead) == 1 and dead[0]["reason"] == "boom" and dead[0]["ref"] == REF
     assert [decode_entry(e).text for e in dead[0]["entries"]] == ["m0"]
-    conv = keys.conversation_keys(TENANT, REF)
+    conv = keyspace.conversation_keys(TENANT, REF)
     assert await aredis.llen(conv.processing) == 0 and await aredis.llen(conv.inbox) == 1

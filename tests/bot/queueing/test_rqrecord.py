@@ -18,8 +18,8 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import DataError, ResponseError
 
+from supportbot.keyspace import conversation_ref, drain_job_id
 from supportbot.queueing import rqjobs
-from supportbot.queueing.keys import conversation_ref, drain_job_id
 from supportbot.queueing.rqbridge import JobSlot, RqBridge
 from supportbot.queueing.rqrecord import RecordingRedis, UnexpectedRead, send
 from supportbot.settings import BotSettings

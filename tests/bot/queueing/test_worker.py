@@ -16,7 +16,8 @@ from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from supportbot.queueing import keys, rqjobs
+from supportbot import keyspace
+from supportbot.queueing import rqjobs
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
 from supportbot.queueing.testing import (
     TENANT,
@@ -58,8 +59,8 @@ async def test_burst_is_one_turn_and_dedupe_holds(
     assert len(turns) == 1
     assert turns[0]["texts"] == ["m0", "m1", "m2"]
     assert turns[0]["attempt"] == 1
-    assert turns[0]["turn_id"] == keys.turn_id_for(
-        TENANT, keys.conversation_ref("919811111111"), first.message_id, 3
+    assert turns[0]["turn_id"] == keyspace.turn_id_for(
+        TENANT, keyspace.conversation_ref("919811111111"), first.message_id, 3
     )
     assert len(await recorded_replies(aredis)) == 1
 
@@ -76,7 +77,7 @@ async def test_burst_is_one_turn_and_dedupe_holds(
 
 
 async def _idle(r: aioredis.Redis) -> bool:
-    return int(await r.scard(keys.active_key(TENANT))) == 0
+    return int(await r.scard(keyspace.active_key(TENANT))) == 0
 
 
 async def test_throttled_messages_reach_the_handler_flagged(
@@ -129,8 +130,8 @@ async def test_failing_turn_retries_then_fails_and_is_dead_lettered(
     first = [s for s in starts if s["turn_id"] == starts[0]["turn_id"]]
     assert [s["attempt"] for s in first] == list(range(1, 2 + rqjobs.DRAIN_RETRIES))
 
-    dead = [json.loads(d) for d in await aredis.lrange(keys.dead_letter_key(TENANT), 0, -1)]
-    assert dead and dead[-1]["ref"] == keys.conversation_ref("919833333333")
+    dead = [json.loads(d) for d in await aredis.lrange(keyspace.dead_letter_key(TENANT), 0, -1)]
+    assert dead and dead[-1]["ref"] == keyspace.conversation_ref("919833333333")
     assert "InjectedFailure" in dead[-1]["reason"]
     assert len(dead[-1]["entries"]) == 1
 
@@ -192,4 +193,4 @@ async def test_rq_stop_job_command_stops_the_turn(
         assert job_id[0] in FailedJobRegistry(queue=Queue(settings.queue_name, connection=sync))
     finally:
         sync.close()
-    assert await aredis.llen(keys.dead_letter_key(TENANT)) == 1
+    assert await aredis.llen(keyspace.dead_letter_key(TENANT)) == 1

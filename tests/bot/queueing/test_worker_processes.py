@@ -21,7 +21,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from supportbot.queueing import keys, rqjobs
+from supportbot import keyspace
+from supportbot.queueing import rqjobs
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.testing import (
     TENANT,
@@ -50,7 +51,7 @@ async def _registered(r: aioredis.Redis, n: int) -> None:
 
 
 async def _idle(r: aioredis.Redis) -> bool:
-    return int(await r.scard(keys.active_key(TENANT))) == 0
+    return int(await r.scard(keyspace.active_key(TENANT))) == 0
 
 
 def _max_overlap(turns: list[dict[str, float]]) -> int:
@@ -241,7 +242,7 @@ async def test_sigterm_finishes_short_turns_and_hands_back_long_ones(
     assert await aredis.llen(rqjobs.queue_key(QUEUE)) == 4, "long turns handed back"
     assert await aredis.scard(f"rq:workers:{QUEUE}") == 0, "the worker registered its death"
     for customer in long:
-        conv = keys.conversation_keys(TENANT, keys.conversation_ref(customer))
+        conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(customer))
         assert await aredis.llen(conv.processing) == 1, "the message stays in the mailbox"
     info = await _rq_info(redis_url)
     assert f"queue {QUEUE} 4, 0 executing, 4 finished, 0 failed" in info

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.storage.archive import GROUP, RawArchiver, parse_entry
 from supportbot.storage.db import Pool, connection
 
-STREAM = "sb:acme:raw"
+STREAM = keyspace.raw_stream_key("acme")
 T0 = 1_780_000_000.25
 
 

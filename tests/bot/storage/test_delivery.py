@@ -9,16 +9,17 @@ from datetime import UTC, datetime
 import pytest
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState, OutboundKind, OutboundMessage
-from supportbot.msg91 import dlr, keys
+from supportbot.msg91 import dlr
 from supportbot.msg91.attempts import AttemptRecorder, DeliveryAttempt
 from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
 from supportbot.msg91.dlr_store import DeliveryStateStore
 from supportbot.msg91.errors import AttemptOutcome
+from supportbot.outbound import PgAttemptRecorder, PgDeliveryStateStore
 from supportbot.storage import delivery, history, queries
 from supportbot.storage.db import Pool, connection
 from supportbot.storage.delivery import DeliveryStatus, merge
-from supportbot.storage.delivery_store import PgAttemptRecorder, PgDeliveryStateStore
 
 S = DeliveryState
 T0 = 1_780_000_000.0
@@ -198,7 +199,7 @@ async def test_msg91_report_consumer_advances_postgres_states(
         report = DeliveryReport(
             "acme", "w1", state, received_at=T0 + offset, occurred_at=T0 + offset
         )
-        await aredis.xadd(keys.dlr_stream("acme"), {"r": report.to_json()})
+        await aredis.xadd(keyspace.dlr_stream_key("acme"), {"r": report.to_json()})
     stats = await consumer.run_once(block=False)
     assert stats.results == {"applied": 1, "ignored": 3}
     msg = (await queries.get_messages(pool, "acme", "c1"))[0]

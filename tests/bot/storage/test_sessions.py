@@ -8,8 +8,9 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from supportbot.keyspace import session_key
 from supportbot.storage.errors import SessionConflictError
-from supportbot.storage.sessions import Session, SessionStore, session_key
+from supportbot.storage.sessions import Session, SessionStore
 
 
 async def test_get_creates_a_missing_session_with_the_idle_ttl(aredis: aioredis.Redis) -> None:

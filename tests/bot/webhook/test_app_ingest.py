@@ -9,8 +9,8 @@ from typing import cast
 import httpx
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import InboundMessage, MessageKind
-from supportbot.queueing import keys
 from supportbot.queueing.entries import decode_entry
 from supportbot.settings import BotSettings
 from supportbot.webhook import testing as t
@@ -21,7 +21,7 @@ ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
 async def inbox(aredis: aioredis.Redis, customer_id: str) -> list[InboundMessage]:
-    conv = keys.conversation_keys(t.TENANT, keys.conversation_ref(customer_id))
+    conv = keyspace.conversation_keys(t.TENANT, keyspace.conversation_ref(customer_id))
     return [decode_entry(e) for e in await aredis.lrange(conv.inbox, 0, -1)]
 
 
@@ -47,7 +47,7 @@ async def test_accepted_message_lands_in_the_inbox(
     assert msg.text == "Where is my order #1234?"
     assert msg.kind is MessageKind.TEXT and msg.tenant_id == t.TENANT
     assert msg.message_id == body["uuid"]
-    raw = await aredis.xrange(keys.raw_stream_key(t.TENANT))
+    raw = await aredis.xrange(keyspace.raw_stream_key(t.TENANT))
     assert raw is not None
     assert [cast(dict[bytes, bytes], fields)[b"b"] for _, fields in raw] == [t.encode(body)]
 
@@ -64,7 +64,7 @@ async def test_same_message_posted_50_times_is_accepted_once(
     assert statuses.count("accepted") == 1
     assert statuses.count("duplicate") == 49
     assert [m.text for m in await inbox(aredis, t.CUSTOMER)] == ["only once"]
-    assert await aredis.xlen(keys.raw_stream_key(t.TENANT)) == 1
+    assert await aredis.xlen(keyspace.raw_stream_key(t.TENANT)) == 1
     text = (await client.get(METRICS_PATH)).text
     assert metric(text, 'supportbot_webhook_messages_total{outcome="accepted"}') == 1
     assert metric(text, 'supportbot_webhook_messages_total{outcome="duplicate"}') == 49

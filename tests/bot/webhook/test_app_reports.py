@@ -8,14 +8,13 @@ from typing import cast
 import httpx
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState
-from supportbot.queueing import keys
 from supportbot.webhook import testing as t
 from supportbot.webhook.app import INBOUND_PATH, STATUS_PATH
-from supportbot.webhook.reports import dlr_stream_key
 
-DLR = dlr_stream_key(t.TENANT)
-RAW = keys.raw_stream_key(t.TENANT)
+DLR = keyspace.dlr_stream_key(t.TENANT)
+RAW = keyspace.raw_stream_key(t.TENANT)
 
 
 async def entries(aredis: aioredis.Redis, key: str) -> list[dict[bytes, bytes]]:

@@ -8,8 +8,6 @@ the admin HTTP endpoints.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from supportbot import asgiserver
 from supportbot.llm.simulator.app import SimState, create_app
 
 
@@ -59,10 +58,7 @@ class RunningSimulator:
 @asynccontextmanager
 async def run_simulator(state: SimState | None = None) -> AsyncIterator[RunningSimulator]:
     state = state or SimState()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock = asgiserver.bind("127.0.0.1")
     config = uvicorn.Config(
         create_app(state),
         log_level="warning",
@@ -72,17 +68,9 @@ async def run_simulator(state: SimState | None = None) -> AsyncIterator[RunningS
         timeout_graceful_shutdown=2,
         access_log=False,
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=url, timeout=10) as admin:
-            yield RunningSimulator(url=url, state=state, admin=admin)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    url = asgiserver.url_of(sock)
+    async with (
+        asgiserver.serving(config, sock, name="the OpenRouter simulator"),
+        httpx.AsyncClient(base_url=url, timeout=10) as admin,
+    ):
+        yield RunningSimulator(url=url, state=state, admin=admin)

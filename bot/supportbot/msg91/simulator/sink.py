@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from supportbot import asgiserver
 from supportbot.msg91.simulator.config import INBOUND_PATH, STATUS_PATH
 from supportbot.msg91.simulator.process import free_port
 
@@ -81,15 +82,5 @@ async def run_sink(host: str = "127.0.0.1", port: int | None = None) -> AsyncIte
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", lifespan="off", ws="none"
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("webhook sink did not start")
-        await asyncio.sleep(0.01)
-    try:
+    async with asgiserver.serving(config, name="the webhook sink"):
         yield sink
-    finally:
-        server.should_exit = True
-        await task

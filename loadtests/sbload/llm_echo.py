@@ -4,7 +4,7 @@ It does the I/O of a real turn (one LLM call of 2-10 s, one MSG91 send, idempote
 id through the echo handler's marker) without the conversation engine's flow and PostgreSQL
 work, so the worker-vs-naive comparison measures the queue and worker, not the engine:
 
-    supportbot worker --handler sbload.handlers:llm_echo_handler
+    supportbot worker --handler sbload.llm_echo:llm_echo_handler
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class LlmEchoHandler:
 async def llm_echo_handler(
     settings: BotSettings, redis: aioredis.Redis
 ) -> AsyncIterator[TurnHandler]:
-    """Handler factory (see `supportbot.queueing.handlers.HandlerFactory`)."""
+    """Handler factory (see `supportbot.queueing.handler_factory.HandlerFactory`)."""
     size = settings.worker_concurrency
     async with (
         sharded_client(size, timeout=HTTP_TIMEOUT_SECONDS) as send_http,

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
+from supportbot import keyspace
 from supportbot.engine import control, metrics
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.engine.failures import deferral
@@ -68,10 +69,6 @@ log = logging.getLogger(__name__)
 PLAN_TTL_SECONDS = 86_400
 SESSION_FLOW_KEY = "flow"
 """Where the flow's `SessionState` lives inside the Redis session's data."""
-
-
-def plan_key(tenant_id: str, turn_id: str) -> str:
-    return f"sb:{tenant_id}:turnplan:{turn_id}"
 
 
 class ConversationEngine:
@@ -240,12 +237,12 @@ class ConversationEngine:
         return chat_history(records, {m.message_id for m in turn.messages}, limit)
 
     async def _load_plan(self, turn_id: str) -> TurnPlan | None:
-        raw = await self.redis.get(plan_key(self.tenant_id, turn_id))
+        raw = await self.redis.get(keyspace.turn_plan_key(self.tenant_id, turn_id))
         return None if raw is None else TurnPlan.from_json(raw)
 
     async def _store_plan(self, turn_id: str, plan: TurnPlan) -> TurnPlan:
         """Keep the plan for retries; if a concurrent attempt stored one first, follow it."""
-        key = plan_key(self.tenant_id, turn_id)
+        key = keyspace.turn_plan_key(self.tenant_id, turn_id)
         if await self.redis.set(key, plan.to_json(), nx=True, ex=PLAN_TTL_SECONDS):
             return plan
         return await self._load_plan(turn_id) or plan

@@ -1,9 +1,15 @@
-"""PostgreSQL implementations of the MSG91 delivery seams (`supportbot.msg91`).
+"""The outbound path assembled: MSG91's delivery seams implemented over PostgreSQL, and
+`open_delivery`, which opens the MSG91 client and the `Deliverer` on them.
+
+Both processes that send open delivery here: the worker (`engine.runtime`) and the agent API
+mounted in the webhook (`agentapi.app`). This module sits between them and the storage and msg91
+packages, so neither of those knows the other and the webhook process does not import the
+conversation engine (LLM client, flow engine) to send an agent's reply.
 
 - `PgDeliveryStateStore` is the `msg91.dlr_store.DeliveryStateStore` the delivery-report
   consumer uses: `load` reads an outbound message's state by (tenant, provider id);
   `compare_and_set` writes a new record only while the stored state is still the expected one.
-  It also offers `get_state`/`set_state` (a monotonic merge in one call, see `delivery`).
+  It also offers `get_state`/`set_state` (a monotonic merge in one call, see `storage.delivery`).
 - `PgAttemptRecorder` is the `msg91.attempts.AttemptRecorder` of `Sender`: it logs every HTTP
   attempt in ``delivery_attempts`` and, for an accepted send, attaches the provider id to the
   reply's message row (creating the row from the request when the engine did not record it),
@@ -12,13 +18,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from supportbot.messages import DeliveryState
 from supportbot.msg91.attempts import DeliveryAttempt
+from supportbot.msg91.backoff import RetryPolicy
+from supportbot.msg91.client import Msg91Client
+from supportbot.msg91.deliverer import Deliverer
 from supportbot.msg91.dlr import DeliveryRecord
 from supportbot.msg91.errors import AttemptOutcome
+from supportbot.msg91.indoubt import InDoubtResolver
+from supportbot.settings import BotSettings
 from supportbot.storage import delivery, history
 from supportbot.storage.db import Pool, connection, maybe_datetime, to_datetime
 
@@ -158,3 +173,30 @@ class PgAttemptRecorder:
             request_id=attempt.request_id,
             rate_limit_wait_ms=attempt.rate_limit_wait_seconds * 1000.0,
         )
+
+
+@asynccontextmanager
+async def open_delivery(
+    settings: BotSettings,
+    redis: aioredis.Redis,
+    pool: Pool,
+    *,
+    retry_policy: RetryPolicy | None = None,
+) -> AsyncIterator[tuple[Msg91Client, Deliverer]]:
+    """The MSG91 client and the `Deliverer` (shared rate limit, attempts recorded in
+    PostgreSQL, the tenant's out-of-window template, in-doubt sends checked against delivery
+    reports). Used by the worker and the agent API."""
+    client = Msg91Client.from_settings(settings)
+    try:
+        in_doubt = InDoubtResolver(redis, settings.tenant_id, PgDeliveryStateStore(pool))
+        deliverer = Deliverer.from_settings(
+            settings,
+            redis,
+            client,
+            recorder=PgAttemptRecorder(pool),
+            policy=retry_policy,
+            in_doubt=in_doubt,
+        )
+        yield client, deliverer
+    finally:
+        await client.aclose()
