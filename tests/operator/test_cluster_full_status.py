@@ -157,6 +157,7 @@ def test_children_orphaned_by_a_cascade_orphan_delete_are_adopted(
     # Degraded may be True here for the local cluster's own reason (no metrics API: the adopted
     # HPAs say FailedGetResourceMetric); what matters is that no name is reported as taken.
     degraded = wait_for(lambda: k.condition("acme", ns, "Degraded"), T, "a Degraded condition")
+    assert degraded is not None
     assert degraded["reason"] != "NameConflict", degraded
     assert "NameConflict" not in degraded["message"], degraded
     assert (k.get("deployment", "acme-worker", ns) or {})["metadata"]["uid"] == deployment_uid

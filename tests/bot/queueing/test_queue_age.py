@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
 
+from supportbot.keyspace import conversation_ref
 from supportbot.queueing import rqjobs
-from supportbot.queueing.keys import conversation_ref
 from supportbot.queueing.metrics import WorkerMetrics
 from supportbot.settings import BotSettings
 
