@@ -167,6 +167,7 @@ def inputs_key(image: Image, bases: tuple[str, str]) -> str:
     h = hashlib.sha256()
     base_ids = podman.podman("image", "inspect", "--format", "{{.Id}}", *bases)
     h.update(base_ids.encode())
+    h.update(revision().encode())  # the revision label must be right, so it is an input
     h.update((REPO_ROOT / image.dockerfile).read_bytes())
     for path in _input_files():
         h.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
