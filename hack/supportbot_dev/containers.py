@@ -22,6 +22,8 @@ loopback port, passed in through the `*PORT` variables that name it.
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
+import yaml
 from kubernetes import client
 
 from supportbot_dev import podman, procs
@@ -174,7 +177,8 @@ class ContainerKubelet(LocalKubelet):
         options += security_options(pod_spec, container)
         options += resource_options(container)
         if "KUBECONFIG" in pod_env:
-            options.append(f"--volume={pod_env['KUBECONFIG']}:{SA_KUBECONFIG}:ro")
+            kubeconfig = self_contained_kubeconfig(Path(pod_env["KUBECONFIG"]))
+            options.append(f"--volume={kubeconfig}:{SA_KUBECONFIG}:ro")
             env["KUBECONFIG"] = SA_KUBECONFIG
         env.update(self.extra_env)
         grace = int(pod.spec.termination_grace_period_seconds or 30)
@@ -207,6 +211,20 @@ class ContainerKubelet(LocalKubelet):
                 c.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 procs.stop(c.proc, timeout=5)
+
+
+def self_contained_kubeconfig(path: Path) -> Path:
+    """A copy of the kubeconfig at `path` with the CA files it names inlined (the container
+    sees only the kubeconfig, not the control plane's certificate directory)."""
+    doc = yaml.safe_load(path.read_text())
+    for cluster in doc.get("clusters", []):
+        ca = cluster["cluster"].pop("certificate-authority", None)
+        if ca is not None:
+            data = base64.b64encode(Path(ca).read_bytes()).decode()
+            cluster["cluster"]["certificate-authority-data"] = data
+    out = path.with_name(path.name + ".container")
+    out.write_text(json.dumps(doc))
+    return out
 
 
 def stop_container(name: str, grace: int) -> None:

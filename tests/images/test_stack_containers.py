@@ -17,7 +17,12 @@ from supportbot_dev.conversation import Customer, render
 from supportbot_dev.localkubelet import LocalKubelet
 from supportbot_dev.stack import Stack, serving
 
-pytestmark = [pytest.mark.fullcluster, pytest.mark.images, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.fullcluster,
+    pytest.mark.images,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),  # the fixture builds the images when they changed
+]
 
 
 @pytest.fixture(scope="module")
