@@ -14,6 +14,10 @@ $SUPPORTBOT_CACHE/containers (see `supportbot_dev.podman`); they are remade only
 Dockerfile, pyproject.toml, README.md, bot/, operator/, the base image ids) changes; the hash is
 stored as the image label `dev.supportbot.inputs`.
 
+An SPDX SBOM of each image is written to $SUPPORTBOT_CACHE/containers/sbom/ when `syft` is
+installed (PATH or $SUPPORTBOT_CACHE/bin). It is not built by default: `make sbom-tool` builds
+syft from the Go module proxy, which took 37 min on this 2-core machine.
+
 During the build pip reaches PyPI through the host's network (`--network host`); the host's CA
 bundle and index settings are bind-mounted for the build's RUN steps only (never into a layer).
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,6 +62,9 @@ INPUTS = ("pyproject.toml", "README.md", ".dockerignore", "bot", "operator")
 """What the Dockerfiles COPY (and so what decides whether an image is rebuilt)."""
 
 INPUTS_LABEL = "dev.supportbot.inputs"
+
+SYFT = "github.com/anchore/syft/cmd/syft@v1.57.2"
+"""The SBOM generator (`make sbom-tool` builds it into $SUPPORTBOT_CACHE/bin)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,50 @@ def build(image: Image, bases: tuple[str, str], *, force: bool = False) -> bool:
     return True
 
 
+# -- SBOM -------------------------------------------------------------------------------------
+def syft_path() -> Path | None:
+    found = shutil.which("syft")
+    cached = podman.cache_root() / "bin" / "syft"
+    return Path(found) if found else cached if cached.exists() else None
+
+
+def build_syft() -> Path:
+    target = podman.cache_root() / "bin"
+    _say(f"building {SYFT} into {target} (took 37 min on a busy 2-core machine)")
+    env = {**os.environ, "GOBIN": str(target), "CGO_ENABLED": "0"}
+    subprocess.run(["nice", "-n", "10", "go", "install", SYFT], env=env, check=True)
+    return target / "syft"
+
+
+def write_sbom(image: Image) -> Path | None:
+    """SPDX JSON of the image (OS and Python packages), redone when the image changed."""
+    syft = syft_path()
+    if syft is None:
+        _say(f"{image.name}: no SBOM (syft is not installed; `make sbom-tool` builds it)")
+        return None
+    image_id = podman.podman("image", "inspect", "--format", "{{.Id}}", image.local_ref).strip()
+    out = podman.config_dir() / "sbom" / f"{image.repository}-{VERSION}.spdx.json"
+    stamp = out.with_suffix(".image-id")
+    if out.exists() and stamp.exists() and stamp.read_text() == image_id:
+        return out
+    started = time.monotonic()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="supportbot-sbom-") as tmp:
+        archive = Path(tmp) / "image.tar"
+        podman.podman(
+            "save", "--quiet", "--format=oci-archive", "-o", str(archive), image.local_ref
+        )
+        subprocess.run(
+            [str(syft), "scan", f"oci-archive:{archive}", "-q", "-o", f"spdx-json={out}"],
+            env={**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"},
+            check=True,
+            timeout=600,
+        )
+    stamp.write_text(image_id)
+    _say(f"{image.name}: SBOM {out} in {time.monotonic() - started:.0f} s")
+    return out
+
+
 def ensure_images(*, force: bool = False) -> dict[str, str]:
     """Tools, bases, then both images (cached). Returns image name -> local reference."""
     podman.ensure_tools()
@@ -269,6 +321,7 @@ def ensure_images(*, force: bool = False) -> dict[str, str]:
     bases = ensure_bases()
     for image in IMAGES:
         build(image, bases, force=force)
+        write_sbom(image)
     _say(f"images ready in {time.monotonic() - started:.0f} s")
     return {image.name: image.local_ref for image in IMAGES}
 
@@ -276,8 +329,13 @@ def ensure_images(*, force: bool = False) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make images", description=__doc__)
     parser.add_argument("--force", action="store_true", help="rebuild even if unchanged")
+    parser.add_argument(
+        "--sbom-tool", action="store_true", help=f"first build syft ({SYFT}) for the SBOMs"
+    )
     args = parser.parse_args(argv)
     try:
+        if args.sbom_tool:
+            build_syft()
         refs = ensure_images(force=args.force)
     except HarnessError as exc:
         _say(str(exc))

@@ -4,6 +4,7 @@ mounts (the /tmp emptyDir as a tmpfs), its capabilities and limits."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -114,6 +115,16 @@ def test_no_build_tools_pip_or_caches_and_size_budget(built_images: dict[str, st
         )
         size = images.image_size(ref)
         assert size < images.SIZE_BUDGET_MB * 1e6, f"{name}: {size / 1e6:.0f} MB"
+
+
+def test_sbom_lists_os_and_python_packages(built_images: dict[str, str]) -> None:
+    if images.syft_path() is None:
+        pytest.skip("syft is not installed (make sbom-tool builds it)")
+    for image in images.IMAGES:
+        path = images.write_sbom(image)
+        assert path is not None
+        names = {p["name"] for p in json.loads(path.read_text())["packages"]}
+        assert {"supportbot", "kopf", "fastapi", "asyncpg", "python3.11", "libc6"} <= names
 
 
 async def test_migrate_runs_in_the_image(
