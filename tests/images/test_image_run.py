@@ -26,7 +26,11 @@ from supportbot_dev.localkubelet import _write_atomic
 
 ROOT = images.REPO_ROOT
 
-pytestmark = [pytest.mark.images, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.images,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),  # `built_images` builds the images when they changed
+]
 
 NUMBER = "919123456789"  # the acme example's integrated number
 SECRET = "image-test-webhook-secret"
@@ -241,6 +245,14 @@ def test_webhook_and_worker_take_a_turn_and_drain_on_sigterm(
         customer = Customer(msg91.url, NUMBER, "919800000099")
         replies = _wait(lambda: customer.wait_replies(timeout=5), 90, "the first turn", worker)
         assert render(replies[0]["body"]) == "Hi Asha! Welcome to Acme Retail support."
+        # a ConfigMap update as the kubelet makes it (new ..data) reaches the running worker
+        flow = yaml.safe_load(flow_cm["data"]["flow.yaml"])
+        flow["greeting"] = "Hello {{customer_name|there}}, this flow was hot-reloaded."
+        _write_atomic(flow_dir, {"flow.yaml": yaml.safe_dump(flow, sort_keys=False)})
+        second = Customer(msg91.url, NUMBER, "919800000098", name="Chen")
+        greeting = second.say("hi", timeout=30)
+        assert render(greeting[0]["body"]) == "Hello Chen, this flow was hot-reloaded."
+
         customer.tap(2, timeout=30)  # "Something else": the next text goes to the LLM
         assert render(customer.last[0]["body"]).startswith("Sure, type your question")
 
