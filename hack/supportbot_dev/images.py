@@ -156,6 +156,15 @@ def ensure_bases() -> tuple[str, str]:
         podman.podman("import", *changes, str(runtime_tar), runtime_ref)
         podman.podman("import", *changes, str(build_tar), build_ref)
     _say(f"bases ready in {time.monotonic() - started:.0f} s: {runtime_ref}, {build_ref}")
+    listed = podman.podman("images", "--format", "{{.Repository}}:{{.Tag}}").split()
+    stale = [
+        ref
+        for ref in listed
+        if ref.split(":")[0] in (runtime_ref.split(":")[0], build_ref.split(":")[0])
+        and ref not in (runtime_ref, build_ref)
+    ]
+    if stale:  # bases of an older recipe
+        podman.podman("rmi", *stale, check=False)
     return runtime_ref, build_ref
 
 
@@ -317,11 +326,16 @@ def write_sbom(image: Image) -> Path | None:
 def ensure_images(*, force: bool = False) -> dict[str, str]:
     """Tools, bases, then both images (cached). Returns image name -> local reference."""
     podman.ensure_tools()
-    started = time.monotonic()
+    started, epoch = time.monotonic(), int(time.time())
     bases = ensure_bases()
+    built = False
     for image in IMAGES:
-        build(image, bases, force=force)
+        built = build(image, bases, force=force) or built
         write_sbom(image)
+    if built:
+        # untagged images older than this run: earlier builds (this run's build stage stays
+        # as the cache of the next one)
+        podman.podman("image", "prune", "--force", f"--filter=until={epoch}", check=False)
     _say(f"images ready in {time.monotonic() - started:.0f} s")
     return {image.name: image.local_ref for image in IMAGES}
 
