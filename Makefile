@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .PHONY: help setup test check unit e2e coverage lint format type-check cluster cluster-api \
-        controlplane-binaries demo dev migrate seed reset loadtest faults clean
+        controlplane-binaries images sbom-tool demo dev migrate seed reset loadtest faults clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 24
@@ -51,6 +51,12 @@ type-check: $(STAMP) ## mypy --strict on bot, operator, hack and tests
 
 controlplane-binaries: ## build/cached kube-apiserver, controller-manager, scheduler, kubectl, etcd, helm, kwok
 	bash hack/build-controlplane.sh
+
+images: $(STAMP) ## build the bot and operator images with podman (cached; prints sizes and times)
+	bash hack/build-images.sh $(ARGS)
+
+sbom-tool: $(STAMP) ## build syft (SBOMs of the images) from the Go module proxy, then make images
+	bash hack/build-images.sh --sbom-tool $(ARGS)
 
 cluster: $(STAMP) ## run the full local platform (control plane + KWOK + Redis + PostgreSQL) until Ctrl-C
 	$(PY) -m supportbot_dev.platform $(ARGS)

@@ -10,6 +10,9 @@ bash hack/build-controlplane.sh >/dev/null
 step "promtool (alert-rule tests; cached like the control plane, first build takes minutes)"
 bash hack/build-promtool.sh >/dev/null
 
+step "images (podman; bases and images cached under ${SUPPORTBOT_CACHE:-~/.cache/supportbot}/containers, rebuilt only when their inputs change)"
+bash hack/build-images.sh >/dev/null
+
 step "ruff check";        $V/ruff check .
 step "ruff format";       $V/ruff format --check .
 step "mypy --strict";     $V/mypy

@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in {"-h", "--help", "help"}:
         print(usage())
         return 0
+    if args[0] in {"--version", "version"}:
+        from importlib import metadata
+
+        print(f"supportbot {metadata.version('supportbot')}")
+        return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(f"supportbot: unknown command {name!r}\n\n{usage()}", file=sys.stderr)

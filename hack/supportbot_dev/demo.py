@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--script-only", action="store_true", help="exit after the scripted conversations (no page)"
     )
+    parser.add_argument(
+        "--containers",
+        action="store_true",
+        help="run the operator and the bots as containers of the images `make images` builds "
+        "(podman) instead of local processes",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    stack = Stack(llm_latency=args.llm_latency, log=_say)
+    stack = Stack(llm_latency=args.llm_latency, containers=args.containers, log=_say)
     page = None
     try:
         _say("step 1-4: platform, simulators, operator, tenants, bot processes")

@@ -207,15 +207,19 @@ class LocalKubelet:
         for init in pod.spec.init_containers or []:
             c = self._container(local, pod, init, mounts, pod_env)
             self.log(f"{name}: init container {init.name}: {' '.join(c.argv)}")
-            proc = procs.start(c.argv, c.log, env=c.env, cwd=root)
+            proc = self._launch(local, c)
             if proc.wait(timeout=300) != 0:
                 raise HarnessError(f"init container {init.name} of {name} failed; see {c.log}")
         for spec in pod.spec.containers:
             c = self._container(local, pod, spec, mounts, pod_env)
             self.log(f"{name}: starting {spec.name} ports {c.ports}: {' '.join(c.argv[:3])}")
-            c.proc = procs.start(c.argv, c.log, env=c.env, cwd=root)
+            c.proc = self._launch(local, c)
             local.containers.append(c)
         return local
+
+    def _launch(self, local: LocalPod, c: LocalContainer) -> Popen[bytes]:
+        """Start one container; `supportbot_dev.containers.ContainerKubelet` runs it in podman."""
+        return procs.start(c.argv, c.log, env=c.env, cwd=local.root)
 
     def _stop_pod(self, pod: LocalPod) -> None:
         self.log(f"{pod.name}: pod gone, stopping its processes")

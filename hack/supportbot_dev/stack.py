@@ -12,6 +12,10 @@
 6. the MSG91 simulator routes each tenant's number to that tenant's webhook with its secret.
 A background thread keeps the kubelets in sync, so rollouts restart processes from new specs and
 deleted tenants lose their processes.
+
+With `containers=True` the pods (operator, webhooks, workers, migrations) run as podman
+containers of the images `make images` builds, instead of processes from the virtualenv
+(`supportbot_dev.containers`).
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from typing import Any
 import httpx
 
 from supportbot.msg91.simulator.process import RunningSimulator, start_simulator
-from supportbot_dev import databases, procs, tenants
+from supportbot_dev import databases, images, procs, tenants
 from supportbot_dev.binaries import REPO_ROOT
+from supportbot_dev.containers import ContainerKubelet
 from supportbot_dev.controlplane import LocalControlPlane
 from supportbot_dev.localkubelet import LocalKubelet, LocalPod
 from supportbot_dev.postgres_server import PostgresServer, start_postgres
@@ -68,6 +73,8 @@ def serving(conditions: list[dict[str, Any]]) -> tuple[bool, str]:
 class Stack:
     namespace: str = "demo"
     llm_latency: str = "uniform:0.3:1.2"
+    containers: bool = False
+    """Run the pods as containers of the built images (podman) instead of local processes."""
     log: Callable[[str], None] = lambda msg: None
     workdir: Path = field(
         default_factory=lambda: Path(tempfile.mkdtemp(prefix="supportbot-stack-"))
@@ -89,6 +96,9 @@ class Stack:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Stack:
         try:
+            if self.containers:
+                self.log("container mode: building/checking the images (make images)")
+                images.ensure_images()
             self._platform()
             self._simulators()
             self._operator()
@@ -192,7 +202,7 @@ class Stack:
             "admissionWebhook.enabled=false",
             "--wait=false",
         )
-        self.operator_kubelet = LocalKubelet(
+        self.operator_kubelet = self._kubelet(
             self.plane,
             OPERATOR_NS,
             label_selector="app.kubernetes.io/name=supportbot-operator",
@@ -237,7 +247,7 @@ class Stack:
 
     def _processes(self) -> None:
         assert self.plane is not None
-        self.kubelet = LocalKubelet(
+        self.kubelet = self._kubelet(
             self.plane,
             self.namespace,
             label_selector="app.kubernetes.io/part-of=supportbot",
@@ -250,6 +260,10 @@ class Stack:
         self._sync_thread.start()
 
     # -- helpers -------------------------------------------------------------------------------
+    def _kubelet(self, plane: LocalControlPlane, namespace: str, **kwargs: Any) -> LocalKubelet:
+        kind = ContainerKubelet if self.containers else LocalKubelet
+        return kind(plane, namespace, **kwargs)
+
     def apply(self, docs: list[dict[str, Any]]) -> None:
         assert self.plane is not None
         for doc in docs:

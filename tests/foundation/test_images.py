@@ -1,7 +1,7 @@
 """The Dockerfiles run what the operator and the chart render, as non-root, with health checks.
 
-No Docker engine exists here, so the images are not built; instead this checks that their
-entrypoints are the console scripts the rendered manifests call, and that those scripts exist.
+Text checks that need no build: entrypoints are the console scripts the rendered manifests call,
+and the chart's default images are what `make images` tags. tests/images builds and runs them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from supportbot.cli import COMMANDS
+from supportbot_dev import images
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +93,16 @@ def test_images_are_slim_non_root_and_health_checked() -> None:
         assert "HEALTHCHECK" in stage
         for tool in ("gcc", "build-essential", "apt-get install"):
             assert tool not in stage, f"{tool} in the final stage of {dockerfile}"
+
+
+def test_chart_defaults_name_what_make_images_tags() -> None:
+    chart = ROOT / "charts/supportbot-operator"
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    app_version = yaml.safe_load((chart / "Chart.yaml").read_text())["appVersion"]
+    assert app_version == images.VERSION
+    assert f"{values['image']['repository']}:{app_version}" == images.OPERATOR.ref
+    assert f"{values['bot']['image']['repository']}:{app_version}" == images.BOT.ref
+    for image in images.IMAGES:
+        text = (ROOT / image.dockerfile).read_text()
+        assert "ARG BASE_IMAGE=python:3.11-slim-bookworm" in text, "standard default base"
+        assert f"-t {image.ref} ." in text, "the documented docker build tags the same"

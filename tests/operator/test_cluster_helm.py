@@ -52,7 +52,7 @@ def test_default_render(api_cluster: Cluster, crd: dict[str, Any]) -> None:
     pod = dep["spec"]["template"]["spec"]
     (c,) = pod["containers"]
     app_version = yaml.safe_load((Path(CHART) / "Chart.yaml").read_text())["appVersion"]
-    assert c["image"] == f"supportbot:{app_version}"
+    assert c["image"] == f"supportbot-operator:{app_version}", "what `make images` tags"
     assert c["command"] == ["supportbot-operator", "run"]
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["SUPPORTBOT_OPERATOR_BOT_IMAGE_TAG"] == app_version, "bot image follows appVersion"
