@@ -26,7 +26,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from supportbot.settings import env_var_names
-from supportbot_operator import children as childset, inputs, names, render, spec, status, tenancy
+from supportbot_operator import (
+    children as childset,
+    inputs,
+    names,
+    prereqs,
+    render,
+    spec,
+    status,
+    tenancy,
+)
 from supportbot_operator.errors import InvalidSpecError, KubeApiError
 from supportbot_operator.flowcheck import FlowValidator
 from supportbot_operator.inputs import Problem
@@ -38,7 +47,7 @@ from supportbot_operator.view import Body, ClusterView
 
 log = logging.getLogger(__name__)
 
-WORKLOAD = ("Deployment", "HorizontalPodAutoscaler")
+WORKLOAD = ("Deployment", "HorizontalPodAutoscaler", "ScaledObject")
 """What serves a number: withdrawn from a tenant whose number an older SupportBot holds."""
 
 
@@ -65,6 +74,13 @@ class Context:
     rejected: dict[tuple[str, str], childset.Rejection] = field(default_factory=dict)
     """Changes the API server refused, per tenant (not sent again soon)."""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    capabilities: prereqs.CapabilityProbe | None = None
+    """Discovery of KEDA and the external metrics API (None: taken to be served, for tests)."""
+
+    async def caps(self) -> prereqs.Capabilities:
+        if self.capabilities is None:
+            self.capabilities = prereqs.CapabilityProbe(self.api)
+        return await self.capabilities.get()
 
 
 @dataclass(frozen=True)
@@ -190,10 +206,16 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
     secrets = inputs.resolve_secrets(bot, lambda n: ctx.view.secret(namespace, n))
     flow, flow_problem = await resolve_flow(ctx, bot, children)
     problems = [*secrets.problems, *([flow_problem] if flow_problem else [])]
+    scaling: list[Problem] = []
+    keda = True
+    if prereqs.uses_prerequisites(bot):
+        caps = await ctx.caps()
+        keda = caps.keda
+        scaling = prereqs.check(bot, caps, lambda n: ctx.view.secret(namespace, n))
     desired = None
     if not secrets.problems and flow is not None:
         resolved = render.Inputs(flow.text, flow.hash, secrets.hash, secrets.worker_hash)
-        desired = render.render_children(bot, resolved, ctx.settings)
+        desired = render.render_children(bot, resolved, ctx.settings, keda=keda)
     if bot.paused:
         if desired is None:
             unknown = ", ".join(sorted({p.reason for p in problems}))
@@ -205,15 +227,15 @@ async def reconcile(ctx: Context, namespace: str, name: str) -> str:
         return "paused"
     if desired is None:
         held = "nothing applied until the inputs are fixed"
-        await _report(
-            ctx, body, Report(generation, False, problems, held), children, endpoints, floors
-        )
+        report = Report(generation, False, problems, held, scaling=scaling)
+        await _report(ctx, body, report, children, endpoints, floors)
         return "held"
     held = "the flow stays at its last valid version" if flow_problem else ""
     result = await _converge(ctx, body, bot, desired, children, problems)
     if result == "rejected":
         held = "the API server refused the change, so none of it was applied"
-    await _report(ctx, body, Report(generation, False, problems, held), children, endpoints, floors)
+    report = Report(generation, False, problems, held, scaling=scaling)
+    await _report(ctx, body, report, children, endpoints, floors)
     return result
 
 
@@ -266,14 +288,15 @@ class Report:
     problems: list[Problem]
     held: str = ""
     pending: list[str] = field(default_factory=list)
+    scaling: list[Problem] = field(default_factory=list)
+    """What the autoscaling mode needs and the cluster lacks (`prereqs.check`)."""
 
 
-def _autoscalers(children: Mapping[tuple[str, str], Body], bot_name: str) -> list[Body]:
-    found = (
-        children.get(("HorizontalPodAutoscaler", f"{bot_name}-{part}"))
-        for part in (names.WEBHOOK, names.WORKER)
-    )
-    return [hpa for hpa in found if hpa is not None]
+def _autoscalers(
+    children: Mapping[tuple[str, str], Body], bot_name: str, kind: str = "HorizontalPodAutoscaler"
+) -> list[Body]:
+    found = (children.get((kind, f"{bot_name}-{part}")) for part in (names.WEBHOOK, names.WORKER))
+    return [obj for obj in found if obj is not None]
 
 
 async def _report(
@@ -302,7 +325,11 @@ async def _report(
         running=_running(children, bot_name),
         held=report.held,
         pending=report.pending,
-        autoscaling=status.autoscaling(_autoscalers(children, bot_name)),
+        autoscaling=status.autoscaling(
+            _autoscalers(children, bot_name),
+            _autoscalers(children, bot_name, "ScaledObject"),
+            report.scaling,
+        ),
     )
     previous = body.get("status") or {}
     new = status.compute(obs, previous, ctx.now())
