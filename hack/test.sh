@@ -7,6 +7,8 @@ step() { printf '\n=== %s ===\n' "$*"; }
 
 step "control-plane binaries (cached under ${SUPPORTBOT_CACHE:-~/.cache/supportbot}; first build takes minutes)"
 bash hack/build-controlplane.sh >/dev/null
+step "KEDA binaries for the autoscaling e2e test (cached likewise; first build takes minutes)"
+bash hack/build-keda.sh >/dev/null
 
 step "ruff check";        $V/ruff check .
 step "ruff format";       $V/ruff format --check .
