@@ -167,7 +167,6 @@ class LocalKeda:
                 f"--lister-kubeconfig={plane.kubeconfig}",
                 f"--authentication-kubeconfig={plane.kubeconfig}",
                 f"--authorization-kubeconfig={plane.kubeconfig}",
-                "--v=0",
             ],
             env,
             workdir,
