@@ -124,7 +124,11 @@ class ScaleRun:
     def emit(self, phone: str, text: str) -> None:
         assert self.stack.msg91 is not None
         spec = {"integrated_number": self.tenant.number, "from": phone, "text": text}
-        httpx.post(f"{self.stack.msg91.url}/_sim/inbound", json=spec, timeout=30).raise_for_status()
+        resp = httpx.post(f"{self.stack.msg91.url}/_sim/inbound", json=spec, timeout=30)
+        resp.raise_for_status()
+        deliveries = resp.json().get("deliveries") or [{}]
+        if not all(200 <= int(d.get("http_status") or 0) < 300 for d in deliveries):
+            raise HarnessError(f"the webhook did not accept {phone}'s message: {deliveries}")
 
     # -- steps -------------------------------------------------------------------------------
     def configure(self, s: Settings) -> None:
@@ -169,8 +173,11 @@ class ScaleRun:
                 .get("containers", [{}])[0]
                 .get("env", [])
             }
+            reconciling = self.stack.condition(self.name, "Reconciling") or {}
             return (
-                so.get("maxReplicaCount") == s.max_replicas
+                reconciling.get("reason") == "Reconciled"
+                and self.stack.routed(self.name)
+                and so.get("maxReplicaCount") == s.max_replicas
                 and env.get(env_var_names()["worker_concurrency"]) == str(s.concurrency)
                 and self.scaled_object_ready()
                 and self.replicas() == s.min_replicas

@@ -381,6 +381,12 @@ class Stack:
         ).raise_for_status()
         self._routed[name] = self.webhook_url(name)
 
+    def routed(self, name: str) -> bool:
+        """Is the tenant's number routed to a webhook process that runs and is ready?"""
+        pod = self.pod(name, "webhook")
+        url = f"http://127.0.0.1:{pod.port(8080)}" if pod else None
+        return url is not None and self._routed.get(name) == url and self.serving(name)
+
     def _sync_loop(self) -> None:
         while not self._stop.wait(1.0):
             for kubelet in (self.operator_kubelet, self.kubelet):
