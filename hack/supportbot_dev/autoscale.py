@@ -228,6 +228,8 @@ class ScaleRun:
         samples: list[Sample] = []
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
+            if self.stack.local_keda is not None:
+                self.stack.local_keda.check()
             replies = self.replies()
             answered = sum(1 for p in phones if replies.get(p) == expected)
             sample = Sample(

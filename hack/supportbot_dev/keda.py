@@ -89,6 +89,14 @@ class LocalKeda:
         self.log(f"KEDA (operator + metrics API server) ready in {time.monotonic() - t0:.1f} s")
         return self
 
+    def check(self) -> None:
+        """Raise when the operator or the metrics API server has exited."""
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                raise HarnessError(
+                    f"{name} exited ({proc.returncode}); see {self.plane.workdir / 'keda'}"
+                )
+
     def stop(self) -> None:
         for _name, proc in reversed(self.procs):
             procs.stop(proc, timeout=15)
@@ -99,13 +107,8 @@ class LocalKeda:
         plane.kubectl("create", "namespace", NAMESPACE)
         for crd in sorted((home / "crds").glob("*.yaml")):
             plane.kubectl("apply", "--server-side", "-f", str(crd))
-        plane.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "crd/scaledobjects.keda.sh",
-            "crd/triggerauthentications.keda.sh",
-            "--timeout=60s",
-        )
+        names = [f"crd/{_crd_name(path)}" for path in sorted((home / "crds").glob("*.yaml"))]
+        plane.kubectl("wait", "--for=condition=Established", *names, "--timeout=60s")
         certdir = workdir / "certs"
         crt, key = certs.sign_serving(
             plane.pki,
@@ -205,6 +208,12 @@ class LocalKeda:
         proc = procs.start(argv, workdir / f"{name}.log", env=env)
         self.procs.append((name, proc))
         return proc
+
+
+def _crd_name(path: Path) -> str:
+    """`keda.sh_scaledobjects.yaml` -> `scaledobjects.keda.sh` (controller-gen's file names)."""
+    group, _, plural = path.stem.partition("_")
+    return f"{plural}.{group}"
 
 
 def _service(port: int) -> dict[str, object]:
