@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Protocol
 
 from supportbot.agentapi.tokens import mint_token
-from supportbot_dev.autoscale import ScaleRun, Settings, ascii_plot
+from supportbot_dev.autoscale import Sample, ScaleRun, Settings, ascii_plot
 from supportbot_dev.conversation import Customer
 from supportbot_dev.phone.server import start_page
 from supportbot_dev.stack import Stack
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(lines), flush=True)
         print(flush=True)
         if args.autoscale:
-            show_scale_up(stack, scale, args.burst)
+            show_scale_up(stack, scale, args.burst, stop)
         if args.script_only:
             return 0
         page = _start_page(stack, args.port)
@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         _say("stopped")
 
 
-def show_scale_up(stack: Stack, scale: Settings, burst: int, tenant: str = "globex") -> None:
+def show_scale_up(
+    stack: Stack, scale: Settings, burst: int, stop: threading.Event, tenant: str = "globex"
+) -> None:
     _say(f"autoscale: {tenant}'s worker on QueueDepth through KEDA ({scale})")
     run = ScaleRun(stack, tenant, log=_say)
     run.configure(scale)
@@ -145,12 +147,18 @@ def show_scale_up(stack: Stack, scale: Settings, burst: int, tenant: str = "glob
         expected,
         floor=scale.min_replicas,
         timeout=900,
-        on_sample=lambda s: _say(
-            f"t={s.t:5.1f}s backlog={s.backlog} replicas={s.replicas} "
-            f"worker processes={s.workers} answered={s.answered}/{burst}"
-        ),
+        on_sample=lambda s: _progress(s, burst, stop),
     )
     print("\n" + ascii_plot(samples, burst) + "\n", flush=True)
+
+
+def _progress(s: Sample, burst: int, stop: threading.Event) -> None:
+    if stop.is_set():
+        raise KeyboardInterrupt
+    _say(
+        f"t={s.t:5.1f}s backlog={s.backlog} replicas={s.replicas} "
+        f"worker processes={s.workers} answered={s.answered}/{burst}"
+    )
 
 
 def _start_page(stack: Stack, port: int) -> Page | None:
