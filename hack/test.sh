@@ -12,6 +12,8 @@ bash hack/build-promtool.sh >/dev/null
 
 step "images (podman; bases and images cached under ${SUPPORTBOT_CACHE:-~/.cache/supportbot}/containers, rebuilt only when their inputs change)"
 bash hack/build-images.sh >/dev/null
+step "KEDA binaries for the autoscaling e2e test (cached likewise; first build takes minutes)"
+bash hack/build-keda.sh >/dev/null
 
 step "ruff check";        $V/ruff check .
 step "ruff format";       $V/ruff format --check .

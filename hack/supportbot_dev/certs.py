@@ -86,6 +86,18 @@ def make_pki(directory: Path, clients: dict[str, str]) -> Pki:
     return Pki(d)
 
 
+def sign_serving(
+    pki: Pki, name: str, dns: list[str], *, client_too: bool = False
+) -> tuple[Path, Path]:
+    """A serving certificate from the CA for `dns` names (+ 127.0.0.1), `client_too` also for
+    mutual TLS as a client. Returns (crt, key) in the PKI directory."""
+    sans = ",".join([*(f"DNS:{n}" for n in dns), "IP:127.0.0.1"])
+    usage = "serverAuth,clientAuth" if client_too else "serverAuth"
+    (pki.dir / f"{name}.ext").write_text(f"subjectAltName={sans}\nextendedKeyUsage={usage}\n")
+    _sign(pki.dir, name, f"/CN={dns[0]}", f"{name}.ext")
+    return pki.dir / f"{name}.crt", pki.dir / f"{name}.key"
+
+
 def _sign(d: Path, name: str, subject: str, ext: str) -> None:
     _openssl(
         "req",

@@ -206,6 +206,9 @@ class LocalControlPlane(Cluster):
                 "kube-controller-manager": "/CN=system:kube-controller-manager/O=system:masters",
                 "kube-scheduler": "/CN=system:kube-scheduler",
                 "kwok": "/CN=kwok/O=system:masters",
+                # The aggregator's client identity towards API extension servers (KEDA's
+                # external metrics API server), as kubeadm's front-proxy-client.
+                "front-proxy-client": "/CN=front-proxy-client",
             },
         )
         port = procs.free_port()
@@ -230,6 +233,13 @@ class LocalControlPlane(Cluster):
                 "--authorization-mode=RBAC",
                 "--allow-privileged=true",
                 "--profiling=false",
+                f"--requestheader-client-ca-file={self.pki.ca_crt}",
+                "--requestheader-allowed-names=front-proxy-client",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                f"--proxy-client-cert-file={self.pki.client('front-proxy-client')[0]}",
+                f"--proxy-client-key-file={self.pki.client('front-proxy-client')[1]}",
                 "--v=1",
                 *admission,
             ],
@@ -275,6 +285,7 @@ class LocalControlPlane(Cluster):
                 "--concurrent-deployment-syncs=10",
                 "--concurrent-replicaset-syncs=10",
                 "--concurrent-gc-syncs=20",
+                "--horizontal-pod-autoscaler-sync-period=5s",
                 "--kube-api-qps=200",
                 "--kube-api-burst=400",
                 "--v=1",

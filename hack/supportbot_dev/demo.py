@@ -5,6 +5,10 @@ Redis, PostgreSQL, the operator installed with Helm, the two example tenants, th
 worker processes started from the pod specs the operator rendered, MSG91 and OpenRouter
 simulators), plays a short scripted conversation per tenant and prints it, then serves the
 phone-simulator page until Ctrl-C and shuts everything down.
+
+`--autoscale` also runs KEDA on the control plane and, after the scripted conversations, shows a
+queue-depth scale-up of globex's worker (`supportbot_dev.autoscale`): worker stopped, a burst of
+new conversations, worker started, KEDA scaling it up and back down, printed as a timeline.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from types import FrameType
 from typing import Protocol
 
 from supportbot.agentapi.tokens import mint_token
+from supportbot_dev.autoscale import Sample, ScaleRun, Settings, ascii_plot
 from supportbot_dev.conversation import Customer
 from supportbot_dev.phone.server import start_page
 from supportbot_dev.stack import Stack
@@ -75,6 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         help="run the operator and the bots as containers of the images `make images` builds "
         "(podman) instead of local processes",
     )
+    parser.add_argument(
+        "--autoscale",
+        action="store_true",
+        help="run KEDA too and show a queue-depth scale-up of globex's worker",
+    )
+    parser.add_argument(
+        "--burst", type=int, default=40, help="conversations in the --autoscale burst"
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -85,7 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    stack = Stack(llm_latency=args.llm_latency, containers=args.containers, log=_say)
+    scale = Settings()
+    stack = Stack(
+        llm_latency=args.llm_latency,
+        containers=args.containers,
+        log=_say,
+        keda=args.autoscale,
+        pods_per_replicaset=scale.max_replicas if args.autoscale else 1,
+        # ~0.5 s a send: one worker process answers about one new conversation a second
+        msg91_latency_ms="400:600" if args.autoscale else "",
+    )
     page = None
     try:
         _say("step 1-4: platform, simulators, operator, tenants, bot processes")
@@ -96,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n=== tenant {name} (WhatsApp number {tenant.number}) ===", flush=True)
             print("\n".join(lines), flush=True)
         print(flush=True)
+        if args.autoscale:
+            show_scale_up(stack, scale, args.burst, stop)
         if args.script_only:
             return 0
         page = _start_page(stack, args.port)
@@ -109,6 +133,39 @@ def main(argv: list[str] | None = None) -> int:
             page.stop()
         stack.stop()
         _say("stopped")
+
+
+def show_scale_up(
+    stack: Stack, scale: Settings, burst: int, stop: threading.Event, tenant: str = "globex"
+) -> None:
+    _say(f"autoscale: {tenant}'s worker on QueueDepth through KEDA ({scale})")
+    run = ScaleRun(stack, tenant, log=_say)
+    run.configure(scale)
+    run.emit("919600000000", "hi")
+    expected = run.wait_stable_replies("919600000000")
+    _say("autoscale: stopping the worker (KEDA paused-replicas=0)")
+    run.stop_worker()
+    phones = [f"9196{i:08d}" for i in range(1, burst + 1)]
+    run.burst(phones, "hi")
+    _say(f"autoscale: {burst} new conversations waiting, backlog {run.backlog()}; starting it")
+    run.start_worker()
+    samples = run.watch(
+        phones,
+        expected,
+        floor=scale.min_replicas,
+        timeout=900,
+        on_sample=lambda s: _progress(s, burst, stop),
+    )
+    print("\n" + ascii_plot(samples, burst) + "\n", flush=True)
+
+
+def _progress(s: Sample, burst: int, stop: threading.Event) -> None:
+    if stop.is_set():
+        raise KeyboardInterrupt
+    _say(
+        f"t={s.t:5.1f}s backlog={s.backlog} replicas={s.replicas} "
+        f"worker processes={s.workers} answered={s.answered}/{burst}"
+    )
 
 
 def _start_page(stack: Stack, port: int) -> Page | None:

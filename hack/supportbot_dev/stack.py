@@ -10,6 +10,9 @@
 5. each tenant's webhook and worker pods run by the local kubelet from the specs the operator
    rendered (command, env from Secrets, the validated flow mounted, migrations as init container);
 6. the MSG91 simulator routes each tenant's number to that tenant's webhook with its secret.
+With `keda=True`, KEDA (operator + external metrics API server, `supportbot_dev.keda`) runs on
+the control plane too, so a QueueDepth tenant's ScaledObject really scales its worker; the local
+kubelet then runs up to `pods_per_replicaset` pods of each ReplicaSet as processes.
 A background thread keeps the kubelets in sync, so rollouts restart processes from new specs and
 deleted tenants lose their processes.
 
@@ -40,6 +43,7 @@ from supportbot_dev import databases, images, procs, tenants
 from supportbot_dev.binaries import REPO_ROOT
 from supportbot_dev.containers import ContainerKubelet
 from supportbot_dev.controlplane import LocalControlPlane
+from supportbot_dev.keda import LocalKeda
 from supportbot_dev.localkubelet import LocalKubelet, LocalPod
 from supportbot_dev.postgres_server import PostgresServer, start_postgres
 from supportbot_dev.procs import HarnessError
@@ -76,10 +80,20 @@ class Stack:
     containers: bool = False
     """Run the pods as containers of the built images (podman) instead of local processes."""
     log: Callable[[str], None] = lambda msg: None
+    keda: bool = False
+    """Run KEDA on the control plane (QueueDepth autoscaling works for real)."""
+    pods_per_replicaset: int = 1
+    """How many pods of one ReplicaSet the local kubelet runs as processes (the rest stay
+    KWOK-only): each is a real process on this 2-core machine, so keep it small."""
+    examples: tuple[str, ...] = ()
+    """Example directories to apply (e.g. "02-globex-telecom"); empty: all of them."""
+    msg91_latency_ms: str = ""
+    """MIN[:MAX] latency of the MSG91 simulator's send API (empty: none)."""
     workdir: Path = field(
         default_factory=lambda: Path(tempfile.mkdtemp(prefix="supportbot-stack-"))
     )
     plane: LocalControlPlane | None = None
+    local_keda: LocalKeda | None = None
     redis: RedisServer | None = None
     pg: PostgresServer | None = None
     msg91: RunningSimulator | None = None
@@ -136,7 +150,7 @@ class Stack:
             procs.stop(self.openrouter)
         if self.msg91 is not None:
             self.msg91.stop()
-        for svc in (self.pg, self.redis, self.plane):
+        for svc in (self.pg, self.redis, self.local_keda, self.plane):
             if svc is not None:
                 svc.stop()
 
@@ -147,6 +161,9 @@ class Stack:
             "scheduler, KWOK); the first run builds it from source, which takes minutes"
         )
         self.plane = LocalControlPlane(full=True, log=self.log).start()
+        if self.keda:
+            self.log("starting KEDA (operator + external metrics API server)")
+            self.local_keda = LocalKeda(self.plane, log=self.log).start()
         self.redis = start_redis()
         self.pg = start_postgres()
         self.log(f"Redis {self.redis.url}, PostgreSQL 127.0.0.1:{self.pg.port}")
@@ -154,8 +171,17 @@ class Stack:
     def _simulators(self) -> None:
         real_msg91 = bool(os.environ.get("MSG91_AUTH_KEY"))
         real_llm = bool(os.environ.get("OPENROUTER_API_KEY"))
+        latency = ["--latency-ms", self.msg91_latency_ms] if self.msg91_latency_ms else []
         self.msg91 = start_simulator(
-            ["--auth-key", tenants.SIM_MSG91_KEY, "--dlr-final", "read", "--dlr-delay-ms", "300"],
+            [
+                "--auth-key",
+                tenants.SIM_MSG91_KEY,
+                "--dlr-final",
+                "read",
+                "--dlr-delay-ms",
+                "300",
+                *latency,
+            ],
             log=self.workdir / "msg91-sim.log",
         )
         port = procs.free_port()
@@ -233,6 +259,8 @@ class Stack:
     def _tenants(self) -> None:
         assert self.plane is not None
         for i, directory in enumerate(tenants.example_dirs()):
+            if self.examples and directory.name not in self.examples:
+                continue
             docs = tenants.load_example(directory)
             bot = tenants.supportbot_of(docs)
             name = bot["metadata"]["name"]
@@ -252,6 +280,7 @@ class Stack:
             self.namespace,
             label_selector="app.kubernetes.io/part-of=supportbot",
             workdir=self.workdir / "pods" / self.namespace,
+            max_pods_per_owner=self.pods_per_replicaset,
             log=self.log,
         )
         for name in self.bots:
@@ -365,6 +394,12 @@ class Stack:
             f"{self.msg91.url}/_sim/routes/{t.number}", json=body, timeout=5
         ).raise_for_status()
         self._routed[name] = self.webhook_url(name)
+
+    def routed(self, name: str) -> bool:
+        """Is the tenant's number routed to a webhook process that runs and is ready?"""
+        pod = self.pod(name, "webhook")
+        url = f"http://127.0.0.1:{pod.port(8080)}" if pod else None
+        return url is not None and self._routed.get(name) == url and self.serving(name)
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(1.0):

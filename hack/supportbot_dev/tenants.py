@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -60,6 +61,10 @@ def load_example(directory: Path) -> list[dict[str, Any]]:
 def _secret_value(key: str, current: str, values: TenantValues) -> str:
     """Pick the local value for a Secret key by what its placeholder/key says it holds."""
     k, c = key.lower(), current.lower()
+    if "redis" in k and "address" in k:  # KEDA's scaler: host:port of the same Redis
+        return urlsplit(values.redis_url).netloc.rsplit("@", 1)[-1]
+    if "redis" in k and "password" in k:
+        return urlsplit(values.redis_url).password or ""
     if "redis" in k or c.startswith("redis"):
         return values.redis_url
     if "postgres" in k or "dsn" in k or "database" in k or c.startswith("postgres"):
@@ -91,6 +96,11 @@ def localise(docs: list[dict[str, Any]], values: TenantValues) -> list[dict[str,
                 spec["whatsapp"]["apiBaseUrl"] = values.msg91_base_url
             if values.openrouter_base_url:
                 spec["llm"]["baseUrl"] = values.openrouter_base_url
+            keda = spec.get("worker", {}).get("autoscaling", {}).get("keda")
+            if keda is not None:  # KEDA reaches the same local Redis database
+                url = urlsplit(values.redis_url)
+                keda["redisDatabase"] = int(url.path.strip("/") or 0)
+                keda["redisTls"] = url.scheme == "rediss"
         out.append(doc)
     return out
 

@@ -26,8 +26,15 @@ from supportbot_operator.metrics import Metrics
 from supportbot_operator.ownership import Verdict, judge
 from supportbot_operator.view import Body, ClusterView
 
-DELETABLE = {"Ingress", "NetworkPolicy"}
-"""Optional children; everything else always exists while the tenant does."""
+DELETABLE = {
+    "Ingress",
+    "NetworkPolicy",
+    "HorizontalPodAutoscaler",
+    "ScaledObject",
+    "TriggerAuthentication",
+}
+"""Optional children (the worker's autoscaler changes kind with its metric: an HPA, or KEDA's
+ScaledObject + TriggerAuthentication); everything else always exists while the tenant does."""
 REJECTED = "ApplyRejected"
 RETRY_REFUSED = timedelta(minutes=5)
 """How long the same refused changes are not sent again (unless the spec or inputs change)."""

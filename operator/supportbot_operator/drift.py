@@ -12,7 +12,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-_MERGE_KEYS = ("uid", "name", "mountPath", "containerPort", "port")
+_MERGE_KEYS = ("uid", "parameter", "name", "mountPath", "containerPort", "port")
+"""`parameter` before `name`: a TriggerAuthentication's secretTargetRef items share the Secret's
+name and differ by the parameter they fill."""
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([a-zA-Z]*)$")
 _SUFFIX: dict[str, Decimal] = {
     "": Decimal(1),

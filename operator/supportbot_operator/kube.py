@@ -37,6 +37,8 @@ _PLURALS = {
     "PodDisruptionBudget": "poddisruptionbudgets",
     "NetworkPolicy": "networkpolicies",
     "Ingress": "ingresses",
+    "ScaledObject": "scaledobjects",
+    "TriggerAuthentication": "triggerauthentications",
     names.KIND: names.PLURAL,
 }
 

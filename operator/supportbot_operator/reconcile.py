@@ -34,6 +34,7 @@ from supportbot_operator import (
     inputs,
     names,
     pacing,
+    prereqs,
     render,
     spec,
     status,
@@ -51,7 +52,7 @@ from supportbot_operator.view import Body, ClusterView
 
 log = logging.getLogger(__name__)
 
-WORKLOAD = ("Deployment", "HorizontalPodAutoscaler")
+WORKLOAD = ("Deployment", "HorizontalPodAutoscaler", "ScaledObject")
 """What serves a number: withdrawn from a tenant whose number an older SupportBot holds."""
 
 
@@ -84,6 +85,13 @@ class Context:
     secret_reader: ReferencedSecrets | None = None
     """`secret_access: referenced`: Secrets are read by name, on demand (None: watched)."""
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    capabilities: prereqs.CapabilityProbe | None = None
+    """Discovery of KEDA and the external metrics API (None: taken to be served, for tests)."""
+
+    async def caps(self) -> prereqs.Capabilities:
+        if self.capabilities is None:
+            self.capabilities = prereqs.CapabilityProbe(self.api)
+        return await self.capabilities.get()
 
 
 @dataclass(frozen=True)
@@ -248,10 +256,16 @@ async def _reconcile(ctx: Context, namespace: str, name: str) -> str:
     # A Secret the operator may not read also looks missing: say the actual reason only.
     secret_problems = forbidden or list(secrets.problems)
     problems = [*secret_problems, *([flow_problem] if flow_problem else [])]
+    scaling: list[Problem] = []
+    keda = True
+    if prereqs.uses_prerequisites(bot):
+        caps = await ctx.caps()
+        keda = caps.keda
+        scaling = prereqs.check(bot, caps, lambda n: ctx.view.secret(namespace, n))
     desired = None
     if not secret_problems and flow is not None:
         resolved = render.Inputs(flow.text, flow.hash, secrets.hash, secrets.worker_hash)
-        desired = render.render_children(bot, resolved, ctx.settings)
+        desired = render.render_children(bot, resolved, ctx.settings, keda=keda)
     if bot.paused:
         if desired is None:
             unknown = ", ".join(sorted({p.reason for p in problems}))
@@ -265,15 +279,14 @@ async def _reconcile(ctx: Context, namespace: str, name: str) -> str:
     if desired is None:
         ctx.pacer.leave((namespace, name))
         held = "nothing applied until the inputs are fixed"
-        await _report(
-            ctx, body, Report(generation, False, problems, held), children, endpoints, floors
-        )
+        report = Report(generation, False, problems, held, scaling=scaling)
+        await _report(ctx, body, report, children, endpoints, floors)
         return "held"
     held = "the flow stays at its last valid version" if flow_problem else ""
     result, queued = await _converge(ctx, body, bot, desired, children, problems)
     if result == "rejected":
         held = "the API server refused the change, so none of it was applied"
-    report = Report(generation, False, problems, held, queued=queued)
+    report = Report(generation, False, problems, held, scaling=scaling, queued=queued)
     await _report(ctx, body, report, children, endpoints, floors)
     return result
 
@@ -342,14 +355,15 @@ class Report:
     held: str = ""
     pending: list[str] = field(default_factory=list)
     queued: str = ""
+    scaling: list[Problem] = field(default_factory=list)
+    """What the autoscaling mode needs and the cluster lacks (`prereqs.check`)."""
 
 
-def _autoscalers(children: Mapping[tuple[str, str], Body], bot_name: str) -> list[Body]:
-    found = (
-        children.get(("HorizontalPodAutoscaler", f"{bot_name}-{part}"))
-        for part in (names.WEBHOOK, names.WORKER)
-    )
-    return [hpa for hpa in found if hpa is not None]
+def _autoscalers(
+    children: Mapping[tuple[str, str], Body], bot_name: str, kind: str = "HorizontalPodAutoscaler"
+) -> list[Body]:
+    found = (children.get((kind, f"{bot_name}-{part}")) for part in (names.WEBHOOK, names.WORKER))
+    return [obj for obj in found if obj is not None]
 
 
 async def _report(
@@ -379,7 +393,11 @@ async def _report(
         held=report.held,
         pending=report.pending,
         queued=report.queued,
-        autoscaling=status.autoscaling(_autoscalers(children, bot_name)),
+        autoscaling=status.autoscaling(
+            _autoscalers(children, bot_name),
+            _autoscalers(children, bot_name, "ScaledObject"),
+            report.scaling,
+        ),
     )
     previous = body.get("status") or {}
     new = status.compute(obs, previous, ctx.now())

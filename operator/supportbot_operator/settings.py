@@ -84,8 +84,6 @@ class OperatorSettings(BaseSettings):
     cluster_domain: str = "cluster.local"
     bot_uid: int = Field(default=10001, ge=1)
     """UID/GID the bot containers run as (non-root)."""
-    queue_depth_metric: str = "supportbot_worker_queue_depth"
-    """External metric (per tenant, label `tenant`) for worker autoscaling on queue depth."""
     inflight_metric: str = "supportbot_worker_turns_in_flight"
     """Pods metric for worker autoscaling on in-flight turns per pod."""
 

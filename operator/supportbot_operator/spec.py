@@ -94,11 +94,30 @@ class WebhookAutoscaling(_Model):
     target_cpu_utilization_percentage: int = Field(default=70, alias=_CPU_TARGET)
 
 
+class Keda(_Model):
+    """How KEDA's Redis scaler reaches the tenant's Redis for `metric: QueueDepth`: keys of the
+    Secret `storage.redisUrlSecretRef` names (a TriggerAuthentication points at them; the values
+    are never copied), plus the non-secret connection settings."""
+
+    redis_address_key: str = "redis-address"
+    """Key holding `host:port` of the tenant's Redis (the one in its redis URL)."""
+    redis_password_key: str | None = None
+    """Key holding the Redis password (absent: no AUTH)."""
+    redis_database: int = 0
+    """Database index of the tenant's Redis URL (`/N`)."""
+    redis_tls: bool = False
+    """Whether the Redis URL is `rediss://`."""
+    polling_interval_seconds: int = 15
+    scale_down_stabilization_seconds: int = 300
+
+
 class WorkerAutoscaling(_Model):
     metric: Literal["CPU", "QueueDepth", "InFlightTurns"] = "CPU"
     target_cpu_utilization_percentage: int = Field(default=70, alias=_CPU_TARGET)
     target_average_value: int | None = None
-    """Per-pod target for QueueDepth / InFlightTurns (needs a metrics adapter)."""
+    """Per-pod target: unanswered conversations (QueueDepth, through KEDA) or in-flight turns
+    (InFlightTurns, through a custom metrics adapter)."""
+    keda: Keda = Field(default_factory=Keda)
 
 
 class Webhook(_Model):

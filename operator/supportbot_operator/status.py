@@ -1,19 +1,20 @@
 """The SupportBot `status`, computed purely from what the reconciler observed, and the events
 its condition transitions deserve.
 
-Conditions follow metav1.Condition and kstatus: `Ready` (both Deployments rolled out and
-available, autoscaling working, nothing degraded, nothing held back by a pause), `Reconciling`
-(a rollout is in progress; when not, it says whether the children match the spec, what holds
-them back or what a pause left unapplied), `Degraded` (an input is missing or invalid, the API
-server refused a child, pods are failing, a Deployment was scaled to 0 by hand or an autoscaler
-cannot scale), `Autoscaling` (the HorizontalPodAutoscalers' own `AbleToScale`/`ScalingActive`
-verdicts, with their reasons) and `Paused`. A change that would replace pods while the fleet's
-rollout slots are taken (`pacing`) reads Reconciling=True and Ready=False, reason
-`RolloutQueued`, until its turn. While a pause holds back spec changes,
-`observedGeneration` stays at the last generation the children match, so `kubectl wait` and
-GitOps tools do not take an unapplied spec for done. `lastTransitionTime` only moves when a
-condition's status changes, so an unchanged tenant produces an identical status and the
-reconciler skips the write.
+Conditions follow metav1.Condition and kstatus: `Ready` (both Deployments rolled out and available,
+autoscaling working, nothing degraded, nothing held back by a pause), `Reconciling` (a rollout is
+in progress; when not, it says whether the children match the spec, what holds them back or what a
+pause left unapplied), `Degraded` (an input is missing or invalid, the API server refused a child,
+pods are failing, a Deployment was scaled to 0 by hand or an autoscaler cannot scale),
+`Autoscaling` (whether the chosen mode's prerequisites exist on the cluster, e.g. KEDA for
+QueueDepth, then the HorizontalPodAutoscalers' own `AbleToScale`/`ScalingActive` and KEDA
+ScaledObjects' `Ready` verdicts, with their reasons) and `Paused`. A change that would replace
+pods while the fleet's rollout slots are taken (`pacing`) reads Reconciling=True and
+Ready=False, reason `RolloutQueued`, until its turn. While a pause holds back spec
+changes, `observedGeneration` stays at the last generation the children match, so `kubectl wait`
+and GitOps tools do not take an unapplied spec for done. `lastTransitionTime` only moves when a
+condition's status changes, so an unchanged tenant produces an identical status and the reconciler
+skips the write.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def component(deployment: Mapping[str, Any] | None, min_replicas: int = 0) -> Co
 
 @dataclass(frozen=True)
 class Autoscaling:
-    """What the tenant's HorizontalPodAutoscalers say about themselves."""
+    """What the tenant's autoscalers (HPAs, KEDA ScaledObjects) say about themselves."""
 
     status: str
     """True (every autoscaler computes replica counts), False (one cannot), Unknown (none
@@ -98,14 +99,34 @@ class Autoscaling:
 _HPA_CHECKS = ("AbleToScale", "ScalingActive")
 
 
-def autoscaling(hpas: Sequence[Mapping[str, Any]]) -> Autoscaling:
-    """Read the autoscalers' `AbleToScale` and `ScalingActive` conditions: either being False
-    means the tenant's capacity no longer follows its load; the HPA's reason and message are
-    passed on verbatim (e.g. FailedGetExternalMetric when no metrics adapter serves it)."""
-    if not hpas:
+def autoscaling(
+    hpas: Sequence[Mapping[str, Any]],
+    scaled_objects: Sequence[Mapping[str, Any]] = (),
+    missing: Sequence[Problem] = (),
+) -> Autoscaling:
+    """`missing`: what the chosen mode needs and the cluster lacks (KEDA's CRDs, its metrics
+    API), reported first. Then the HPAs' `AbleToScale` and `ScalingActive` conditions and the
+    ScaledObjects' `Ready`: any of them False means the tenant's capacity no longer follows its
+    load; their reasons and messages are passed on verbatim (e.g. FailedGetResourceMetric when
+    no resource metrics API serves CPU)."""
+    problems: list[Problem] = list(missing)
+    if not hpas and not scaled_objects and not problems:
         return Autoscaling("Unknown", "NoAutoscalers", "the autoscalers do not exist yet")
-    problems: list[Problem] = []
     waiting: list[str] = []
+    for so in scaled_objects:
+        name = (so.get("metadata") or {}).get("name", "")
+        conds = {c.get("type"): c for c in (so.get("status") or {}).get("conditions") or []}
+        ready = conds.get("Ready") or {}
+        if ready.get("status") == "False":
+            reason = str(ready.get("reason") or "ScaledObjectNotReady")
+            problems.append(
+                Problem(
+                    reason,
+                    f"ScaledObject {name}: Ready=False ({reason}): {ready.get('message', '')}",
+                )
+            )
+        elif ready.get("status") != "True":
+            waiting.append(name)
     for hpa in hpas:
         name = (hpa.get("metadata") or {}).get("name", "")
         conds = {c.get("type"): c for c in (hpa.get("status") or {}).get("conditions") or []}
@@ -127,7 +148,7 @@ def autoscaling(hpas: Sequence[Mapping[str, Any]]) -> Autoscaling:
         return Autoscaling("False", problems[0].reason, message, tuple(problems))
     if waiting:
         return Autoscaling(
-            "Unknown", "Pending", f"not evaluated by the HPA controller yet: {', '.join(waiting)}"
+            "Unknown", "Pending", f"not evaluated by their controller yet: {', '.join(waiting)}"
         )
     return Autoscaling("True", "ScalingActive", "every autoscaler computes its replica count")
 

@@ -28,6 +28,9 @@ CHILD_INDICES: dict[str, tuple[str, str, str]] = {
     "owned_pdbs": ("policy", "v1", "poddisruptionbudgets"),
     "owned_networkpolicies": ("networking.k8s.io", "v1", "networkpolicies"),
     "owned_ingresses": ("networking.k8s.io", "v1", "ingresses"),
+    # KEDA's kinds (QueueDepth workers); kopf watches them once KEDA's CRDs exist.
+    "owned_scaledobjects": ("keda.sh", "v1alpha1", "scaledobjects"),
+    "owned_triggerauthentications": ("keda.sh", "v1alpha1", "triggerauthentications"),
 }
 
 
@@ -45,6 +48,8 @@ NAME_INDICES: dict[str, tuple[str, str, str, str]] = {
         ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget"),
         ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
         ("networking.k8s.io", "v1", "ingresses", "Ingress"),
+        ("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject"),
+        ("keda.sh", "v1alpha1", "triggerauthentications", "TriggerAuthentication"),
     )
 }
 

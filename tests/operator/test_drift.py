@@ -126,3 +126,14 @@ def test_quantities(text: Any, value: Decimal) -> None:
 
 def test_non_quantities() -> None:
     assert quantity("abc") is None and quantity(True) is None and quantity("1Xi") is None
+
+
+def test_secret_target_refs_match_by_parameter_not_by_their_shared_secret_name() -> None:
+    refs = [
+        {"parameter": "address", "name": "db", "key": "redis-address"},
+        {"parameter": "password", "name": "db", "key": "redis-password"},
+    ]
+    want = {"spec": {"secretTargetRef": refs}}
+    assert differences(want, {"spec": {"secretTargetRef": list(reversed(refs))}}) == []
+    changed = [refs[0], {**refs[1], "key": "other"}]
+    assert differences(want, {"spec": {"secretTargetRef": changed}})

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from supportbot.keyspace import active_key
 from supportbot.settings import BotSettings, env_var_names, load_settings
 from supportbot_operator import names, render, spec
 from supportbot_operator.render.meta import Inputs
@@ -304,26 +305,111 @@ def test_autoscalers_and_budgets(
     }
 
 
-@pytest.mark.parametrize(
-    ("metric", "kind", "name"),
-    [
-        ("QueueDepth", "External", "supportbot_worker_queue_depth"),
-        ("InFlightTurns", "Pods", "supportbot_worker_turns_in_flight"),
-    ],
-)
-def test_worker_scales_on_queue_metrics(
-    make_body: Callable[..., Body], op_settings: OperatorSettings, metric: str, kind: str, name: str
+def test_worker_scales_on_in_flight_turns_through_a_pods_metric(
+    make_body: Callable[..., Body], op_settings: OperatorSettings
 ) -> None:
-    body = make_body(worker={"autoscaling": {"metric": metric, "targetAverageValue": 40}})
-    (m,) = _children(body, op_settings)[("HorizontalPodAutoscaler", "acme-worker")]["spec"][
-        "metrics"
-    ]
-    assert m["type"] == kind
-    detail = m[kind.lower()]
-    assert detail["metric"]["name"] == name
-    assert detail["target"] == {"type": "AverageValue", "averageValue": "40"}
-    if kind == "External":
-        assert detail["metric"]["selector"] == {"matchLabels": {"tenant": "acme"}}
+    body = make_body(worker={"autoscaling": {"metric": "InFlightTurns", "targetAverageValue": 40}})
+    kids = _children(body, op_settings)
+    (m,) = kids[("HorizontalPodAutoscaler", "acme-worker")]["spec"]["metrics"]
+    assert m["type"] == "Pods"
+    assert m["pods"]["metric"]["name"] == "supportbot_worker_turns_in_flight"
+    assert m["pods"]["target"] == {"type": "AverageValue", "averageValue": "40"}
+    assert not {k for k in kids if k[0] in {"ScaledObject", "TriggerAuthentication"}}
+
+
+def _queue_depth(make_body: Callable[..., Body], **keda: Any) -> Body:
+    scaling = {"metric": "QueueDepth", "targetAverageValue": 25, "keda": keda}
+    return make_body(worker={"minReplicas": 1, "maxReplicas": 4, "autoscaling": scaling})
+
+
+def test_queue_depth_renders_a_keda_scaled_object_on_the_unanswered_conversations(
+    make_body: Callable[..., Body], op_settings: OperatorSettings
+) -> None:
+    body = _queue_depth(
+        make_body,
+        redisAddressKey="redis-address",
+        redisPasswordKey="redis-password",
+        redisDatabase=3,
+        redisTls=True,
+        pollingIntervalSeconds=5,
+        scaleDownStabilizationSeconds=30,
+    )
+    kids = _children(body, op_settings)
+    # KEDA owns the worker's HPA: the operator renders none for it, only the webhook's.
+    assert ("HorizontalPodAutoscaler", "acme-worker") not in kids
+    assert ("HorizontalPodAutoscaler", "acme-webhook") in kids
+    so = kids[("ScaledObject", "acme-worker")]
+    assert so["apiVersion"] == "keda.sh/v1alpha1"
+    assert so["metadata"]["ownerReferences"][0]["kind"] == "SupportBot"
+    sospec = so["spec"]
+    assert sospec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "acme-worker",
+    }
+    assert (sospec["minReplicaCount"], sospec["maxReplicaCount"]) == (1, 4)
+    assert sospec["pollingInterval"] == 5
+    behavior = sospec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior == {"scaleDown": {"stabilizationWindowSeconds": 30}}
+    (trigger,) = sospec["triggers"]
+    assert trigger["type"] == "redis"
+    # The tenant's set of conversations with unanswered messages (the bot's own key layout).
+    assert trigger["metadata"] == {
+        "listName": active_key("acme"),
+        "listLength": "25",
+        "databaseIndex": "3",
+        "enableTLS": "true",
+    }
+    assert trigger["authenticationRef"] == {
+        "kind": "TriggerAuthentication",
+        "name": "acme-worker-redis",
+    }
+    auth = kids[("TriggerAuthentication", "acme-worker-redis")]
+    secret = body["spec"]["storage"]["redisUrlSecretRef"]["name"]
+    assert auth["spec"] == {
+        "secretTargetRef": [
+            {"parameter": "address", "name": secret, "key": "redis-address"},
+            {"parameter": "password", "name": secret, "key": "redis-password"},
+        ]
+    }
+
+
+def test_queue_depth_references_secret_keys_and_never_copies_a_value(
+    make_body: Callable[..., Body], op_settings: OperatorSettings
+) -> None:
+    kids = _children(_queue_depth(make_body), op_settings)
+    auth = kids[("TriggerAuthentication", "acme-worker-redis")]
+    # Defaults: the address under `redis-address`, no password, database 0, no TLS.
+    assert [ref["parameter"] for ref in auth["spec"]["secretTargetRef"]] == ["address"]
+    assert set(auth["spec"]) == {"secretTargetRef"}
+    trigger = kids[("ScaledObject", "acme-worker")]["spec"]["triggers"][0]
+    assert (trigger["metadata"]["databaseIndex"], trigger["metadata"]["enableTLS"]) == (
+        "0",
+        "false",
+    )
+    assert not any(k[0] == "Secret" for k in kids)
+
+
+def test_queue_depth_without_keda_renders_no_worker_autoscaler(
+    make_body: Callable[..., Body], op_settings: OperatorSettings
+) -> None:
+    bot = spec.parse(_queue_depth(make_body))
+    kinds = {
+        (c["kind"], c["metadata"]["name"])
+        for c in render.render_children(bot, INPUTS, op_settings, keda=False)
+    }
+    assert ("HorizontalPodAutoscaler", "acme-webhook") in kinds
+    worker = next(
+        c
+        for c in render.render_children(bot, INPUTS, op_settings, keda=False)
+        if c["kind"] == "Deployment" and c["metadata"]["name"] == "acme-worker"
+    )
+    assert worker["spec"]["replicas"] == 1  # held at minReplicas: no autoscaler owns it
+    with_keda = render.render_children(bot, INPUTS, op_settings)
+    assert all("replicas" not in c["spec"] for c in with_keda if c["kind"] == "Deployment")
+    assert not {k for k in kinds if k[1].startswith("acme-worker") and k[0] != "Deployment"} - {
+        ("PodDisruptionBudget", "acme-worker")
+    }
 
 
 def test_ingress_exposes_only_the_webhook_paths(

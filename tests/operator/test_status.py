@@ -290,3 +290,40 @@ def test_a_change_waiting_for_a_rollout_slot_is_reconciling_not_ready_and_not_ob
     assert c["Degraded"]["status"] == "False"  # waiting is not a fault
     assert st["observedGeneration"] == 3  # the new spec is not applied yet
     assert status.compute(_obs(generation=4), st, T0)["observedGeneration"] == 4
+
+
+def test_missing_keda_is_reported_first_degraded_and_not_ready() -> None:
+    missing = Problem("KEDANotInstalled", "QueueDepth works through KEDA ...")
+    scaling = status.autoscaling(
+        [_hpa("acme-webhook", ScalingActive=("True", "ValidMetricFound"))], [], [missing]
+    )
+    assert (scaling.status, scaling.reason) == ("False", "KEDANotInstalled")
+    c = _conds(status.compute(_obs(autoscaling=scaling), None, T0))
+    assert (c["Autoscaling"]["status"], c["Autoscaling"]["reason"]) == ("False", "KEDANotInstalled")
+    assert (c["Degraded"]["status"], c["Degraded"]["reason"]) == ("True", "KEDANotInstalled")
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "KEDANotInstalled")
+    # Even with no autoscaler object at all, a missing prerequisite is a verdict, not "Unknown".
+    assert status.autoscaling([], [], [missing]).status == "False"
+
+
+def _scaled_object(name: str, **conditions: tuple[str, str]) -> dict[str, Any]:
+    return _hpa(name, **conditions)
+
+
+def test_scaled_objects_are_read_by_their_ready_condition() -> None:
+    webhook = _hpa("acme-webhook", ScalingActive=("True", "ValidMetricFound"))
+    ok = status.autoscaling(
+        [webhook],
+        [_scaled_object("acme-worker", Ready=("True", "ScaledObjectReady"), Active=("False", "x"))],
+    )
+    assert ok.status == "True" and not ok.problems
+    waiting = status.autoscaling([webhook], [_scaled_object("acme-worker")])
+    assert (waiting.status, waiting.reason) == ("Unknown", "Pending")
+    assert "acme-worker" in waiting.message
+    broken = status.autoscaling(
+        [webhook], [_scaled_object("acme-worker", Ready=("False", "ScaledObjectCheckFailed"))]
+    )
+    assert (broken.status, broken.reason) == ("False", "ScaledObjectCheckFailed")
+    assert "ScaledObject acme-worker: Ready=False (ScaledObjectCheckFailed)" in broken.message
+    c = _conds(status.compute(_obs(autoscaling=broken), None, T0))
+    assert c["Ready"]["status"] == "False" and c["Degraded"]["status"] == "True"

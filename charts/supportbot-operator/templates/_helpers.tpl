@@ -106,6 +106,11 @@ The operator's permissions on tenant namespaces: exactly the verbs it uses.
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies, ingresses]
   verbs: [get, list, watch, create, patch, delete]
+# KEDA (a worker with autoscaling.metric QueueDepth): the worker's ScaledObject and the
+# TriggerAuthentication that points KEDA at keys of the tenant's own Redis Secret.
+- apiGroups: [keda.sh]
+  resources: [scaledobjects, triggerauthentications]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]

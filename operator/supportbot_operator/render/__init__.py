@@ -37,15 +37,22 @@ def flow_snapshot(bot: SupportBot, inputs: Inputs) -> Manifest:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": inputs.flow_data()}
 
 
-def render_children(bot: SupportBot, inputs: Inputs, settings: OperatorSettings) -> list[Manifest]:
-    """Every child the tenant needs, in apply order (config before the pods that use it)."""
+def render_children(
+    bot: SupportBot, inputs: Inputs, settings: OperatorSettings, *, keda: bool = True
+) -> list[Manifest]:
+    """Every child the tenant needs, in apply order (config before the pods that use it).
+    `keda`: whether the cluster serves KEDA's API (a QueueDepth worker's autoscaler needs it)."""
+    worker = workloads.worker_deployment(bot, inputs, settings)
+    if scaling.uses_keda(bot) and not keda:
+        # No autoscaler owns `replicas` then: hold the worker at its floor.
+        worker["spec"]["replicas"] = bot.spec.worker.min_replicas
     children: list[dict[str, Any]] = [
         service_account(bot),
         flow_snapshot(bot, inputs),
         network.webhook_service(bot),
         workloads.webhook_deployment(bot, inputs, settings),
-        workloads.worker_deployment(bot, inputs, settings),
-        *scaling.autoscalers(bot, settings),
+        worker,
+        *scaling.autoscalers(bot, settings, keda=keda),
         *scaling.disruption_budgets(bot),
     ]
     if bot.spec.network_policy.enabled:
