@@ -65,8 +65,10 @@ def built_keda() -> Path | None:
         r'KEDA_VERSION="\$\{KEDA_VERSION:-(v[^}]+)\}"', BUILD_SCRIPT.read_text()
     )
     version = os.environ.get("KEDA_VERSION") or (found_version.group(1) if found_version else "")
+    found_trim = re.search(r"^TRIM=(\S+)$", BUILD_SCRIPT.read_text(), re.M)
+    suffix = f"-{found_trim.group(1)}" if found_trim else ""
     cache = Path(os.environ.get("SUPPORTBOT_CACHE") or Path.home() / ".cache" / "supportbot")
-    found = cache / "bin" / f"keda-{version}"
+    found = cache / "bin" / f"keda-{version}{suffix}"
     return found if (found / "keda").exists() and (found / "keda-adapter").exists() else None
 
 
