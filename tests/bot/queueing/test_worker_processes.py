@@ -174,8 +174,13 @@ async def test_sigkill_mid_turn_resumes_elsewhere_with_exactly_one_reply(
         return len(await recorded_replies(aredis)) >= 1
 
     await wait_until(replied, 30, "the resumed turn's reply")
-    await asyncio.sleep(4)  # a duplicate would have arrived by now (lease 2 s, turn 3 s)
-    await wait_until(lambda: _idle(aredis), 10, "conversation idle")
+
+    async def settled() -> bool:
+        # Idle is terminal here: another run of the turn needs the conversation back in
+        # `active` or a drain job in the queue (the victim's abandoned job is checked below).
+        return await _idle(aredis) and int(await aredis.llen(rqjobs.queue_key(QUEUE))) == 0
+
+    await wait_until(settled, 10, "conversation idle, no drain queued")
 
     starts = await recorded_starts(aredis)
     replies = await recorded_replies(aredis)
@@ -270,7 +275,7 @@ async def test_second_signal_hands_back_at_once(
         "coalesce_window_seconds": 0,
         "coalesce_max_wait_seconds": 0,
     }
-    first = workers(**knobs)
+    first = workers(extra_env={"SUPPORTBOT_LOG_LEVEL": "INFO"}, **knobs)  # logs the stop request
     await _registered(aredis, 1)
     ingestor = Ingestor(aredis, make_settings(**knobs))
     for i in range(3):
@@ -281,7 +286,11 @@ async def test_second_signal_hands_back_at_once(
 
     await wait_until(all_started, 20, "3 turns to start")
     first.proc.send_signal(signal.SIGTERM)
-    await asyncio.sleep(0.5)
+
+    async def shutting_down() -> bool:
+        return "warm shutdown: no new jobs" in first.log_text()
+
+    await wait_until(shutting_down, 10, "the first signal's warm shutdown")
     assert first.proc.poll() is None, "the first signal waits for in-flight turns"
     first.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(first.proc.wait, 30) == 0
