@@ -10,9 +10,8 @@ marks the replies that turned out undeliverable as ``failed`` with the reason. T
 attempt recorder (`outbound.PgAttemptRecorder`) attaches the provider id of each accepted send to
 its row, which is what delivery reports later advance.
 
-Known residue: the window decision is taken twice (here, to record the rows, and inside the
-deliverer); a turn retried exactly as the 24 h window closes may record the text while the
-template goes out. The row is then corrected only in its delivery state, not its body.
+The 24 h window is decided once per call (`Deliverer.plan`): the rows recorded and the replies
+sent follow the same plan.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from supportbot.msg91.deliverer import (
     ReplyStatus,
     SendFence,
 )
+from supportbot.msg91.window import PlannedReply
 from supportbot.storage import delivery, history
 from supportbot.storage.db import Pool, jsonable
 from supportbot.storage.models import Conversation
@@ -56,19 +56,18 @@ def _describe(message: OutboundMessage) -> str | None:
 
 async def record_planned(
     pool: Pool,
-    deliverer: Deliverer,
+    tenant_id: str,
     recipient: Recipient,
     turn_id: str,
-    messages: Sequence[OutboundMessage],
+    plan: Sequence[PlannedReply],
     *,
     author: str,
     at: float | datetime | None = None,
 ) -> dict[int, str]:
-    """Store the rows of the replies `deliverer` is going to send (idempotent); returns the
-    provider ids of those whose rows say they were already accepted (seq -> id)."""
-    tenant_id = deliverer.tenant_id
+    """Store the rows of the planned replies (idempotent); returns the provider ids of those
+    whose rows say they were already accepted (seq -> id)."""
     accepted: dict[int, str] = {}
-    for planned in deliverer.plan(recipient, messages):
+    for planned in plan:
         sent = planned.message
         body = jsonable(asdict(sent))
         if planned.substituted:
@@ -112,9 +111,12 @@ async def deliver_replies(
     """
     if not messages:
         return []
-    accepted = await record_planned(pool, deliverer, recipient, turn_id, messages, author=author)
+    plan = deliverer.plan(recipient, messages)
+    accepted = await record_planned(
+        pool, deliverer.tenant_id, recipient, turn_id, plan, author=author
+    )
     outcomes = await deliverer.send_turn_replies(
-        turn_id, recipient, messages, fence=fence, accepted=accepted
+        turn_id, recipient, messages, fence=fence, accepted=accepted, plan=plan
     )
     for outcome in outcomes:
         await _settle(pool, deliverer.tenant_id, turn_id, outcome)
