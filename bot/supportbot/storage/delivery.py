@@ -1,9 +1,8 @@
 """Delivery state of outbound messages: monotonic merge of reports, attempts log.
 
-States only move forward: queued < sent < failed < delivered < read. `failed` is terminal except
-for a later `delivered`/`read` (multi-device, shared reference msg91-whatsapp.md §1.3), which
-keeps the failure's code/reason for audit; a late `sent` never overwrites anything. This is the
-same order as `supportbot.msg91.dlr.next_state` (tests check they agree). Each state's own
+States only move forward, by the one state machine `supportbot.messages.next_delivery_state`
+(queued < sent < delivered < read; `failed` from queued/sent only, then terminal except for a
+later `delivered`/`read`, which keeps the failure's code/reason for audit). Each state's own
 timestamp is filled the first time it is reported even when the report arrives out of order (a
 `delivered` after `read` sets delivered_at but leaves the state at `read`).
 
@@ -22,17 +21,9 @@ from datetime import datetime
 
 import asyncpg
 
-from supportbot.messages import DeliveryState
+from supportbot.messages import DeliveryState, next_delivery_state
 from supportbot.storage.db import Connection, Pool, connection, to_datetime
 from supportbot.storage.errors import StorageError
-
-RANK: dict[DeliveryState, int] = {
-    DeliveryState.QUEUED: 0,
-    DeliveryState.SENT: 1,
-    DeliveryState.FAILED: 2,
-    DeliveryState.DELIVERED: 3,
-    DeliveryState.READ: 4,
-}
 
 _COLUMNS = (
     "delivery_state, delivery_error_code, delivery_error_reason, delivery_updated_at, "
@@ -79,8 +70,9 @@ class DeliveryStatus:
 
 
 def advances(current: DeliveryState | None, new: DeliveryState) -> bool:
-    """Would a report of `new` move a message currently in `current` forward?"""
-    return current is None or RANK[new] > RANK[current]
+    """Would a report of `new` move a message currently in `current` (None: no state yet)
+    forward?"""
+    return current is None or next_delivery_state(current, new) is not None
 
 
 def _stamped(status: DeliveryStatus, state: DeliveryState, at: datetime) -> DeliveryStatus:
