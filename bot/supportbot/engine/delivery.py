@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 
 from supportbot.messages import DeliveryState, OutboundMessage
@@ -31,7 +30,7 @@ from supportbot.msg91.deliverer import (
 )
 from supportbot.msg91.window import PlannedReply
 from supportbot.storage import delivery, history
-from supportbot.storage.db import Pool, jsonable
+from supportbot.storage.db import Pool
 from supportbot.storage.models import Conversation
 
 log = logging.getLogger(__name__)
@@ -50,10 +49,6 @@ def recipient_of(conversation: Conversation) -> Recipient:
     )
 
 
-def _describe(message: OutboundMessage) -> str | None:
-    return message.text or message.template_name
-
-
 async def record_planned(
     pool: Pool,
     tenant_id: str,
@@ -68,20 +63,15 @@ async def record_planned(
     whose rows say they were already accepted (seq -> id)."""
     accepted: dict[int, str] = {}
     for planned in plan:
-        sent = planned.message
-        body = jsonable(asdict(sent))
-        if planned.substituted:
-            body["replaces"] = jsonable(asdict(planned.original))
         skipped = planned.skip_reason is not None
-        row = await history.record_outbound_payload(
+        row = await history.record_outbound(
             pool,
             tenant_id,
             recipient.customer_id,
             turn_id,
             planned.seq,
-            kind=sent.kind.value,
-            text=_describe(sent),
-            body=body,
+            planned.message,
+            replaces=planned.original if planned.substituted else None,
             author=author,
             state=DeliveryState.FAILED if skipped else DeliveryState.QUEUED,
             error_code=UNDELIVERABLE_CODE if skipped else None,
