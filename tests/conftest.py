@@ -10,6 +10,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot_dev import controlplane, databases
 from supportbot_dev.controlplane import Cluster
 from supportbot_dev.postgres_server import start_postgres
@@ -45,6 +46,16 @@ def redis_url(redis_server_url: str) -> Iterator[str]:
 @pytest.fixture
 async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def pipelined(redis_url: str) -> AsyncIterator[PipelinedRedis]:
+    """The webhook's Redis transport (`Ingestor` and `ReportStore` run their scripts on it)."""
+    client = PipelinedRedis.from_url(redis_url)
     try:
         yield client
     finally:

@@ -85,13 +85,40 @@ _inbound_values = attrgetter(*_INBOUND_FIELDS)
 
 
 class DeliveryState(StrEnum):
-    """Outbound message states; reports only move a message forward (see msg91 delivery)."""
+    """Outbound message states; reports only move a message forward (`next_delivery_state`)."""
 
     QUEUED = "queued"
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
     FAILED = "failed"
+
+
+_DELIVERY_RANK = {
+    DeliveryState.QUEUED: 0,
+    DeliveryState.SENT: 1,
+    DeliveryState.DELIVERED: 2,
+    DeliveryState.READ: 3,
+}
+
+
+def next_delivery_state(current: DeliveryState, reported: DeliveryState) -> DeliveryState | None:
+    """The delivery state machine (the only one): the state after a report of `reported`, or
+    None when the report changes nothing.
+
+    Order ``queued < sent < delivered < read``; a report for the current or an earlier state is
+    stale, a later one jumps straight to it (``read`` without ``delivered``). ``failed`` applies
+    only while ``queued``/``sent`` (after ``delivered``/``read`` another device's failure is
+    ignored) and is terminal except for a later ``delivered``/``read`` (multi-device; reference
+    msg91-whatsapp.md §1.3 and §2.1).
+    """
+    if reported == current:
+        return None
+    if reported == DeliveryState.FAILED:
+        return reported if current in (DeliveryState.QUEUED, DeliveryState.SENT) else None
+    if current == DeliveryState.FAILED:
+        return reported if reported in (DeliveryState.DELIVERED, DeliveryState.READ) else None
+    return reported if _DELIVERY_RANK[reported] > _DELIVERY_RANK[current] else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ conversation engine (LLM client, flow engine) to send an agent's reply.
 - `PgDeliveryStateStore` is the `msg91.dlr_store.DeliveryStateStore` the delivery-report
   consumer uses: `load` reads an outbound message's state by (tenant, provider id);
   `compare_and_set` writes a new record only while the stored state is still the expected one.
-  It also offers `get_state`/`set_state` (a monotonic merge in one call, see `storage.delivery`).
 - `PgAttemptRecorder` is the `msg91.attempts.AttemptRecorder` of `Sender`: it logs every HTTP
   attempt in ``delivery_attempts`` and, for an accepted send, attaches the provider id to the
   reply's message row (creating the row from the request when the engine did not record it),
@@ -93,22 +92,6 @@ class PgDeliveryStateStore:
                 maybe_datetime(record.updated_at),
             )
         return status.rsplit(" ", 1)[-1] != "0"
-
-    async def get_state(self, tenant_id: str, provider_message_id: str) -> DeliveryState | None:
-        return await delivery.get_state(self._pool, tenant_id, provider_message_id)
-
-    async def set_state(
-        self,
-        tenant_id: str,
-        provider_message_id: str,
-        state: DeliveryState,
-        error_code: str | None,
-        error_reason: str | None,
-        at: float | datetime | None,
-    ) -> bool:
-        return await delivery.set_state(
-            self._pool, tenant_id, provider_message_id, state, error_code, error_reason, at
-        )
 
 
 def _describe(body: dict[str, Any]) -> tuple[str, str | None]:

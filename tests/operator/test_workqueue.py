@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from supportbot_operator.workqueue import WorkQueue
+
+
+async def _until(check: Callable[[], bool], what: str, within: float = 2.0) -> None:
+    """Yield to the loop until `check()` holds; fail naming `what` after `within` s."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.001)
 
 
 async def test_duplicates_collapse_and_order_follows_due_time() -> None:
@@ -79,7 +88,8 @@ async def test_an_earlier_key_is_not_stuck_behind_the_sleeping_timer() -> None:
 
     q.add("late", 0.6)
     tasks = [asyncio.create_task(worker()) for _ in range(3)]
-    await asyncio.sleep(0.05)  # one worker now sleeps until "late" is due, two are idle
+    # one worker (the timer) now sleeps until "late" is due, two are idle
+    await _until(lambda: q._timer is not None and len(q._idle) == 2, "timer and two idle")
     q.add("soon", 0.05)
     q.add("now")
     for _ in range(200):
@@ -104,7 +114,7 @@ async def test_idle_workers_are_woken_one_at_a_time() -> None:
             q.done(key)
 
     tasks = [asyncio.create_task(worker(i)) for i in range(5)]
-    await asyncio.sleep(0.01)
+    await _until(lambda: len(q._idle) == 5, "five idle workers")
     q.add(1)
     q.add(2)
     for _ in range(100):

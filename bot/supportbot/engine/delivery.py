@@ -10,16 +10,14 @@ marks the replies that turned out undeliverable as ``failed`` with the reason. T
 attempt recorder (`outbound.PgAttemptRecorder`) attaches the provider id of each accepted send to
 its row, which is what delivery reports later advance.
 
-Known residue: the window decision is taken twice (here, to record the rows, and inside the
-deliverer); a turn retried exactly as the 24 h window closes may record the text while the
-template goes out. The row is then corrected only in its delivery state, not its body.
+The 24 h window is decided once per call (`Deliverer.plan`): the rows recorded and the replies
+sent follow the same plan.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 
 from supportbot.messages import DeliveryState, OutboundMessage
@@ -30,8 +28,9 @@ from supportbot.msg91.deliverer import (
     ReplyStatus,
     SendFence,
 )
+from supportbot.msg91.window import PlannedReply
 from supportbot.storage import delivery, history
-from supportbot.storage.db import Pool, jsonable
+from supportbot.storage.db import Pool
 from supportbot.storage.models import Conversation
 
 log = logging.getLogger(__name__)
@@ -50,39 +49,29 @@ def recipient_of(conversation: Conversation) -> Recipient:
     )
 
 
-def _describe(message: OutboundMessage) -> str | None:
-    return message.text or message.template_name
-
-
 async def record_planned(
     pool: Pool,
-    deliverer: Deliverer,
+    tenant_id: str,
     recipient: Recipient,
     turn_id: str,
-    messages: Sequence[OutboundMessage],
+    plan: Sequence[PlannedReply],
     *,
     author: str,
     at: float | datetime | None = None,
 ) -> dict[int, str]:
-    """Store the rows of the replies `deliverer` is going to send (idempotent); returns the
-    provider ids of those whose rows say they were already accepted (seq -> id)."""
-    tenant_id = deliverer.tenant_id
+    """Store the rows of the planned replies (idempotent); returns the provider ids of those
+    whose rows say they were already accepted (seq -> id)."""
     accepted: dict[int, str] = {}
-    for planned in deliverer.plan(recipient, messages):
-        sent = planned.message
-        body = jsonable(asdict(sent))
-        if planned.substituted:
-            body["replaces"] = jsonable(asdict(planned.original))
+    for planned in plan:
         skipped = planned.skip_reason is not None
-        row = await history.record_outbound_payload(
+        row = await history.record_outbound(
             pool,
             tenant_id,
             recipient.customer_id,
             turn_id,
             planned.seq,
-            kind=sent.kind.value,
-            text=_describe(sent),
-            body=body,
+            planned.message,
+            replaces=planned.original if planned.substituted else None,
             author=author,
             state=DeliveryState.FAILED if skipped else DeliveryState.QUEUED,
             error_code=UNDELIVERABLE_CODE if skipped else None,
@@ -112,9 +101,12 @@ async def deliver_replies(
     """
     if not messages:
         return []
-    accepted = await record_planned(pool, deliverer, recipient, turn_id, messages, author=author)
+    plan = deliverer.plan(recipient, messages)
+    accepted = await record_planned(
+        pool, deliverer.tenant_id, recipient, turn_id, plan, author=author
+    )
     outcomes = await deliverer.send_turn_replies(
-        turn_id, recipient, messages, fence=fence, accepted=accepted
+        turn_id, recipient, messages, fence=fence, accepted=accepted, plan=plan
     )
     for outcome in outcomes:
         await _settle(pool, deliverer.tenant_id, turn_id, outcome)

@@ -201,17 +201,21 @@ class Deliverer:
         *,
         fence: SendFence | None = None,
         accepted: Mapping[int, str] | None = None,
+        plan: Sequence[PlannedReply] | None = None,
     ) -> list[ReplyOutcome]:
         """Send the replies in order; one outcome per planned reply. Raises DeliveryDeferred
         (retry the turn later), SendFenced (the caller lost `fence`: it must stop) or
         RateLimitTimeout (only with a `max_rate_wait`).
+
+        `plan` is `self.plan(customer, messages)` taken by a caller that already recorded it
+        (the 24 h window is decided once per send); without it the replies are planned here.
 
         `accepted` (seq -> provider id) names replies a durable record (PostgreSQL) shows MSG91
         accepted: when their Redis marker is missing (lost with a Redis restart) they are
         settled from it, not sent again."""
         owner = fence.token if fence is not None else f"u:{uuid.uuid4().hex}"
         outcomes: list[ReplyOutcome] = []
-        for planned in self.plan(customer, messages):
+        for planned in plan if plan is not None else self.plan(customer, messages):
             marker = keyspace.sent_marker_key(self.tenant_id, turn_id, planned.seq)
             known = (accepted or {}).get(planned.seq)
             outcome = await self._once(turn_id, customer, planned, marker, owner, fence, known)

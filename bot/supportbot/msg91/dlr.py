@@ -1,28 +1,13 @@
-"""Delivery-state machine (pure): a report only ever moves a message forward.
-
-Order: ``queued < sent < delivered < read``. Reports arrive duplicated and out of order (Meta
-does not guarantee status order and may skip ``delivered`` when a message is read at once), so:
-
-- a report for the current or an earlier state changes nothing (a late ``sent`` after ``read``);
-- a report for a later state jumps straight to it (``read`` without ``delivered`` is fine);
-- ``failed`` applies only while the message is ``queued``/``sent``; after ``delivered``/``read``
-  the message demonstrably reached the customer, so a ``failed`` (another device) is ignored;
-- ``failed`` is terminal except for a later ``delivered``/``read`` (multi-device; reference
-  msg91-whatsapp.md §1.3 and §2.1): those win, and the failure's code/reason are kept for audit.
+"""Applying a delivery report to a `DeliveryRecord` (pure), by the one state machine
+`supportbot.messages.next_delivery_state` (reports arrive duplicated and out of order: Meta does
+not guarantee status order and may skip ``delivered`` when a message is read at once).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from supportbot.messages import DeliveryReport, DeliveryState
-
-_RANK = {
-    DeliveryState.QUEUED: 0,
-    DeliveryState.SENT: 1,
-    DeliveryState.DELIVERED: 2,
-    DeliveryState.READ: 3,
-}
+from supportbot.messages import DeliveryReport, DeliveryState, next_delivery_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +22,9 @@ class DeliveryRecord:
     error_reason: str | None = None
 
 
-def next_state(current: DeliveryState, reported: DeliveryState) -> DeliveryState | None:
-    """The state after a report, or None when the report changes nothing."""
-    if reported == current:
-        return None
-    if reported == DeliveryState.FAILED:
-        return reported if current in (DeliveryState.QUEUED, DeliveryState.SENT) else None
-    if current == DeliveryState.FAILED:
-        return reported if reported in (DeliveryState.DELIVERED, DeliveryState.READ) else None
-    return reported if _RANK[reported] > _RANK[current] else None
-
-
 def apply_report(record: DeliveryRecord, report: DeliveryReport) -> DeliveryRecord | None:
     """The record after `report`, or None when it is a duplicate / stale / superseded report."""
-    new = next_state(record.state, report.state)
+    new = next_delivery_state(record.state, report.state)
     if new is None:
         return None
     when = report.occurred_at if report.occurred_at is not None else report.received_at

@@ -6,9 +6,9 @@ throttle window, append the entry to the conversation inbox and, when no drain i
 running for that conversation, enqueue an rq drain job whose hash was prepared here with rq's own
 serialisation (no extra Redis I/O).
 
-The script goes over the `PipelinedRedis` client when one is given (the webhook does: concurrent
-requests share one connection and its syscalls), else over the redis-py client. Everything that
-is the same for every message (keys of the tenant, limits, TTLs) is computed once.
+The script goes over the webhook's `PipelinedRedis` client (concurrent requests share one
+connection and its syscalls). Everything that is the same for every message (keys of the
+tenant, limits, TTLs) is computed once.
 """
 
 from __future__ import annotations
@@ -65,12 +65,11 @@ class Ingestor:
         redis: aioredis.Redis,
         settings: BotSettings,
         *,
-        pipeline: PipelinedRedis | None = None,
+        pipeline: PipelinedRedis,
     ) -> None:
         self._redis = redis
         self._settings = settings
         self._pipeline = pipeline
-        self._script = redis.register_script(scripts.INGEST)
         t = settings.tenant_id
         self._raw_key = keyspace.raw_stream_key(t)
         self._active_key = keyspace.active_key(t)
@@ -113,10 +112,7 @@ class Ingestor:
             RAW_STREAM_MAXLEN,
             *job.fields,
         )
-        if self._pipeline is not None:
-            result = await self._pipeline.evalsha(INGEST_SCRIPT, script_keys, args)
-        else:
-            result = await self._script(keys=script_keys, args=args)
+        result = await self._pipeline.evalsha(INGEST_SCRIPT, script_keys, args)
         outcome = _OUTCOMES[int(result[0])]
         if log.isEnabledFor(logging.DEBUG):
             log.debug(

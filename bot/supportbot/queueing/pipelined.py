@@ -12,7 +12,8 @@ Failure behaviour: a reply that does not arrive within `reply_timeout` aborts th
 (every caller waiting on it gets redis-py's ``TimeoutError``); a lost connection fails its
 callers with redis-py's ``ConnectionError``; the next command reconnects (concurrent callers
 share one attempt). Error replies raise redis-py's exception classes (``NoScriptError``, ...).
-Only what the ingest path needs is here: plain commands and EVALSHA with a reload on NOSCRIPT.
+Only what the ingest path needs is here: plain commands and EVALSHA with a reload on NOSCRIPT
+(the one way `Ingestor` and `ReportStore` run their scripts).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import asyncio
 import collections
 import hashlib
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import hiredis
 from redis._parsers.base import BaseParser
@@ -37,6 +38,7 @@ from redis.exceptions import (
 )
 
 Arg = str | bytes | int | float
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,22 +229,22 @@ class PipelinedRedis:
     async def evalsha(self, script: LuaScript, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """EVALSHA; on NOSCRIPT (Redis restarted or flushed) load the script and run it again."""
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
-        try:
-            return await self.execute(*command)
-        except NoScriptError:
-            await self.execute("SCRIPT", "LOAD", script.source)
-            return await self.execute(*command)
+        return await self._loading_on_noscript(script, lambda: self.execute(*command))
 
     async def evalsha_many(
         self, script: LuaScript, calls: Sequence[tuple[Sequence[Arg], Sequence[Arg]]]
     ) -> list[Any]:
         """Several EVALSHA (keys, args) calls sent together, replies in order. On NOSCRIPT the
         script is loaded and the whole batch runs again (so its calls must be idempotent)."""
+        return await self._loading_on_noscript(script, lambda: self._batch(script, calls))
+
+    async def _loading_on_noscript(self, script: LuaScript, run: Callable[[], Awaitable[_T]]) -> _T:
+        """`run()`; on NOSCRIPT, SCRIPT LOAD `script` and `run()` once more."""
         try:
-            return await self._batch(script, calls)
+            return await run()
         except NoScriptError:
             await self.execute("SCRIPT", "LOAD", script.source)
-            return await self._batch(script, calls)
+            return await run()
 
     async def _batch(
         self, script: LuaScript, calls: Sequence[tuple[Sequence[Arg], Sequence[Arg]]]

@@ -1,15 +1,17 @@
 """Delivery state of outbound messages: monotonic merge of reports, attempts log.
 
-States only move forward: queued < sent < failed < delivered < read. `failed` is terminal except
-for a later `delivered`/`read` (multi-device, shared reference msg91-whatsapp.md §1.3), which
-keeps the failure's code/reason for audit; a late `sent` never overwrites anything. This is the
-same order as `supportbot.msg91.dlr.next_state` (tests check they agree). Each state's own
+States only move forward, by the one state machine `supportbot.messages.next_delivery_state`
+(queued < sent < delivered < read; `failed` from queued/sent only, then terminal except for a
+later `delivered`/`read`, which keeps the failure's code/reason for audit). Each state's own
 timestamp is filled the first time it is reported even when the report arrives out of order (a
 `delivered` after `read` sets delivered_at but leaves the state at `read`).
 
-A report may overtake the send response that tells us the provider id; such a report is parked in
-``unmatched_delivery_states`` and merged when `update_outbound` attaches the id. Both paths take a
-transaction-scoped advisory lock on (tenant, provider id), so neither can miss the other.
+Here the bot's own steps advance a reply (`update_outbound`: queued with the provider id, sent,
+a local failure). MSG91's delivery reports go through `msg91.dlr_consumer` (over
+`outbound.PgDeliveryStateStore`); a report that overtakes the send response stays pending in its
+stream and is retried until the provider id is recorded. The table ``unmatched_delivery_states``
+of migration 0001 is no longer written (reports used to be parked there); retention still
+purges rows an older version left.
 """
 
 from __future__ import annotations
@@ -19,24 +21,9 @@ from datetime import datetime
 
 import asyncpg
 
-from supportbot.messages import DeliveryState
+from supportbot.messages import DeliveryState, next_delivery_state
 from supportbot.storage.db import Connection, Pool, connection, to_datetime
 from supportbot.storage.errors import StorageError
-
-RANK: dict[DeliveryState, int] = {
-    DeliveryState.QUEUED: 0,
-    DeliveryState.SENT: 1,
-    DeliveryState.FAILED: 2,
-    DeliveryState.DELIVERED: 3,
-    DeliveryState.READ: 4,
-}
-
-STAMP_COLUMNS = {
-    DeliveryState.SENT: "sent_at",
-    DeliveryState.DELIVERED: "delivered_at",
-    DeliveryState.READ: "read_at",
-    DeliveryState.FAILED: "failed_at",
-}
 
 _COLUMNS = (
     "delivery_state, delivery_error_code, delivery_error_reason, delivery_updated_at, "
@@ -83,8 +70,9 @@ class DeliveryStatus:
 
 
 def advances(current: DeliveryState | None, new: DeliveryState) -> bool:
-    """Would a report of `new` move a message currently in `current` forward?"""
-    return current is None or RANK[new] > RANK[current]
+    """Would a report of `new` move a message currently in `current` (None: no state yet)
+    forward?"""
+    return current is None or next_delivery_state(current, new) is not None
 
 
 def _stamped(status: DeliveryStatus, state: DeliveryState, at: datetime) -> DeliveryStatus:
@@ -116,14 +104,6 @@ def merge(
     return merged
 
 
-async def _pid_lock(conn: Connection, tenant_id: str, provider_message_id: str) -> None:
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 7))",
-        tenant_id,
-        provider_message_id,
-    )
-
-
 async def _write_message(conn: Connection, message_id: int, status: DeliveryStatus) -> None:
     await conn.execute(
         "UPDATE messages SET delivery_state = $2, delivery_error_code = $3,"
@@ -132,74 +112,6 @@ async def _write_message(conn: Connection, message_id: int, status: DeliveryStat
         message_id,
         *status.params(),
     )
-
-
-async def set_state(
-    pool: Pool,
-    tenant_id: str,
-    provider_message_id: str,
-    state: DeliveryState,
-    error_code: str | None = None,
-    error_reason: str | None = None,
-    at: float | datetime | None = None,
-) -> bool:
-    """Apply a delivery report; True when a recorded message's state moved forward.
-
-    A report for a provider id no message has yet is parked (returns False) and merged when
-    `update_outbound` attaches that id."""
-    when = to_datetime(at)
-    async with connection(pool) as conn, conn.transaction():
-        await _pid_lock(conn, tenant_id, provider_message_id)
-        row = await conn.fetchrow(
-            f"SELECT id, {_COLUMNS} FROM messages"  # noqa: S608 - constant column list
-            " WHERE tenant_id = $1 AND provider_message_id = $2 FOR UPDATE",
-            tenant_id,
-            provider_message_id,
-        )
-        if row is not None:
-            before = DeliveryStatus.from_row(row)
-            after = merge(before, state, error_code, error_reason, when)
-            if after != before:
-                await _write_message(conn, row["id"], after)
-            return after.state is not before.state
-        parked = await conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM unmatched_delivery_states"  # noqa: S608 - constant columns
-            " WHERE tenant_id = $1 AND provider_message_id = $2",
-            tenant_id,
-            provider_message_id,
-        )
-        before = DeliveryStatus() if parked is None else DeliveryStatus.from_row(parked)
-        after = merge(before, state, error_code, error_reason, when)
-        if after != before:
-            await conn.execute(
-                "INSERT INTO unmatched_delivery_states"  # noqa: S608 - constant column list
-                f" (tenant_id, provider_message_id, {_COLUMNS})"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                " ON CONFLICT (tenant_id, provider_message_id) DO UPDATE SET"
-                " delivery_state = EXCLUDED.delivery_state,"
-                " delivery_error_code = EXCLUDED.delivery_error_code,"
-                " delivery_error_reason = EXCLUDED.delivery_error_reason,"
-                " delivery_updated_at = EXCLUDED.delivery_updated_at,"
-                " sent_at = EXCLUDED.sent_at, delivered_at = EXCLUDED.delivered_at,"
-                " read_at = EXCLUDED.read_at, failed_at = EXCLUDED.failed_at",
-                tenant_id,
-                provider_message_id,
-                *after.params(),
-            )
-        return False
-
-
-async def get_state(pool: Pool, tenant_id: str, provider_message_id: str) -> DeliveryState | None:
-    """The recorded state of a provider id (message or parked report); None if unknown."""
-    async with connection(pool) as conn:
-        value = await conn.fetchval(
-            "SELECT delivery_state FROM messages WHERE tenant_id = $1 AND provider_message_id = $2"
-            " UNION ALL SELECT delivery_state FROM unmatched_delivery_states"
-            " WHERE tenant_id = $1 AND provider_message_id = $2 LIMIT 1",
-            tenant_id,
-            provider_message_id,
-        )
-    return None if value is None else DeliveryState(value)
 
 
 async def update_outbound(
@@ -215,13 +127,11 @@ async def update_outbound(
     at: float | datetime | None = None,
 ) -> DeliveryState | None:
     """Advance a reply found by (turn id, seq): after the send call (`state=SENT` with the
-    provider id) or on a local failure (`state=FAILED`, no id). Merges reports that arrived
-    before the id was known. Returns the resulting state, or None if no such reply exists.
+    provider id) or on a local failure (`state=FAILED`, no id). Returns the resulting state, or
+    None if no such reply exists.
     """
     when = to_datetime(at)
     async with connection(pool) as conn, conn.transaction():
-        if provider_message_id is not None:
-            await _pid_lock(conn, tenant_id, provider_message_id)
         row = await conn.fetchrow(
             f"SELECT id, provider_message_id, {_COLUMNS} FROM messages"  # noqa: S608
             " WHERE tenant_id = $1 AND turn_id = $2 AND seq = $3 FOR UPDATE",
@@ -245,33 +155,9 @@ async def update_outbound(
                 raise StorageError(
                     f"provider message id already belongs to another message of {tenant_id}"
                 ) from exc
-            parked = await conn.fetchrow(
-                f"DELETE FROM unmatched_delivery_states"  # noqa: S608
-                f" WHERE tenant_id = $1 AND provider_message_id = $2 RETURNING {_COLUMNS}",
-                tenant_id,
-                provider_message_id,
-            )
-            if parked is not None:
-                after = _merge_parked(after, DeliveryStatus.from_row(parked))
         if after != before:
             await _write_message(conn, row["id"], after)
         return after.state
-
-
-def _merge_parked(status: DeliveryStatus, parked: DeliveryStatus) -> DeliveryStatus:
-    """Fold a parked report's stamps and state into a message's status (pure)."""
-    merged = status
-    for state, stamp in STAMP_COLUMNS.items():
-        at = getattr(parked, stamp)
-        if at is not None:
-            merged = merge(
-                merged,
-                state,
-                parked.error_code if state is parked.state else None,
-                parked.error_reason if state is parked.state else None,
-                at,
-            )
-    return merged
 
 
 async def record_attempt(

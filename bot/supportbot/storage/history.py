@@ -198,6 +198,7 @@ async def record_outbound(
     seq: int,
     message: OutboundMessage,
     *,
+    replaces: OutboundMessage | None = None,
     author: str = "bot",
     state: DeliveryState = DeliveryState.QUEUED,
     error_code: str | None = None,
@@ -206,10 +207,15 @@ async def record_outbound(
 ) -> OutboundRecord:
     """Store the `seq`-th reply of a turn once; a retried turn gets the existing row back.
 
-    `author` is 'bot' or 'agent:<id>'. Record before sending; attach the provider id with
-    `delivery.update_outbound` after the send succeeds (the MSG91 attempt recorder in
-    `outbound.PgAttemptRecorder` does that for accepted sends).
+    The one mapping of an `OutboundMessage` to its row. `replaces` is the reply `message` stands
+    in for (the out-of-window template), kept in the body. `author` is 'bot' or 'agent:<id>'.
+    Record before sending; attach the provider id with `delivery.update_outbound` after the send
+    succeeds (the MSG91 attempt recorder in `outbound.PgAttemptRecorder` does that for accepted
+    sends).
     """
+    body = jsonable(asdict(message))
+    if replaces is not None:
+        body["replaces"] = jsonable(asdict(replaces))
     return await record_outbound_payload(
         pool,
         tenant_id,
@@ -218,7 +224,7 @@ async def record_outbound(
         seq,
         kind=message.kind.value,
         text=message.text or message.template_name,
-        body=jsonable(asdict(message)),
+        body=body,
         author=author,
         state=state,
         error_code=error_code,

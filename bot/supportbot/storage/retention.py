@@ -1,7 +1,8 @@
 """History retention: delete one tenant's rows older than N days, in short batches.
 
-Messages, turns, delivery attempts, parked delivery reports and archived raw webhooks are deleted
-by their own timestamp; a conversation is deleted when its last activity is older than the
+Messages, turns, delivery attempts, parked delivery reports (``unmatched_delivery_states``, no
+longer written; rows of older versions) and archived raw webhooks are deleted by their own
+timestamp; a conversation is deleted when its last activity is older than the
 cutoff and none of its messages remain. Batches keep each statement (and its locks) short so the
 webhook and workers keep writing while retention runs.
 """

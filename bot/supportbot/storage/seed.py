@@ -81,7 +81,9 @@ async def seed_demo(pool: Pool, tenant_id: str = "demo", now: float | None = Non
         await delivery.update_outbound(
             pool, tenant_id, turn_id, 0, DeliveryState.SENT, provider_message_id=pid, at=at + 2
         )
-        await delivery.set_state(pool, tenant_id, pid, DeliveryState.DELIVERED, at=at + 3)
+        await delivery.update_outbound(
+            pool, tenant_id, turn_id, 0, DeliveryState.DELIVERED, at=at + 3
+        )
         await delivery.record_attempt(
             pool,
             tenant_id,

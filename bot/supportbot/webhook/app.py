@@ -87,7 +87,7 @@ def create_app(
         )
         app.state.sinks = Sinks(
             Ingestor(client, settings, pipeline=pipeline),
-            ReportStore(client, settings, pipeline=pipeline),
+            ReportStore(settings, pipeline=pipeline),
         )
         app.state.readiness = ReadinessProbe(
             client,

@@ -13,11 +13,7 @@ approximately (MAXLEN ~) so a missing consumer cannot exhaust Redis memory.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-
-import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
 
 from supportbot import keyspace
 from supportbot.messages import DeliveryReport
@@ -49,35 +45,21 @@ def dedupe_id(report: DeliveryReport) -> str:
 class ReportStore:
     """Writes one tenant's delivery reports; `store` returns one bool per report (True = new).
 
-    All reports of one post go out in a single pipeline of EVALSHA calls (one round trip); the
-    script is loaded on the first NOSCRIPT answer and the batch re-run (the dedupe key makes the
-    re-run harmless). With a `PipelinedRedis` (the webhook's) the batch shares its connection.
+    All reports of one post go out together as EVALSHA calls on the webhook's `PipelinedRedis`
+    (one round trip); on NOSCRIPT the script is loaded and the batch re-run (the dedupe key makes
+    the re-run harmless).
     """
 
-    def __init__(
-        self,
-        redis: aioredis.Redis,
-        settings: BotSettings,
-        *,
-        pipeline: PipelinedRedis | None = None,
-    ) -> None:
-        self._redis = redis
+    def __init__(self, settings: BotSettings, *, pipeline: PipelinedRedis) -> None:
         self._settings = settings
         self._pipeline = pipeline
-        self._sha = hashlib.sha1(STORE_REPORT.encode(), usedforsecurity=False).hexdigest()
 
     async def store(self, reports: Sequence[DeliveryReport], raw_body: bytes) -> list[bool]:
         if not reports:
             return []
-        if self._pipeline is not None:
-            calls = [self._call(report, raw_body) for report in reports]
-            results = await self._pipeline.evalsha_many(_SCRIPT, calls)
-            return [int(r) == 1 for r in results]
-        try:
-            return await self._run(reports, raw_body)
-        except NoScriptError:
-            self._sha = await self._redis.script_load(STORE_REPORT)
-            return await self._run(reports, raw_body)
+        calls = [self._call(report, raw_body) for report in reports]
+        results = await self._pipeline.evalsha_many(_SCRIPT, calls)
+        return [int(r) == 1 for r in results]
 
     def _call(
         self, report: DeliveryReport, raw_body: bytes
@@ -99,11 +81,3 @@ class ReportStore:
             dedupe_id(report),
         )
         return script_keys, args
-
-    async def _run(self, reports: Sequence[DeliveryReport], raw_body: bytes) -> list[bool]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for report in reports:
-                script_keys, args = self._call(report, raw_body)
-                pipe.evalsha(self._sha, len(script_keys), *script_keys, *args)
-            results = await pipe.execute()
-        return [int(r) == 1 for r in results]

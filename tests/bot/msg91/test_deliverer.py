@@ -118,6 +118,18 @@ async def test_deferral_in_the_middle_keeps_order_and_once(
     assert _texts(await sim.accepted()) == ["first", "second", "third"]
 
 
+async def test_a_recorded_plan_is_sent_as_planned_even_as_the_window_closes(
+    make: MakeDeliverer, sim: SimulatorClient
+) -> None:
+    deliverer = make(fallback=TEMPLATE)
+    plan = deliverer.plan(FRESH, REPLIES[:1])  # in the window: the text (the engine records it)
+    deliverer.clock = lambda: time.time() + 25 * 3600  # the window closes before the send
+    assert [p.message for p in deliverer.plan(FRESH, REPLIES[:1])] == [TEMPLATE]
+    [outcome] = await deliverer.send_turn_replies("turn-p", FRESH, REPLIES[:1], plan=plan)
+    assert outcome.status is ReplyStatus.SENT
+    assert _texts(await sim.accepted(CUSTOMER)) == ["first"]
+
+
 async def test_outside_window_sends_the_template_once(
     make: MakeDeliverer, sim: SimulatorClient
 ) -> None:

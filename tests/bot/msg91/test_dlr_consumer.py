@@ -10,6 +10,7 @@ from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState
 from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
 from supportbot.msg91.dlr_store import InMemoryDeliveryStateStore
+from supportbot.queueing.testing import wait_until
 
 S = DeliveryState
 STREAM = keyspace.dlr_stream_key("acme")
@@ -76,7 +77,12 @@ async def test_report_before_the_message_is_stored_is_retried(aredis: aioredis.R
     consumer = DeliveryReportConsumer(aredis, "acme", store, retry_idle_ms=50)
     assert (await consumer.run_once(block=False)).results == {"pending": 1}
     store.register("acme", "late")  # the send result lands in storage
-    await asyncio.sleep(0.1)
+
+    async def idle_enough() -> bool:
+        (entry,) = await aredis.xpending_range(STREAM, "delivery-state", "-", "+", 1)
+        return int(entry["time_since_delivered"]) >= 50
+
+    await wait_until(idle_enough, 5, "the pending report to pass retry_idle_ms")
     assert (await consumer.run_once(block=False)).results == {"applied": 1}
     assert await _state(store, "late") is S.DELIVERED
     assert (await aredis.xpending(STREAM, "delivery-state"))["pending"] == 0

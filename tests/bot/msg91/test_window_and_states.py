@@ -12,8 +12,9 @@ from supportbot.messages import (
     OutboundKind,
     OutboundMessage,
     ReplyButton,
+    next_delivery_state,
 )
-from supportbot.msg91.dlr import DeliveryRecord, apply_report, next_state
+from supportbot.msg91.dlr import DeliveryRecord, apply_report
 from supportbot.msg91.dlr_store import InMemoryDeliveryStateStore
 from supportbot.msg91.window import (
     OUTSIDE_WINDOW_NO_TEMPLATE,
@@ -123,8 +124,8 @@ def test_fallback_template_from_settings() -> None:
         (S.SENT, S.QUEUED, None),
     ],
 )
-def test_next_state(current: S, reported: S, expected: S | None) -> None:
-    assert next_state(current, reported) == expected
+def test_next_delivery_state(current: S, reported: S, expected: S | None) -> None:
+    assert next_delivery_state(current, reported) == expected
 
 
 def _report(state: S, at: float = 1.0, code: str | None = None) -> DeliveryReport:

@@ -24,6 +24,7 @@ from supportbot.queueing.entries import decode_entry
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.mailbox import Mailbox
 from supportbot.queueing.metrics import WorkerMetrics
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import (
     TENANT,
     background_worker,
@@ -40,10 +41,15 @@ _SEQ = itertools.count()
 
 
 async def dead_letter_turn(
-    r: aioredis.Redis, settings: BotSettings, customer: str, texts: list[str], reason: str
+    r: aioredis.Redis,
+    pipeline: PipelinedRedis,
+    settings: BotSettings,
+    customer: str,
+    texts: list[str],
+    reason: str,
 ) -> None:
     """Ingest `texts` as one turn of `customer` and dead-letter it with the real scripts."""
-    ingestor, mailbox = Ingestor(r, settings), Mailbox(r, settings)
+    ingestor, mailbox = Ingestor(r, settings, pipeline=pipeline), Mailbox(r, settings)
     ref = keyspace.conversation_ref(customer)
     for text in texts:
         await ingestor.accept(make_message(customer, next(_SEQ), text=text), b"{}")
@@ -73,14 +79,19 @@ async def run_cli(redis_url: str, *argv: str) -> int:
 
 
 async def test_list_shows_reason_newest_first_with_the_phone_masked(
+    pipelined: PipelinedRedis,
     aredis: aioredis.Redis,
     redis_url: str,
     make_settings: SettingsFactory,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = make_settings()
-    await dead_letter_turn(aredis, settings, ALICE, ["hi", "order 42?"], "ValueError: bad order")
-    await dead_letter_turn(aredis, settings, BOB, ["hello"], f"KeyError: {BOB} not found")
+    await dead_letter_turn(
+        aredis, pipelined, settings, ALICE, ["hi", "order 42?"], "ValueError: bad order"
+    )
+    await dead_letter_turn(
+        aredis, pipelined, settings, BOB, ["hello"], f"KeyError: {BOB} not found"
+    )
     alice, bob = reversed(await deadletters.read_all(aredis, TENANT))
 
     assert await run_cli(redis_url, "list") == 0
@@ -105,12 +116,15 @@ async def test_list_shows_reason_newest_first_with_the_phone_masked(
 
 
 async def test_show_prints_the_messages_and_an_unknown_id_is_exit_3(
+    pipelined: PipelinedRedis,
     aredis: aioredis.Redis,
     redis_url: str,
     make_settings: SettingsFactory,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    await dead_letter_turn(aredis, make_settings(), ALICE, ["call me at 919812345678"], "boom")
+    await dead_letter_turn(
+        aredis, pipelined, make_settings(), ALICE, ["call me at 919812345678"], "boom"
+    )
     [letter] = await deadletters.read_all(aredis, TENANT)
 
     assert await run_cli(redis_url, "show", letter.id[:6]) == 0
@@ -138,10 +152,10 @@ async def test_no_dead_letters_is_not_an_error(
 
 
 async def test_replay_puts_the_turn_back_in_front_in_order_and_enqueues_a_drain(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings()
-    await dead_letter_turn(aredis, settings, ALICE, ["one", "two"], "boom")
+    await dead_letter_turn(aredis, pipelined, settings, ALICE, ["one", "two"], "boom")
     conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(ALICE))
     assert not await aredis.exists(conv.lease) and not await aredis.sismember(
         keyspace.active_key(TENANT), conv.ref
@@ -161,12 +175,14 @@ async def test_replay_puts_the_turn_back_in_front_in_order_and_enqueues_a_drain(
 
 
 async def test_replay_goes_ahead_of_newer_messages_and_leaves_a_live_drain_alone(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings()
-    await dead_letter_turn(aredis, settings, ALICE, ["old-1"], "first failure")
-    await dead_letter_turn(aredis, settings, ALICE, ["old-2", "old-3"], "second failure")
-    await Ingestor(aredis, settings).accept(make_message(ALICE, 99, text="new"), b"{}")
+    await dead_letter_turn(aredis, pipelined, settings, ALICE, ["old-1"], "first failure")
+    await dead_letter_turn(aredis, pipelined, settings, ALICE, ["old-2", "old-3"], "second failure")
+    await Ingestor(aredis, settings, pipeline=pipelined).accept(
+        make_message(ALICE, 99, text="new"), b"{}"
+    )
     conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(ALICE))
     lease = await aredis.get(conv.lease)
 
@@ -178,13 +194,14 @@ async def test_replay_goes_ahead_of_newer_messages_and_leaves_a_live_drain_alone
 
 
 async def test_replaying_twice_never_duplicates_a_message(
+    pipelined: PipelinedRedis,
     aredis: aioredis.Redis,
     redis_url: str,
     make_settings: SettingsFactory,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = make_settings()
-    await dead_letter_turn(aredis, settings, ALICE, ["one", "two"], "boom")
+    await dead_letter_turn(aredis, pipelined, settings, ALICE, ["one", "two"], "boom")
     [letter] = await deadletters.read_all(aredis, TENANT)
 
     assert await run_cli(redis_url, "replay", letter.id) == 0
@@ -208,7 +225,7 @@ async def test_replaying_twice_never_duplicates_a_message(
     assert await deadletters.count(aredis, TENANT) == 0
 
     # two operators replaying at once: the script runs once for the record
-    await dead_letter_turn(aredis, settings, BOB, ["hello"], "boom")
+    await dead_letter_turn(aredis, pipelined, settings, BOB, ["hello"], "boom")
     [bobs] = await deadletters.read_all(aredis, TENANT)
     reports = await asyncio.gather(
         *(deadletters.replay(aredis, settings, [bobs]) for _ in range(2))
@@ -222,6 +239,7 @@ async def test_replaying_twice_never_duplicates_a_message(
 
 
 async def test_drop_needs_yes_and_removes_one_or_all(
+    pipelined: PipelinedRedis,
     aredis: aioredis.Redis,
     redis_url: str,
     make_settings: SettingsFactory,
@@ -229,7 +247,9 @@ async def test_drop_needs_yes_and_removes_one_or_all(
 ) -> None:
     settings = make_settings()
     for n in range(3):
-        await dead_letter_turn(aredis, settings, ALICE if n < 2 else BOB, [f"m{n}"], f"r{n}")
+        await dead_letter_turn(
+            aredis, pipelined, settings, ALICE if n < 2 else BOB, [f"m{n}"], f"r{n}"
+        )
     newest, middle, oldest = await deadletters.read_all(aredis, TENANT)
 
     assert await run_cli(redis_url, "drop", middle.id) == 1
@@ -249,12 +269,12 @@ async def test_drop_needs_yes_and_removes_one_or_all(
 
 
 async def test_drop_all_removes_only_what_was_read(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings()
-    await dead_letter_turn(aredis, settings, ALICE, ["seen"], "boom")
+    await dead_letter_turn(aredis, pipelined, settings, ALICE, ["seen"], "boom")
     seen = await deadletters.read_all(aredis, TENANT)
-    await dead_letter_turn(aredis, settings, BOB, ["arrived since"], "boom")
+    await dead_letter_turn(aredis, pipelined, settings, BOB, ["arrived since"], "boom")
     assert await deadletters.drop(aredis, TENANT, seen) == 1
     [left] = await deadletters.read_all(aredis, TENANT)
     assert left.customer_id == BOB
@@ -341,13 +361,14 @@ class SwitchHandler:
 
 
 async def test_a_dead_lettered_turn_replayed_runs_again_with_its_messages_in_order(
+    pipelined: PipelinedRedis,
     aredis: aioredis.Redis,
     redis_url: str,
     make_settings: SettingsFactory,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = make_settings(coalesce_window_seconds=0.3, coalesce_max_wait_seconds=2)
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     texts = ["first", "second"]
     for seq, text in enumerate(texts):
         await ingestor.accept(make_message(ALICE, seq, text=text), b"{}")

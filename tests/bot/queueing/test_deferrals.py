@@ -17,6 +17,7 @@ from supportbot import keyspace
 from supportbot.messages import Turn, TurnDeferred
 from supportbot.queueing.drain import outage_delay
 from supportbot.queueing.ingest import Ingestor
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import TENANT, background_worker, make_message, wait_until
 from supportbot.settings import BotSettings
 from supportbot_dev.tcpproxy import FaultProxy
@@ -54,10 +55,10 @@ async def idle(r: aioredis.Redis) -> bool:
 
 
 async def test_a_long_outage_is_waited_out_without_attempts_and_in_order(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = fast(make_settings)
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     # far more deferrals than rq retries + crash takeovers allow failures (4 + 6)
     handler = OutageHandler(down_for_calls=25)
     await ingestor.accept(make_message("919811110000", 0, text="first"), b"{}")
@@ -84,10 +85,10 @@ async def test_a_long_outage_is_waited_out_without_attempts_and_in_order(
 
 
 async def test_past_the_retry_deadline_the_turn_is_dead_lettered_with_the_reason(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = fast(make_settings, turn_retry_deadline_seconds=1)
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     handler = OutageHandler(down_for_calls=10_000)
     await ingestor.accept(make_message("919822220000", 0, text="hello"), b"{}")
     async with background_worker(settings, aredis, handler):
@@ -122,10 +123,10 @@ class PoisonHandler:
 
 
 async def test_one_poison_message_of_a_coalesced_turn_is_dead_lettered_alone(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings(coalesce_window_seconds=0.3, coalesce_max_wait_seconds=2)
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     customer = "919833330000"
     for seq, text in enumerate(["one", "poison", "three", "four"]):
         await ingestor.accept(make_message(customer, seq, text=text), b"{}")
@@ -141,7 +142,10 @@ async def test_one_poison_message_of_a_coalesced_turn_is_dead_lettered_alone(
 
 
 async def test_a_job_popped_as_redis_fails_is_requeued_when_redis_is_back(
-    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    make_settings: SettingsFactory,
 ) -> None:
     """Redis goes away right after the worker popped a drain job (before rq's start): the job
     must not wait for rq's intermediate-queue cleanup or the lease to expire (minutes)."""
@@ -155,7 +159,7 @@ async def test_a_job_popped_as_redis_fails_is_requeued_when_redis_is_back(
     try:
         async with background_worker(settings, worker_redis, handler):
             proxy.cut_when(b"HGETALL")  # the worker's fetch of the job it just popped
-            await Ingestor(aredis, settings).accept(
+            await Ingestor(aredis, settings, pipeline=pipelined).accept(
                 make_message("919844440000", 0, text="hi"), b"{}"
             )
             await asyncio.wait_for(proxy.triggered.wait(), 10)

@@ -26,6 +26,7 @@ from supportbot.queueing.echo import (
 from supportbot.queueing.handler_factory import ECHO_HANDLER, HandlerSpecError, load_factory
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.main import main
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import (
     TENANT,
     WorkerProcess,
@@ -155,6 +156,7 @@ def test_worker_main_exits_2_on_bad_handler(
 
 
 async def test_worker_process_with_echo_handler_replies(
+    pipelined: PipelinedRedis,
     aredis: aioredis.Redis,
     sink: Sink,
     workers: Callable[..., WorkerProcess],
@@ -162,7 +164,7 @@ async def test_worker_process_with_echo_handler_replies(
 ) -> None:
     knobs = {"msg91_base_url": sink.url, "coalesce_window_seconds": 0.2}
     workers(handler=ECHO_HANDLER, **knobs)
-    ingestor = Ingestor(aredis, make_settings(**knobs))
+    ingestor = Ingestor(aredis, make_settings(**knobs), pipeline=pipelined)
     await ingestor.accept(make_message("919890000002", 0, text="ping"), b"{}")
     await ingestor.accept(make_message("919890000002", 1, text="pong"), b"{}")
 

@@ -1,7 +1,7 @@
 """Ingest: dedupe, raw archive, throttle flags, drain enqueue as a normal rq job, one round trip.
 
-Every behaviour test runs twice: over the redis-py client and over `PipelinedRedis` (the
-webhook's transport). The drain job hash is compared with rq's own for the same inputs.
+The script runs over `PipelinedRedis` (the webhook's transport, the only one). The drain job
+hash is compared with rq's own for the same inputs.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ import asyncio
 import dataclasses
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aioredis
-from redis.asyncio.connection import Connection
 from rq import Queue
 from rq.job import Job, JobStatus
 
@@ -34,18 +33,12 @@ SettingsFactory = Callable[..., BotSettings]
 IngestorFactory = Callable[[BotSettings], Ingestor]
 
 
-@pytest.fixture(params=["redis-py", "pipelined"])
-async def make_ingestor(
-    request: pytest.FixtureRequest, aredis: aioredis.Redis, redis_url: str
-) -> AsyncIterator[IngestorFactory]:
-    pipeline = PipelinedRedis.from_url(redis_url) if request.param == "pipelined" else None
-
+@pytest.fixture
+def make_ingestor(aredis: aioredis.Redis, pipelined: PipelinedRedis) -> IngestorFactory:
     def make(settings: BotSettings) -> Ingestor:
-        return Ingestor(aredis, settings, pipeline=pipeline)
+        return Ingestor(aredis, settings, pipeline=pipelined)
 
-    yield make
-    if pipeline is not None:
-        await pipeline.aclose()
+    return make
 
 
 async def test_accept_enqueues_one_normal_rq_job(
@@ -156,30 +149,6 @@ async def test_wrong_tenant_is_refused(
     with pytest.raises(TenantMismatchError):
         await ingestor.accept(make_message("919800000007", 0, tenant="other"), b"{}")
     assert await aredis.dbsize() == 0
-
-
-class _CountingConnection(Connection):
-    """A real connection that counts the requests it writes (one per round trip)."""
-
-    sent = 0
-
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).sent += 1
-        await super().send_packed_command(command, check_health)
-
-
-async def test_one_round_trip_per_message(redis_url: str, make_settings: SettingsFactory) -> None:
-    pool = aioredis.ConnectionPool.from_url(redis_url, connection_class=_CountingConnection)
-    client = aioredis.Redis.from_pool(pool)
-    try:
-        ingestor = Ingestor(client, make_settings())
-        await ingestor.accept(make_message("919800000008", 0), b"{}")  # loads the script once
-        before = _CountingConnection.sent
-        for seq in range(1, 21):
-            await ingestor.accept(make_message(f"9198000001{seq:02d}", seq), b"{}")
-        assert _CountingConnection.sent - before == 20
-    finally:
-        await client.aclose()
 
 
 async def test_pipelined_ingest_is_one_evalsha_per_message(

@@ -28,6 +28,7 @@ from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.leases import LeaseKeeper, fence_margin, renew_interval
 from supportbot.queueing.main import MAX_POOL, redis_pool_size
 from supportbot.queueing.metrics import WorkerMetrics
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import TENANT, background_worker, make_message, wait_until
 from supportbot.queueing.worker import WorkerTuning
 from supportbot.settings import BotSettings
@@ -60,13 +61,16 @@ class PoolHog:
 
 
 async def test_a_starved_pool_and_slow_bookkeeping_cost_no_lease(
-    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings(
         lease_seconds=4, coalesce_window_seconds=0, coalesce_max_wait_seconds=0
     )
     conversations = 48
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     for n in range(conversations):
         await ingestor.accept(make_message(f"9197{n:08d}", 0), b"{}")
     pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=6, timeout=120)
@@ -163,6 +167,7 @@ class ZombieHandler:
 
 
 async def test_lease_lost_mid_turn_old_owner_sends_nothing_new_owner_once_in_order(
+    pipelined: PipelinedRedis,
     aredis: aioredis.Redis,
     make_settings: SettingsFactory,
     sim: SimulatorClient,
@@ -171,7 +176,7 @@ async def test_lease_lost_mid_turn_old_owner_sends_nothing_new_owner_once_in_ord
     settings = make_settings(
         lease_seconds=1.5, coalesce_window_seconds=0, coalesce_max_wait_seconds=0
     )
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     handler = ZombieHandler(deliverer)
     lease = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(CUSTOMER)).lease
     await ingestor.accept(make_message(CUSTOMER, 0), b"{}")

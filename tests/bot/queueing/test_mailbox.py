@@ -14,6 +14,7 @@ from supportbot.queueing.drain import coalesce_delay, retry_backoff
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.mailbox import Acquired, ClaimStatus, Mailbox
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import TENANT, make_message
 from supportbot.settings import BotSettings
 
@@ -62,10 +63,10 @@ async def _queued_job(r: aioredis.Redis) -> str:
 
 
 async def test_claim_holds_messages_until_acknowledged(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings()
-    ingestor, mailbox = Ingestor(aredis, settings), Mailbox(aredis, settings)
+    ingestor, mailbox = Ingestor(aredis, settings, pipeline=pipelined), Mailbox(aredis, settings)
     for seq in range(3):
         await ingestor.accept(make_message(CUSTOMER, seq), b"{}")
     job = await _queued_job(aredis)
@@ -97,10 +98,10 @@ async def test_claim_holds_messages_until_acknowledged(
 
 
 async def test_running_drain_absorbs_new_messages(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings()
-    ingestor, mailbox = Ingestor(aredis, settings), Mailbox(aredis, settings)
+    ingestor, mailbox = Ingestor(aredis, settings, pipeline=pipelined), Mailbox(aredis, settings)
     await ingestor.accept(make_message(CUSTOMER, 0), b"{}")
     job = await _queued_job(aredis)
     await mailbox.acquire(REF, job, f"r:{job}:1")
@@ -109,10 +110,10 @@ async def test_running_drain_absorbs_new_messages(
 
 
 async def test_sweeper_kick_recovers_an_orphaned_turn(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings()
-    ingestor, mailbox = Ingestor(aredis, settings), Mailbox(aredis, settings)
+    ingestor, mailbox = Ingestor(aredis, settings, pipeline=pipelined), Mailbox(aredis, settings)
     await ingestor.accept(make_message(CUSTOMER, 0), b"{}")
     job = await _queued_job(aredis)
     await mailbox.acquire(REF, job, f"r:{job}:1")
@@ -136,9 +137,11 @@ async def test_idle_conversation_leaves_the_active_set(
     assert not await aredis.sismember(keyspace.active_key(TENANT), REF)
 
 
-async def test_park_and_dead_letter(aredis: aioredis.Redis, make_settings: SettingsFactory) -> None:
+async def test_park_and_dead_letter(
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
+) -> None:
     settings = make_settings()
-    ingestor, mailbox = Ingestor(aredis, settings), Mailbox(aredis, settings)
+    ingestor, mailbox = Ingestor(aredis, settings, pipeline=pipelined), Mailbox(aredis, settings)
     await ingestor.accept(make_message(CUSTOMER, 0), b"{}")
     job = await _queued_job(aredis)
     token = f"r:{job}:1"

@@ -19,6 +19,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from supportbot import keyspace
 from supportbot.queueing import rqjobs
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import (
     TENANT,
     RecordingHandler,
@@ -39,10 +40,13 @@ def handler(r: aioredis.Redis, *, fail: bool = False) -> RecordingHandler:
 
 
 async def test_burst_is_one_turn_and_dedupe_holds(
-    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings(coalesce_window_seconds=0.5, coalesce_max_wait_seconds=3)
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     async with background_worker(settings, aredis, handler(aredis)):
         first = make_message("919811111111", 0)
         for _ in range(50):
@@ -81,12 +85,12 @@ async def _idle(r: aioredis.Redis) -> bool:
 
 
 async def test_throttled_messages_reach_the_handler_flagged(
-    aredis: aioredis.Redis, make_settings: SettingsFactory
+    pipelined: PipelinedRedis, aredis: aioredis.Redis, make_settings: SettingsFactory
 ) -> None:
     settings = make_settings(
         throttle_per_minute=2, coalesce_window_seconds=0.3, coalesce_max_wait_seconds=2
     )
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     window_start = (time.time() // 60 - 2) * 60  # one whole past minute: a single window
     outcomes = [
         await ingestor.accept(make_message("919822222222", i, received_at=window_start + i), b"{}")
@@ -110,10 +114,13 @@ async def test_throttled_messages_reach_the_handler_flagged(
 
 
 async def test_failing_turn_retries_then_fails_and_is_dead_lettered(
-    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings(coalesce_window_seconds=0, coalesce_max_wait_seconds=0)
-    ingestor = Ingestor(aredis, settings)
+    ingestor = Ingestor(aredis, settings, pipeline=pipelined)
     await ingestor.accept(make_message("919833333333", 0), b"{}")
     async with background_worker(settings, aredis, handler(aredis, fail=True)):
         await wait_until(lambda: _idle(aredis), 40, "dead-lettering")
@@ -151,12 +158,17 @@ async def test_failing_turn_retries_then_fails_and_is_dead_lettered(
 
 
 async def test_turn_timeout_is_an_rq_job_timeout(
-    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings(
         turn_timeout_seconds=0.3, coalesce_window_seconds=0, coalesce_max_wait_seconds=0
     )
-    await Ingestor(aredis, settings).accept(make_message("919844444444", 0), b"{}")
+    await Ingestor(aredis, settings, pipeline=pipelined).accept(
+        make_message("919844444444", 0), b"{}"
+    )
     slow = RecordingHandler(aredis, (2.0, 2.0), False, os.getpid())
     async with background_worker(settings, aredis, slow):
         await wait_until(lambda: _idle(aredis), 40, "dead-lettering")
@@ -172,10 +184,15 @@ async def test_turn_timeout_is_an_rq_job_timeout(
 
 
 async def test_rq_stop_job_command_stops_the_turn(
-    aredis: aioredis.Redis, redis_url: str, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings(coalesce_window_seconds=0, coalesce_max_wait_seconds=0)
-    await Ingestor(aredis, settings).accept(make_message("919855555555", 0), b"{}")
+    await Ingestor(aredis, settings, pipeline=pipelined).accept(
+        make_message("919855555555", 0), b"{}"
+    )
     slow = RecordingHandler(aredis, (30.0, 30.0), False, os.getpid())
     sync = redis.Redis.from_url(redis_url)
     try:

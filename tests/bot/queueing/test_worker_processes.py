@@ -24,6 +24,7 @@ from rq.registry import StartedJobRegistry
 from supportbot import keyspace
 from supportbot.queueing import rqjobs
 from supportbot.queueing.ingest import Ingestor
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import (
     TENANT,
     WorkerProcess,
@@ -78,13 +79,16 @@ async def _rq_info(redis_url: str) -> str:
 
 
 async def test_rapid_messages_become_one_ordered_sequence_of_turns(
-    aredis: aioredis.Redis, workers: Spawn, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    workers: Spawn,
+    make_settings: SettingsFactory,
 ) -> None:
     knobs = {"coalesce_window_seconds": 0.4, "coalesce_max_wait_seconds": 1.2}
     w1 = workers(extra_env={"SB_TEST_SLEEP": "0.2,0.5"}, **knobs)
     w2 = workers(extra_env={"SB_TEST_SLEEP": "0.2,0.5"}, **knobs)
     await _registered(aredis, 2)
-    ingestor = Ingestor(aredis, make_settings(**knobs))
+    ingestor = Ingestor(aredis, make_settings(**knobs), pipeline=pipelined)
     customers = ["919840000001", "919840000002", "919840000003"]
     for seq in range(20):
         for customer in customers:
@@ -106,14 +110,18 @@ async def test_rapid_messages_become_one_ordered_sequence_of_turns(
 
 
 async def test_one_process_runs_1000_conversations_concurrently(
-    aredis: aioredis.Redis, redis_url: str, workers: Spawn, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    workers: Spawn,
+    make_settings: SettingsFactory,
 ) -> None:
     n = 1000
     knobs = {"coalesce_window_seconds": 0, "coalesce_max_wait_seconds": 0}
     worker = workers(extra_env={"SB_TEST_SLEEP": "2,10"}, worker_concurrency=n, **knobs)
     await _registered(aredis, 1)
     idle_rss = worker.rss_kb()
-    ingestor = Ingestor(aredis, make_settings(**knobs))
+    ingestor = Ingestor(aredis, make_settings(**knobs), pipeline=pipelined)
     started = time.monotonic()
     for chunk in range(0, n, 100):
         await asyncio.gather(
@@ -149,13 +157,19 @@ async def test_one_process_runs_1000_conversations_concurrently(
 
 
 async def test_sigkill_mid_turn_resumes_elsewhere_with_exactly_one_reply(
-    aredis: aioredis.Redis, redis_url: str, workers: Spawn, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    workers: Spawn,
+    make_settings: SettingsFactory,
 ) -> None:
     knobs = {"lease_seconds": 2, "coalesce_window_seconds": 0, "coalesce_max_wait_seconds": 0}
     env = {"SB_TEST_SLEEP": "3,3"}
     victim = workers(extra_env=env, **knobs)
     await _registered(aredis, 1)
-    await Ingestor(aredis, make_settings(**knobs)).accept(make_message("919850000001", 0), b"{}")
+    await Ingestor(aredis, make_settings(**knobs), pipeline=pipelined).accept(
+        make_message("919850000001", 0), b"{}"
+    )
 
     async def started() -> bool:
         return len(await recorded_starts(aredis)) == 1
@@ -174,8 +188,13 @@ async def test_sigkill_mid_turn_resumes_elsewhere_with_exactly_one_reply(
         return len(await recorded_replies(aredis)) >= 1
 
     await wait_until(replied, 30, "the resumed turn's reply")
-    await asyncio.sleep(4)  # a duplicate would have arrived by now (lease 2 s, turn 3 s)
-    await wait_until(lambda: _idle(aredis), 10, "conversation idle")
+
+    async def settled() -> bool:
+        # Idle is terminal here: another run of the turn needs the conversation back in
+        # `active` or a drain job in the queue (the victim's abandoned job is checked below).
+        return await _idle(aredis) and int(await aredis.llen(rqjobs.queue_key(QUEUE))) == 0
+
+    await wait_until(settled, 10, "conversation idle, no drain queued")
 
     starts = await recorded_starts(aredis)
     replies = await recorded_replies(aredis)
@@ -208,7 +227,11 @@ async def test_sigkill_mid_turn_resumes_elsewhere_with_exactly_one_reply(
 
 
 async def test_sigterm_finishes_short_turns_and_hands_back_long_ones(
-    aredis: aioredis.Redis, redis_url: str, workers: Spawn, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    redis_url: str,
+    workers: Spawn,
+    make_settings: SettingsFactory,
 ) -> None:
     knobs = {
         "shutdown_grace_seconds": 3,
@@ -217,7 +240,7 @@ async def test_sigterm_finishes_short_turns_and_hands_back_long_ones(
     }
     first = workers(**knobs)
     await _registered(aredis, 1)
-    ingestor = Ingestor(aredis, make_settings(**knobs))
+    ingestor = Ingestor(aredis, make_settings(**knobs), pipeline=pipelined)
     short = [f"91986000000{i}" for i in range(4)]
     long = [f"91987000000{i}" for i in range(4)]
     for customer in short:
@@ -263,16 +286,19 @@ async def test_sigterm_finishes_short_turns_and_hands_back_long_ones(
 
 
 async def test_second_signal_hands_back_at_once(
-    aredis: aioredis.Redis, workers: Spawn, make_settings: SettingsFactory
+    pipelined: PipelinedRedis,
+    aredis: aioredis.Redis,
+    workers: Spawn,
+    make_settings: SettingsFactory,
 ) -> None:
     knobs = {
         "shutdown_grace_seconds": 120,
         "coalesce_window_seconds": 0,
         "coalesce_max_wait_seconds": 0,
     }
-    first = workers(**knobs)
+    first = workers(extra_env={"SUPPORTBOT_LOG_LEVEL": "INFO"}, **knobs)  # logs the stop request
     await _registered(aredis, 1)
-    ingestor = Ingestor(aredis, make_settings(**knobs))
+    ingestor = Ingestor(aredis, make_settings(**knobs), pipeline=pipelined)
     for i in range(3):
         await ingestor.accept(make_message(f"91988000000{i}", 0, text="sleep:60"), b"{}")
 
@@ -281,7 +307,11 @@ async def test_second_signal_hands_back_at_once(
 
     await wait_until(all_started, 20, "3 turns to start")
     first.proc.send_signal(signal.SIGTERM)
-    await asyncio.sleep(0.5)
+
+    async def shutting_down() -> bool:
+        return "warm shutdown: no new jobs" in first.log_text()
+
+    await wait_until(shutting_down, 10, "the first signal's warm shutdown")
     assert first.proc.poll() is None, "the first signal waits for in-flight turns"
     first.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(first.proc.wait, 30) == 0

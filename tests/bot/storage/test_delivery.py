@@ -10,13 +10,20 @@ import pytest
 import redis.asyncio as aioredis
 
 from supportbot import keyspace
-from supportbot.messages import DeliveryReport, DeliveryState, OutboundKind, OutboundMessage
+from supportbot.messages import (
+    DeliveryReport,
+    DeliveryState,
+    OutboundKind,
+    OutboundMessage,
+    next_delivery_state,
+)
 from supportbot.msg91 import dlr
 from supportbot.msg91.attempts import AttemptRecorder, DeliveryAttempt
-from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
+from supportbot.msg91.dlr_consumer import DeliveryReportConsumer, apply_to_store
 from supportbot.msg91.dlr_store import DeliveryStateStore
 from supportbot.msg91.errors import AttemptOutcome
 from supportbot.outbound import PgAttemptRecorder, PgDeliveryStateStore
+from supportbot.queueing.testing import wait_until
 from supportbot.storage import delivery, history, queries
 from supportbot.storage.db import Pool, connection
 from supportbot.storage.delivery import DeliveryStatus, merge
@@ -29,11 +36,11 @@ def at(offset: float) -> datetime:
     return datetime.fromtimestamp(T0 + offset, UTC)
 
 
-def test_merge_agrees_with_the_msg91_state_machine() -> None:
+def test_merge_follows_the_state_machine() -> None:
     for current, reported in itertools.product(list(S), repeat=2):
         before = DeliveryStatus(state=current)
         after = merge(before, reported, "131026", "undeliverable", at(0))
-        expected = dlr.next_state(current, reported)
+        expected = next_delivery_state(current, reported)
         assert after.state is (current if expected is None else expected), (current, reported)
 
 
@@ -75,41 +82,65 @@ async def _reply(pool: Pool, turn: str = "turn-1", seq: int = 0, pid: str | None
         )
 
 
-async def test_set_state_is_monotonic_in_the_database(pool: Pool) -> None:
+def _dlr(state: S, offset: float, pid: str = "p1", code: str | None = None) -> DeliveryReport:
+    return DeliveryReport(
+        "acme",
+        pid,
+        state,
+        received_at=T0 + offset,
+        occurred_at=T0 + offset,
+        error_code=code,
+        error_reason="late" if code else None,
+    )
+
+
+async def test_reports_are_monotonic_in_the_database(pool: Pool) -> None:
     await _reply(pool)
-    assert await delivery.set_state(pool, "acme", "p1", S.READ, at=T0 + 5)
-    assert not await delivery.set_state(pool, "acme", "p1", S.DELIVERED, at=T0 + 3)
-    assert not await delivery.set_state(pool, "acme", "p1", S.SENT, at=T0 + 2)
-    assert not await delivery.set_state(pool, "acme", "p1", S.FAILED, "x", "late", T0 + 9)
-    assert not await delivery.set_state(pool, "acme", "p1", S.READ, at=T0 + 7), "duplicate"
+    store = PgDeliveryStateStore(pool)
+    assert await apply_to_store(store, _dlr(S.READ, 5)) == "applied"
+    for stale in (_dlr(S.DELIVERED, 3), _dlr(S.SENT, 2), _dlr(S.FAILED, 9, code="x")):
+        assert await apply_to_store(store, stale) == "ignored"
+    assert await apply_to_store(store, _dlr(S.READ, 7)) == "ignored", "duplicate"
     msg = (await queries.get_messages(pool, "acme", "c1"))[0]
     assert msg.delivery_state is S.READ
-    assert (msg.sent_at, msg.delivered_at, msg.read_at) == (at(1), at(3), at(5))
-    assert msg.failed_at == at(9) and msg.delivery_error_code is None
-    assert await delivery.get_state(pool, "acme", "p1") is S.READ
+    assert (msg.sent_at, msg.read_at) == (at(1), at(5))
+    assert msg.failed_at is None and msg.delivery_error_code is None
 
 
 async def test_concurrent_reports_end_at_the_highest_state(pool: Pool) -> None:
     await _reply(pool)
+    store = PgDeliveryStateStore(pool)
     states = [S.DELIVERED, S.SENT, S.READ, S.FAILED, S.DELIVERED, S.SENT] * 3
-    await asyncio.gather(
-        *(delivery.set_state(pool, "acme", "p1", s, at=T0 + i) for i, s in enumerate(states))
-    )
-    assert await delivery.get_state(pool, "acme", "p1") is S.READ
+    pending = [_dlr(s, i) for i, s in enumerate(states)]
+    while pending:  # a report that lost every compare-and-set round is retried (the consumer)
+        results = await asyncio.gather(*(apply_to_store(store, r) for r in pending))
+        pending = [r for r, result in zip(pending, results, strict=True) if result == "conflict"]
+    record = await store.load("acme", "p1")
+    assert record is not None and record.state is S.READ
 
 
-async def test_a_report_that_overtakes_the_send_response_is_merged(pool: Pool) -> None:
+async def test_a_report_that_overtakes_the_send_response_waits_in_the_stream(
+    pool: Pool, aredis: aioredis.Redis
+) -> None:
     await _reply(pool, pid=None)
-    assert not await delivery.set_state(pool, "acme", "early", S.DELIVERED, at=T0 + 4)
-    assert await delivery.get_state(pool, "acme", "early") is S.DELIVERED  # parked
+    stream = keyspace.dlr_stream_key("acme")
+    await aredis.xadd(stream, {"r": _dlr(S.DELIVERED, 4, pid="early").to_json()})
+    consumer = DeliveryReportConsumer(
+        aredis, "acme", PgDeliveryStateStore(pool), consumer="t", retry_idle_ms=1
+    )
+    assert (await consumer.run_once(block=False)).results == {"pending": 1}
     state = await delivery.update_outbound(
         pool, "acme", "turn-1", 0, S.SENT, provider_message_id="early", at=T0 + 2
     )
-    assert state is S.DELIVERED
+    assert state is S.SENT
+
+    async def applied() -> bool:
+        return (await consumer.run_once(block=False)).results == {"applied": 1}
+
+    await wait_until(applied, 5, "the pending report to be applied")
     msg = (await queries.get_messages(pool, "acme", "c1"))[0]
-    assert (msg.provider_message_id, msg.sent_at, msg.delivered_at) == ("early", at(2), at(4))
-    async with connection(pool) as conn:
-        assert await conn.fetchval("SELECT count(*) FROM unmatched_delivery_states") == 0
+    assert (msg.provider_message_id, msg.delivery_state) == ("early", S.DELIVERED)
+    assert (msg.sent_at, msg.delivered_at) == (at(2), at(4))
 
 
 async def test_local_failure_is_recorded_with_its_reason(pool: Pool) -> None:

@@ -133,8 +133,15 @@ async def test_retention_deletes_only_old_rows_of_one_tenant(pool: Pool) -> None
         await history.record_turn(
             pool, TurnRecord(tenant, "c3", "t-old", 1, "replied", at=epoch(50))
         )
-        await delivery.set_state(pool, tenant, "ghost", DeliveryState.SENT, at=epoch(45))
         async with connection(pool) as conn:
+            # a report an older version parked (the table is no longer written)
+            await conn.execute(
+                "INSERT INTO unmatched_delivery_states"
+                " (tenant_id, provider_message_id, delivery_state, delivery_updated_at, sent_at)"
+                " VALUES ($1, 'ghost', 'sent', $2, $2)",
+                tenant,
+                datetime.fromtimestamp(epoch(45), UTC),
+            )
             await conn.execute(
                 "INSERT INTO raw_webhooks (tenant_id, stream_id, kind, received_at, body)"
                 " VALUES ($1, '1-0', 'message', $2, 'x'), ($1, '2-0', 'message', $3, 'y')",

@@ -13,6 +13,8 @@ from supportbot.messages import (
     OutboundMessage,
     ReplyButton,
 )
+from supportbot.msg91.dlr import DeliveryRecord
+from supportbot.outbound import PgDeliveryStateStore
 from supportbot.storage import delivery, handoff, history, queries
 from supportbot.storage.db import Pool, connection
 from supportbot.storage.models import Direction, HandoffState, TurnRecord
@@ -202,6 +204,9 @@ async def test_tenants_never_see_each_others_rows(pool: Pool) -> None:
     page = await queries.list_conversations(pool, "acme", query="secret")
     assert [c.tenant_id for c in page.items] == ["acme"]
     assert (await queries.list_conversations(pool, "acme", query="b-reply")).items == []
-    assert await delivery.get_state(pool, "acme", "p-beta") is None
-    assert not await delivery.set_state(pool, "acme", "p-beta", DeliveryState.READ)
-    assert await delivery.get_state(pool, "beta", "p-beta") is DeliveryState.SENT
+    store = PgDeliveryStateStore(pool)
+    assert await store.load("acme", "p-beta") is None
+    read = DeliveryRecord("p-beta", DeliveryState.READ)
+    assert not await store.compare_and_set("acme", DeliveryState.SENT, read)
+    beta = await store.load("beta", "p-beta")
+    assert beta is not None and beta.state is DeliveryState.SENT

@@ -9,6 +9,7 @@ import redis
 import redis.asyncio as aioredis
 
 from supportbot.keyspace import session_key
+from supportbot.queueing.testing import wait_until
 from supportbot.storage.errors import SessionConflictError
 from supportbot.storage.sessions import Session, SessionStore
 
@@ -47,7 +48,11 @@ async def test_an_idle_session_expires_and_is_recreated(aredis: aioredis.Redis) 
     store = SessionStore(aredis, "acme", 3600)
     await store.update("c1", lambda s: s.data.update(step="ask_order"))
     await aredis.pexpire(store.key("c1"), 30)
-    await asyncio.sleep(0.1)
+
+    async def expired() -> bool:
+        return not await aredis.exists(store.key("c1"))
+
+    await wait_until(expired, 5, "the session's TTL to run out")
     fresh = await store.get("c1")
     assert fresh.new and fresh.data == {}
 

@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from supportbot.queueing.ingest import Ingestor
+from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.settings import BotSettings
 from supportbot.webhook import testing as t
 from supportbot.webhook.app import INBOUND_PATH, METRICS_PATH, STATUS_PATH, create_app
@@ -79,14 +80,14 @@ async def test_fast_path_answers_exactly_like_the_fastapi_routes(
 
 
 async def test_unexpected_error_is_500_in_the_error_shape_and_counted(
-    make_settings: SettingsFactory, aredis: aioredis.Redis
+    pipelined: PipelinedRedis, make_settings: SettingsFactory, aredis: aioredis.Redis
 ) -> None:
     app = create_app(make_settings())
     async with app.router.lifespan_context(app):
         sinks = app.state.sinks
         assert isinstance(sinks, Sinks)
         # An ingestor bound to another tenant refuses the message: a bug, not bad input.
-        other = Ingestor(aredis, make_settings(tenant_id="other"))
+        other = Ingestor(aredis, make_settings(tenant_id="other"), pipeline=pipelined)
         app.state.sinks = Sinks(other, sinks.reports)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://w.test") as client:
