@@ -5,15 +5,8 @@ cd "$(dirname "$0")/.."
 V=.venv/bin
 step() { printf '\n=== %s ===\n' "$*"; }
 
-step "control-plane binaries (cached under ${SUPPORTBOT_CACHE:-~/.cache/supportbot}; first build takes minutes)"
-bash hack/build-controlplane.sh >/dev/null
-step "promtool (alert-rule tests; cached like the control plane, first build takes minutes)"
-bash hack/build-promtool.sh >/dev/null
-
-step "images (podman; bases and images cached under ${SUPPORTBOT_CACHE:-~/.cache/supportbot}/containers, rebuilt only when their inputs change)"
-bash hack/build-images.sh >/dev/null
-step "KEDA binaries for the autoscaling e2e test (cached likewise; first build takes minutes)"
-bash hack/build-keda.sh >/dev/null
+step "tools: control plane, KEDA and promtool from the Go module proxy, the bot and operator images (all cached under ${SUPPORTBOT_CACHE:-~/.cache/supportbot}; a new machine builds them side by side, see README)"
+bash hack/build-tools.sh
 
 step "ruff check";        $V/ruff check .
 step "ruff format";       $V/ruff format --check .
