@@ -24,7 +24,7 @@ import redis
 from supportbot.keyspace import active_key
 from supportbot.settings import env_var_names
 from supportbot_dev.conversation import render
-from supportbot_dev.procs import HarnessError
+from supportbot_dev.procs import HarnessError, wait_until
 from supportbot_dev.stack import Stack
 
 PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
@@ -54,16 +54,6 @@ class Settings:
     """Turns per worker process: low, so one process cannot drain the burst alone at once."""
     polling_seconds: int = 2
     stabilization_seconds: int = 20
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise HarnessError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class ScaleRun:
@@ -184,11 +174,11 @@ class ScaleRun:
                 and self.workers() == s.min_replicas
             )
 
-        _wait(settled, 180, f"{self.worker} on QueueDepth at {s.min_replicas} replica(s)")
+        wait_until(settled, 180, f"{self.worker} on QueueDepth at {s.min_replicas} replica(s)")
 
     def stop_worker(self) -> None:
         self._annotate(f"{PAUSED_REPLICAS}=0")
-        _wait(lambda: self.replicas() == 0 and self.workers() == 0, 120, "the worker stopped")
+        wait_until(lambda: self.replicas() == 0 and self.workers() == 0, 120, "the worker stopped")
 
     def start_worker(self) -> None:
         self._annotate(f"{PAUSED_REPLICAS}-")

@@ -31,7 +31,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def wait_until(
-    check: Callable[[], bool],
+    check: Callable[[], object],
     timeout: float,
     what: str,
     proc: subprocess.Popen[bytes] | None = None,

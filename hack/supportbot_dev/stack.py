@@ -23,6 +23,7 @@ containers of the images `make images` builds, instead of processes from the vir
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -417,3 +418,19 @@ class Stack:
                 if url and url != self._routed.get(name) and self.serving(name):
                     self.log(f"tenant {name}: webhook process replaced, re-routing its number")
                     self.route(name)
+
+
+@contextlib.contextmanager
+def running(failed: Callable[[], bool], **options: Any) -> Iterator[Stack]:
+    """A started `Stack(**options)` logging to stderr with elapsed seconds, stopped on exit; its
+    work directory is kept when `failed()` says so (fixtures pass their session's failures)."""
+    t0 = time.monotonic()
+    stack = Stack(
+        log=lambda m: print(f"[stack {time.monotonic() - t0:6.1f}s] {m}", file=sys.stderr),
+        **options,
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop(keep_workdir=failed() or None)

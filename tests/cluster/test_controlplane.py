@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,22 +13,13 @@ from kubernetes import client
 from supportbot_dev import controlplane
 from supportbot_dev.binaries import BUILD_SCRIPT
 from supportbot_dev.controlplane import Cluster
+from supportbot_dev.procs import wait_until
 
 
 def _pinned(name: str) -> str:
     match = re.search(rf'^{name}="\$\{{{name}:-(v[0-9.]+)\}}"', BUILD_SCRIPT.read_text(), re.M)
     assert match, f"{name} not pinned in {BUILD_SCRIPT}"
     return match.group(1)
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.mark.cluster
@@ -97,7 +86,7 @@ def test_deployment_pods_become_ready_and_gc_cascades(kube_full: Cluster) -> Non
         dep: Any = apps.read_namespaced_deployment("web", ns)
         return bool(dep.status.ready_replicas == 2)
 
-    _wait(ready, 90, "2 ready replicas")
+    wait_until(ready, 90, "2 ready replicas")
     pods: list[Any] = core.list_namespaced_pod(ns, label_selector="app=web").items
     assert len(pods) == 2
     assert all(p.status.phase == "Running" for p in pods)
@@ -105,19 +94,19 @@ def test_deployment_pods_become_ready_and_gc_cascades(kube_full: Cluster) -> Non
     assert apps.list_namespaced_replica_set(ns, label_selector="app=web").items
 
     apps.delete_namespaced_deployment("web", ns, propagation_policy="Background")
-    _wait(
+    wait_until(
         lambda: not apps.list_namespaced_replica_set(ns, label_selector="app=web").items,
         90,
         "ReplicaSets garbage-collected",
     )
-    _wait(
+    wait_until(
         lambda: not core.list_namespaced_pod(ns, label_selector="app=web").items,
         90,
         "Pods garbage-collected",
     )
 
     kube_full.kubectl("delete", "namespace", ns, "--wait=false")
-    _wait(
+    wait_until(
         lambda: kube_full.kubectl("get", "namespace", ns, check=False).returncode != 0,
         120,
         "namespace deleted by the namespace controller",

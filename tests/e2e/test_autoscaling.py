@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from supportbot_dev.autoscale import ScaleRun, Settings, ascii_plot
-from supportbot_dev.stack import Stack
+from supportbot_dev.stack import Stack, running
 
 pytestmark = [pytest.mark.fullcluster, pytest.mark.slow]
 
@@ -34,8 +33,8 @@ SETTINGS = Settings(
 
 @pytest.fixture(scope="module")
 def scaled(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    t0 = time.monotonic()
-    s = Stack(
+    with running(
+        lambda: request.session.testsfailed > 0,
         namespace="autoscale",
         llm_latency="fixed:0.2",
         keda=True,
@@ -44,13 +43,8 @@ def scaled(request: pytest.FixtureRequest) -> Iterator[Stack]:
         # Each turn sends two messages; ~0.5 s a send makes one worker process (concurrency 1)
         # answer about one conversation a second, so the burst outlasts a single worker.
         msg91_latency_ms="400:600",
-        log=lambda m: print(f"[stack {time.monotonic() - t0:6.1f}s] {m}", file=sys.stderr),
-    )
-    s.start()
-    try:
+    ) as s:
         yield s
-    finally:
-        s.stop(keep_workdir=request.session.testsfailed > 0 or None)
 
 
 @pytest.mark.timeout(900)

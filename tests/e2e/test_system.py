@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -19,19 +18,10 @@ import yaml
 from supportbot.agentapi.tokens import mint_token
 from supportbot.webhook import testing as payloads
 from supportbot_dev.conversation import Customer, render
+from supportbot_dev.procs import wait_until
 from supportbot_dev.stack import Stack, serving
 
 pytestmark = [pytest.mark.fullcluster, pytest.mark.slow]
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _deployment(stack: Stack, name: str) -> dict[str, Any]:
@@ -222,9 +212,9 @@ def test_flow_edit_rolls_out_and_new_processes_use_it(stack: Stack) -> None:
         now = stack.pod("acme", "worker")
         return now is not None and now.name != before.name and stack.serving("acme")
 
-    _wait(restarted, 120, "the worker to roll out and restart from the new spec")
+    wait_until(restarted, 120, "the worker to roll out and restart from the new spec")
     assert before.containers[0].proc is not None
-    _wait(lambda: before.containers[0].proc.poll() is not None, 60, "the old worker to stop")  # type: ignore[union-attr]
+    wait_until(lambda: before.containers[0].proc.poll() is not None, 60, "the old worker to stop")  # type: ignore[union-attr]
     customer = Customer(stack.msg91.url, acme.number, "919800000004", name="Chen")
     texts = [render(r["body"]) for r in customer.say("hi", timeout=60)]
     assert texts[0] == "Hello Chen, this is the NEW Acme flow."
@@ -236,7 +226,7 @@ def test_deleted_tenant_loses_its_processes(stack: Stack) -> None:
     assert web is not None and worker is not None
     stack.plane.kubectl("delete", "supportbot", "globex", "-n", stack.namespace, "--wait=false")
     procs = [c.proc for p in (web, worker) for c in p.containers]
-    _wait(
+    wait_until(
         lambda: all(p is not None and p.poll() is not None for p in procs),
         120,
         "globex's processes to stop after its pods were garbage-collected",

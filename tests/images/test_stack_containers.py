@@ -5,8 +5,6 @@ WhatsApp conversation through them."""
 from __future__ import annotations
 
 import json
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +13,7 @@ from supportbot_dev import images, podman
 from supportbot_dev.containers import PodContainer
 from supportbot_dev.conversation import Customer, render
 from supportbot_dev.localkubelet import LocalKubelet
-from supportbot_dev.stack import Stack, serving
+from supportbot_dev.stack import Stack, running, serving
 
 pytestmark = [
     pytest.mark.fullcluster,
@@ -27,18 +25,13 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    t0 = time.monotonic()
-    s = Stack(
+    with running(
+        lambda: request.session.testsfailed > 0,
         namespace="containers",
         llm_latency="fixed:0.2",
         containers=True,
-        log=lambda m: print(f"[stack {time.monotonic() - t0:6.1f}s] {m}", file=sys.stderr),
-    )
-    s.start()
-    try:
+    ) as s:
         yield s
-    finally:
-        s.stop(keep_workdir=request.session.testsfailed > 0 or None)
 
 
 def _inspect(container: PodContainer) -> dict[str, object]:
