@@ -122,6 +122,13 @@ def _install_crd(cluster: Cluster) -> None:
 
 
 @pytest.fixture(scope="session")
+def full_cluster(kube_full: Cluster) -> Cluster:
+    """The full control plane (controller-manager, scheduler, KWOK) with the CRD installed."""
+    _install_crd(kube_full)
+    return kube_full
+
+
+@pytest.fixture(scope="session")
 def api_cluster(kube_api: Cluster) -> Cluster:
     """The API-only control plane with the SupportBot CRD from crds/."""
     _install_crd(kube_api)

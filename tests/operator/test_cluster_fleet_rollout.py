@@ -23,7 +23,6 @@ TENANTS = 24
 LIMIT = 3
 T = 240.0
 ENV = {"SUPPORTBOT_OPERATOR_RESYNC_SECONDS": "5", "SUPPORTBOT_OPERATOR_DEBOUNCE_SECONDS": "0.2"}
-CRD = Path(__file__).resolve().parents[2] / "crds" / "supportbot.dev_supportbots.yaml"
 
 
 def _bots(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -144,16 +143,12 @@ def _max_rolling(events: list[dict[str, Any]], new_image: str) -> tuple[int, int
 
 @pytest.fixture
 def fleet(
-    kube_full: Cluster,
+    full_cluster: Cluster,
     example_docs: Callable[[str], list[dict[str, Any]]],
 ) -> Iterator[tuple[Kubectl, str]]:
-    kube_full.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-    kube_full.kubectl(
-        "wait", "--for=condition=Established", f"crd/{names.CRD_NAME}", "--timeout=60s"
-    )
     ns = f"fleet-{uuid.uuid4().hex[:8]}"
-    kube_full.kubectl("create", "namespace", ns)
-    k = Kubectl(kube_full.kubectl)
+    full_cluster.kubectl("create", "namespace", ns)
+    k = Kubectl(full_cluster.kubectl)
     docs = example_docs("01-acme-retail")
     template = next(d for d in docs if d["kind"] == "SupportBot")
     k.apply(ns, *[d for d in docs if d["kind"] != "SupportBot"], *_bots(template))
@@ -161,11 +156,11 @@ def fleet(
 
 
 def test_an_image_change_rolls_at_most_n_tenants_at_a_time(
-    kube_full: Cluster, fleet: tuple[Kubectl, str], tmp_path: Path
+    full_cluster: Cluster, fleet: tuple[Kubectl, str], tmp_path: Path
 ) -> None:
     k, ns = fleet
     first = OperatorProcess.start(
-        kubeconfig=kube_full.kubeconfig,
+        kubeconfig=full_cluster.kubeconfig,
         log_path=tmp_path / "v1.log",
         namespaces=ns,
         env={**ENV, "SUPPORTBOT_OPERATOR_BOT_IMAGE_TAG": "v1"},
@@ -175,10 +170,10 @@ def test_an_image_change_rolls_at_most_n_tenants_at_a_time(
     finally:
         first.stop()
 
-    recorder = Recorder(kube_full.kubeconfig, ns)
+    recorder = Recorder(full_cluster.kubeconfig, ns)
     recorder.start()
     upgraded = OperatorProcess.start(
-        kubeconfig=kube_full.kubeconfig,
+        kubeconfig=full_cluster.kubeconfig,
         log_path=tmp_path / "v2.log",
         namespaces=ns,
         env={

@@ -6,13 +6,12 @@ deleting the SupportBot garbage-collects every child."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from supportbot_dev.controlplane import Cluster
-from supportbot_operator import inputs, names
+from supportbot_operator import inputs
 from supportbot_operator.testing import Kubectl, OperatorProcess, wait_for
 
 pytestmark = pytest.mark.fullcluster
@@ -21,20 +20,10 @@ T = 90.0
 
 @pytest.fixture(scope="module")
 def full(
-    kube_full: Cluster, tmp_path_factory: pytest.TempPathFactory
+    full_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Cluster, OperatorProcess]]:
-    kube_full.kubectl(
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        str(Path(__file__).resolve().parents[2] / "crds" / "supportbot.dev_supportbots.yaml"),
-    )
-    kube_full.kubectl(
-        "wait", "--for=condition=Established", f"crd/{names.CRD_NAME}", "--timeout=60s"
-    )
     op = OperatorProcess.start(
-        kubeconfig=kube_full.kubeconfig,
+        kubeconfig=full_cluster.kubeconfig,
         log_path=tmp_path_factory.mktemp("full") / "operator.log",
         namespaces="full-*",
         env={
@@ -42,7 +31,7 @@ def full(
             "SUPPORTBOT_OPERATOR_DEBOUNCE_SECONDS": "0.2",
         },
     )
-    yield kube_full, op
+    yield full_cluster, op
     op.stop()
 
 

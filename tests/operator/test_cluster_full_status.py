@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,17 +17,12 @@ from supportbot_operator.testing import Kubectl, OperatorProcess, wait_for
 pytestmark = pytest.mark.fullcluster
 Docs = Callable[[str], list[dict[str, Any]]]
 T = 90.0
-CRD = Path(__file__).resolve().parents[2] / "crds" / "supportbot.dev_supportbots.yaml"
 
 
 @pytest.fixture(scope="module")
-def full(kube_full: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
-    kube_full.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-    kube_full.kubectl(
-        "wait", "--for=condition=Established", f"crd/{names.CRD_NAME}", "--timeout=60s"
-    )
+def full(full_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
     op = OperatorProcess.start(
-        kubeconfig=kube_full.kubeconfig,
+        kubeconfig=full_cluster.kubeconfig,
         log_path=tmp_path_factory.mktemp("full-status") / "operator.log",
         namespaces="fst-*",
         env={
@@ -36,7 +30,7 @@ def full(kube_full: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "SUPPORTBOT_OPERATOR_DEBOUNCE_SECONDS": "0.2",
         },
     )
-    yield Kubectl(kube_full.kubectl)
+    yield Kubectl(full_cluster.kubectl)
     op.stop()
 
 
