@@ -28,8 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.settings import BotSettings
 from supportbot.webhook.errors import INTERNAL_ERROR_MESSAGE, error_body, error_response
 from supportbot.webhook.fastpath import WebhookApp, WebhookRoutes

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import Ingestor
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.settings import BotSettings
 from supportbot.webhook import testing as t
 from supportbot.webhook.app import INBOUND_PATH, METRICS_PATH, STATUS_PATH, create_app
