@@ -61,6 +61,10 @@ class InboundMessage:
     """Over the customer's per-minute limit: record it, but do not send it to the LLM."""
     throttle_notice: bool = False
     """The first over-limit message of its window: tell the customer (once) to slow down."""
+    request_id: str | None = None
+    """Our correlation id: the webhook request's ``X-Request-ID`` (or one generated for it); it
+    follows the message into its turn's logs, LLM call and sends (`observability`). Not MSG91's
+    ``requestId`` (that one is in `extra`). None: accepted before request ids existed."""
 
     def to_json(self) -> str:
         """Compact JSON of every field in field order: the same text as ``asdict`` + dumps.
@@ -75,12 +79,17 @@ class InboundMessage:
 
     @classmethod
     def from_json(cls, data: str | bytes) -> InboundMessage:
+        """Entries written by older versions lack newer fields (defaults apply); fields this
+        version does not know (a newer writer's) are ignored."""
         raw = json.loads(data)
         raw["kind"] = MessageKind(raw["kind"])
+        if not _INBOUND_NAMES.issuperset(raw):
+            raw = {k: v for k, v in raw.items() if k in _INBOUND_NAMES}
         return cls(**raw)
 
 
 _INBOUND_FIELDS = tuple(f.name for f in fields(InboundMessage))
+_INBOUND_NAMES = frozenset(_INBOUND_FIELDS)
 _inbound_values = attrgetter(*_INBOUND_FIELDS)
 
 
@@ -205,6 +214,12 @@ class Turn:
     lease_token: str | None = None
     """The runner's token in `lease_key`: side effects (reply sends) are allowed only while the
     key still holds it (`msg91.deliverer.SendFence`)."""
+
+    @property
+    def request_id(self) -> str | None:
+        """The turn's correlation id: that of its first message carrying one (the message whose
+        arrival queued the drain; coalesced followers' ids are on their messages)."""
+        return next((m.request_id for m in self.messages if m.request_id), None)
 
 
 class TurnDeferred(Exception):
