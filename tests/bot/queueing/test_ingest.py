@@ -21,7 +21,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from supportbot import keyspace
-from supportbot.messages import InboundMessage, MessageKind
+from supportbot.messages import WIRE_REQUEST_ID, InboundMessage, MessageKind
 from supportbot.queueing import rqjobs
 from supportbot.queueing.adapters import jobhash
 from supportbot.queueing.adapters.pipelined import PipelinedRedis
@@ -229,8 +229,13 @@ async def test_prepared_job_restores_as_the_rq_job(
 
 
 def _reference_json(message: InboundMessage) -> str:
-    """The original to_json: dataclasses.asdict + json.dumps."""
-    return json.dumps(dataclasses.asdict(message), separators=(",", ":"), ensure_ascii=False)
+    """The original to_json: dataclasses.asdict + json.dumps, with the request id inside `extra`
+    (the wire keeps the previous release's top-level fields, see `InboundMessage.to_json`)."""
+    plain = dataclasses.asdict(message)
+    request_id = plain.pop("request_id")
+    if request_id is not None:
+        plain["extra"] = {**plain["extra"], WIRE_REQUEST_ID: request_id}
+    return json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
 
 
 @pytest.mark.parametrize(
@@ -258,6 +263,7 @@ def _reference_json(message: InboundMessage) -> str:
             },
             throttled=True,
             throttle_notice=True,
+            request_id="req-9",
         ),
     ],
 )
