@@ -10,7 +10,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from supportbot.queueing.pipelined import PipelinedRedis
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot_dev import controlplane, databases
 from supportbot_dev.controlplane import Cluster
 from supportbot_dev.postgres_server import start_postgres

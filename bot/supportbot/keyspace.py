@@ -29,6 +29,7 @@ so phone numbers never appear in key names or rq job ids:
     sb:{t}:send-rate:{number}        STRING  GCRA state of one integrated number's send rate
     sb:{t}:sent:{turn_id}:{seq}      STRING  claim/outcome of reply `seq` of a turn (msg91.claims)
     sb:{t}:outrep:{customer_id}      ZSET    outbound reports naming no recorded send (indoubt)
+    sb:{t}:msg91:health              HASH    last MSG91 send outcome (msg91.health), EX
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ def sent_marker_key(tenant_id: str, turn_id: str, seq: int) -> str:
 def outbound_reports_key(tenant_id: str, customer_id: str) -> str:
     """Outbound delivery reports of `customer_id` naming no recorded send (`msg91.indoubt`)."""
     return f"{tenant_prefix(tenant_id)}outrep:{customer_id}"
+
+
+def msg91_health_key(tenant_id: str) -> str:
+    """The last MSG91 send outcome the workers saw (`msg91.health`), read by ``/healthz/deps``."""
+    return f"{tenant_prefix(tenant_id)}msg91:health"
 
 
 def conversation_ref(customer_id: str) -> str:

@@ -61,27 +61,75 @@ class InboundMessage:
     """Over the customer's per-minute limit: record it, but do not send it to the LLM."""
     throttle_notice: bool = False
     """The first over-limit message of its window: tell the customer (once) to slow down."""
+    request_id: str | None = None
+    """Our correlation id: the webhook request's ``X-Request-ID`` (or one generated for it); it
+    follows the message into its turn's logs, LLM call and sends (`observability`). Not MSG91's
+    ``requestId`` (that one is in `extra`). None: accepted before request ids existed."""
 
     def to_json(self) -> str:
-        """Compact JSON of every field in field order: the same text as ``asdict`` + dumps.
+        """Compact JSON of the wire fields (`WIRE_FIELDS`) in field order.
 
         Without ``asdict`` on the usual path: on the webhook's hot path its deep copy (probing
         every value, the enum included, for dataclass-ness) cost more than the encoding.
+
+        Rolling upgrades and rollbacks: the previous release's workers decode an entry with
+        ``cls(**raw)`` and quarantine one carrying a field they do not know, so the top-level
+        keys stay exactly `WIRE_FIELDS`; `request_id` rides inside `extra` under
+        `WIRE_REQUEST_ID` (a free-form dict every release accepts) and `from_json` lifts it back.
         """
+        values = list(_wire_values(self))
+        if self.request_id is not None:
+            values[_EXTRA_INDEX] = {**self.extra, WIRE_REQUEST_ID: self.request_id}
         try:
-            return _ENCODER.encode(dict(zip(_INBOUND_FIELDS, _inbound_values(self), strict=True)))
+            return _ENCODER.encode(dict(zip(WIRE_FIELDS, values, strict=True)))
         except TypeError:  # something in `extra` that only asdict turns into JSON
-            return _ENCODER.encode(asdict(self))
+            plain = asdict(self)
+            plain.pop("request_id")
+            if self.request_id is not None:
+                plain["extra"] = {**plain["extra"], WIRE_REQUEST_ID: self.request_id}
+            return _ENCODER.encode(plain)
 
     @classmethod
     def from_json(cls, data: str | bytes) -> InboundMessage:
+        """Entries written by older versions lack newer fields (defaults apply); top-level fields
+        this version does not know (a newer writer's) are ignored."""
         raw = json.loads(data)
         raw["kind"] = MessageKind(raw["kind"])
+        if not _INBOUND_NAMES.issuperset(raw):
+            raw = {k: v for k, v in raw.items() if k in _INBOUND_NAMES}
+        extra = raw.get("extra")
+        if extra and WIRE_REQUEST_ID in extra:
+            raw["extra"] = {k: v for k, v in extra.items() if k != WIRE_REQUEST_ID}
+            request_id = extra[WIRE_REQUEST_ID]
+            raw["request_id"] = request_id if isinstance(request_id, str) else None
         return cls(**raw)
 
 
-_INBOUND_FIELDS = tuple(f.name for f in fields(InboundMessage))
-_inbound_values = attrgetter(*_INBOUND_FIELDS)
+WIRE_REQUEST_ID = "supportbot.request_id"
+"""The key under which `InboundMessage.request_id` travels inside `extra` on the wire."""
+WIRE_FIELDS = (
+    "tenant_id",
+    "customer_id",
+    "message_id",
+    "kind",
+    "received_at",
+    "phone",
+    "bsuid",
+    "text",
+    "reply_id",
+    "media_url",
+    "media_mime",
+    "customer_name",
+    "sent_at",
+    "extra",
+    "throttled",
+    "throttle_notice",
+)
+"""The top-level keys of an inbox entry: exactly those every deployed release decodes. A new field
+must ride in `extra` (as `request_id` does) until no release that rejects it can still run."""
+_INBOUND_NAMES = frozenset(f.name for f in fields(InboundMessage))
+_EXTRA_INDEX = WIRE_FIELDS.index("extra")
+_wire_values = attrgetter(*WIRE_FIELDS)
 
 
 class DeliveryState(StrEnum):
@@ -205,6 +253,12 @@ class Turn:
     lease_token: str | None = None
     """The runner's token in `lease_key`: side effects (reply sends) are allowed only while the
     key still holds it (`msg91.deliverer.SendFence`)."""
+
+    @property
+    def request_id(self) -> str | None:
+        """The turn's correlation id: that of its first message carrying one (the message whose
+        arrival queued the drain; coalesced followers' ids are on their messages)."""
+        return next((m.request_id for m in self.messages if m.request_id), None)
 
 
 class TurnDeferred(Exception):

@@ -1,16 +1,27 @@
-"""JSON logging and log-safe rendering of personal data.
+"""JSON logging, log-safe rendering of personal data, and request ids on log records.
 
 Every process calls `configure_logging` once at start. Log records are one JSON object per line;
 `extra={...}` fields are merged in. Phone numbers never appear in full: use `mask_phone`.
+
+Request ids: a webhook request's ``X-Request-ID`` (`request_id_from_header`, else `new_request_id`)
+is stored with each message it carries (`InboundMessage.request_id`) and travels with it through
+the queue into its turn. While a request or a turn runs, `request_scope` binds the id to the
+running asyncio task (a `ContextVar`: concurrent turns each see their own), every log record made
+meanwhile carries it as the field ``request_id``, and the OpenRouter and MSG91 clients send it as
+``X-Request-ID`` (`current_request_id`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 _STD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()) | {
@@ -98,3 +109,55 @@ def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+REQUEST_ID_HEADER = "X-Request-ID"
+MAX_REQUEST_ID_CHARS = 128
+_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID_CHARS}}}")
+_current_request_id: ContextVar[str | None] = ContextVar("supportbot_request_id", default=None)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def request_id_from_header(value: str | None) -> str:
+    """The caller's id when it is safe to log and forward (at most `MAX_REQUEST_ID_CHARS` of
+    letters, digits and ``._:-``, and not phone-like: `scrub` leaves it alone), else a new one."""
+    if value is not None and _REQUEST_ID.fullmatch(value) and scrub(value) == value:
+        return value
+    return new_request_id()
+
+
+def current_request_id() -> str | None:
+    """The request id bound to the running task (`request_scope`), if any."""
+    return _current_request_id.get()
+
+
+@contextlib.contextmanager
+def request_scope(request_id: str | None) -> Iterator[None]:
+    """Bind `request_id` to the running task for the block (None: leave the binding alone)."""
+    if request_id is None:
+        yield
+        return
+    token = _current_request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _current_request_id.reset(token)
+
+
+_base_record_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_record_factory(*args, **kwargs)
+    request_id = _current_request_id.get()
+    if request_id is not None:
+        record.request_id = request_id
+    return record
+
+
+if not getattr(_base_record_factory, "_supportbot_request_ids", False):
+    _record_with_request_id._supportbot_request_ids = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(_record_with_request_id)

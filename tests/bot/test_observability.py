@@ -1,16 +1,25 @@
 """Log masking (`observability.scrub`): phone numbers standing alone or in key/field positions are
 masked; ids that merely contain long digit runs (job, turn, hex, uuid, wamid, request ids) and
-dates are left intact."""
+dates are left intact. Request ids: which headers are kept, and records tagged per task."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
 import pytest
 
 from supportbot.keyspace import conversation_ref, drain_job_id, turn_id_for
-from supportbot.observability import JsonFormatter, mask_phone, scrub
+from supportbot.observability import (
+    MAX_REQUEST_ID_CHARS,
+    JsonFormatter,
+    current_request_id,
+    mask_phone,
+    request_id_from_header,
+    request_scope,
+    scrub,
+)
 
 
 @pytest.mark.parametrize(
@@ -81,3 +90,46 @@ def test_the_json_formatter_scrubs_the_message_but_not_ids() -> None:
     )
     doc = json.loads(JsonFormatter().format(record))
     assert doc["msg"] == "reply to 91******3210 in turn-1700000000123"
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [
+        ("abc-123", True),
+        ("req-1700000000123-42", True),
+        ("0f8c1b2e-2a4d-4c39-9a52-4c8e7f0a9b11", True),
+        ("trace:span.1_x", True),
+        ("x" * MAX_REQUEST_ID_CHARS, True),
+        ("x" * (MAX_REQUEST_ID_CHARS + 1), False),
+        ("", False),
+        ("has space", False),
+        ("new\nline", False),
+        ('quote"', False),
+        ("919876543210", False),  # phone-like: would leak into every log line unmasked
+        (None, False),
+    ],
+)
+def test_request_id_from_header(header: str | None, kept: bool) -> None:
+    found = request_id_from_header(header)
+    assert (found == header) is kept
+    assert len(found) <= MAX_REQUEST_ID_CHARS
+
+
+async def test_request_scope_tags_records_of_its_task_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = logging.getLogger("supportbot.test.rid")
+    caplog.set_level(logging.INFO)
+
+    async def turn(request_id: str) -> None:
+        with request_scope(request_id):
+            await asyncio.sleep(0)
+            log.info("in %s", request_id)
+
+    await asyncio.gather(turn("r-1"), turn("r-2"))
+    log.info("outside")
+    assert current_request_id() is None
+    tagged = {r.getMessage(): getattr(r, "request_id", None) for r in caplog.records}
+    assert tagged == {"in r-1": "r-1", "in r-2": "r-2", "outside": None}
+    doc = json.loads(JsonFormatter().format(caplog.records[0]))
+    assert doc["request_id"] == "r-1"

@@ -36,7 +36,7 @@ from supportbot.llm.errors import (
     ModelTimeout,
 )
 from supportbot.llm.response import Completion, parse_completion
-from supportbot.observability import scrub
+from supportbot.observability import REQUEST_ID_HEADER, current_request_id, scrub
 
 log = logging.getLogger("supportbot.llm")
 
@@ -325,6 +325,9 @@ class OpenRouterClient:
         headers = {"X-Title": self.config.app_title, **self.config.extra_headers}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"
+        request_id = current_request_id()
+        if request_id is not None:
+            headers[REQUEST_ID_HEADER] = request_id
         url = f"{self.config.base_url}/chat/completions"
         http_timeout = httpx.Timeout(
             budget, connect=min(self.config.connect_timeout_seconds, budget)

@@ -3,7 +3,8 @@
 `Msg91Client.send` builds the body (`payloads`), POSTs it with the ``authkey`` header and returns
 a `SendResult`, or raises `RetryableSendError` / `DefinitiveSendError`. Retries, rate limiting
 and attempt records live in `sending`. With a real `msg91_auth_key` and the default base URL this
-talks to MSG91; in dev `msg91_base_url` points at the simulator.
+talks to MSG91; in dev `msg91_base_url` points at the simulator. A send made while a turn runs
+carries the turn's request id as ``X-Request-ID`` (`observability.current_request_id`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from supportbot.msg91.errors import (
     error_for,
 )
 from supportbot.msg91.payloads import ACTIVATION_PATH, SendRequest, accepted_ids, build_request
+from supportbot.observability import REQUEST_ID_HEADER, current_request_id
 from supportbot.retrying import parse_retry_after
 from supportbot.settings import BotSettings
 
@@ -98,8 +100,10 @@ class Msg91Client:
 
     async def post(self, request: SendRequest) -> SendResult:
         """One attempt. Raises `RetryableSendError` or `DefinitiveSendError` on failure."""
+        request_id = current_request_id()
+        headers = {REQUEST_ID_HEADER: request_id} if request_id is not None else None
         try:
-            response = await self._http.post(request.path, json=request.body)
+            response = await self._http.post(request.path, json=request.body, headers=headers)
         except httpx.TimeoutException as exc:
             raise error_for(Classification(AttemptOutcome.TIMEOUT, None, repr(exc))) from exc
         except httpx.TransportError as exc:

@@ -61,6 +61,7 @@ from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.claims import ClaimState, SendClaims, SendFence, SendFenced
 from supportbot.msg91.client import Msg91Client
 from supportbot.msg91.errors import DefinitiveSendError, InvalidOutboundMessage
+from supportbot.msg91.health import SendHealth
 from supportbot.msg91.indoubt import InDoubtResolver
 from supportbot.msg91.ratelimit import RateLimitTimeout, SendRateLimiter
 from supportbot.msg91.sending import DeliveryDeferred, Sender
@@ -178,6 +179,7 @@ class Deliverer:
             limiter=SendRateLimiter.from_settings(redis, settings),
             recorder=recorder,
             policy=policy,
+            health=SendHealth(redis, settings.tenant_id),
         )
         return cls(
             tenant_id=settings.tenant_id,

@@ -3,7 +3,8 @@
 `Sender.send` waits for the shared rate limit before EVERY attempt (a retry is a request too),
 retries `RetryableSendError`s with exponential backoff and full jitter (Retry-After honoured),
 gives up at once on `DefinitiveSendError`, and raises `DeliveryDeferred` when the attempts run
-out, so the turn can be handed back and retried later.
+out, so the turn can be handed back and retried later. Each attempt's outcome also feeds MSG91's
+health (`health.SendHealth`, shown by the webhook's ``/healthz/deps``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from supportbot.msg91.attempts import AttemptRecorder, DeliveryAttempt, SendCont
 from supportbot.msg91.backoff import RetryPolicy, backoff_delay
 from supportbot.msg91.client import Msg91Client, SendResult
 from supportbot.msg91.errors import AttemptOutcome, DeliveryError, SendError
+from supportbot.msg91.health import SendHealth
 from supportbot.msg91.payloads import SendRequest
 from supportbot.msg91.ratelimit import SendRateLimiter
 
@@ -46,8 +48,10 @@ class Sender:
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_rate_wait: float | None = None,
+        health: SendHealth | None = None,
     ) -> None:
         self.client = client
+        self.health = health
         self.limiter = limiter
         self.recorder = recorder
         self.policy = policy or RetryPolicy()
@@ -147,6 +151,8 @@ class Sender:
         )
         metrics.DELIVERY_ATTEMPTS.labels(record.outcome.value).inc()
         metrics.DELIVERY_ATTEMPT_SECONDS.observe(duration)
+        if self.health is not None and attempt > 0:  # attempt 0: confirmed later, not a request
+            await self.health.observe(record.outcome)
         log.info(
             "msg91 send attempt",
             extra={

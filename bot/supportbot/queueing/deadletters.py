@@ -32,6 +32,7 @@ from supportbot import keyspace
 from supportbot.messages import InboundMessage
 from supportbot.observability import mask_phone, scrub
 from supportbot.queueing import rqjobs, scripts
+from supportbot.queueing.adapters import jobhash
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.settings import BotSettings
 
@@ -298,8 +299,8 @@ async def replay(
     total = ReplayReport()
     for ref, group in _by_conversation(letters).items():
         k = keyspace.conversation_keys(settings.tenant_id, ref)
-        job = rqjobs.prepare_drain_job(settings, ref, redis)
-        rq_keys = [job.key, rqjobs.queue_key(settings.queue_name), rqjobs.queues_key()]
+        job = jobhash.prepare_drain_job(settings, ref, redis)
+        rq_keys = [job.key, jobhash.queue_key(settings.queue_name), jobhash.queues_key()]
         reply = await script(
             keys=[dead, k.lease, k.inbox, k.processing, keyspace.active_key(settings.tenant_id)]
             + rq_keys,

@@ -32,6 +32,7 @@ from rq.timeouts import JobTimeoutException
 
 from supportbot import keyspace, retrying
 from supportbot.messages import Turn, TurnDeferred, TurnHandler
+from supportbot.observability import request_scope
 from supportbot.queueing import rqjobs
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.queueing.leases import HeldLease, LeaseKeeper
@@ -245,8 +246,13 @@ class DrainRun:
             lease_key=mb.keys(self.ref).lease,
             lease_token=self.token,
         )
-        if claim.attempt > 1:
-            await self._sleep_unless_stopping(retry_backoff(claim.attempt))
+        with request_scope(turn.request_id):  # the turn's log records, LLM call and sends
+            return await self._run_turn(turn)
+
+    async def _run_turn(self, turn: Turn) -> DrainOutcome:
+        messages = turn.messages
+        if turn.attempt > 1:
+            await self._sleep_unless_stopping(retry_backoff(turn.attempt))
         try:
             gave_up = await self._handle_until_done(turn)
         except HandBack:

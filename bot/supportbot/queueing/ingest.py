@@ -22,8 +22,9 @@ from supportbot import keyspace
 from supportbot.messages import InboundMessage
 from supportbot.observability import mask_phone
 from supportbot.queueing import rqjobs, scripts
+from supportbot.queueing.adapters import jobhash
+from supportbot.queueing.adapters.pipelined import LuaScript, PipelinedRedis
 from supportbot.queueing.entries import encode_body
-from supportbot.queueing.pipelined import LuaScript, PipelinedRedis
 from supportbot.settings import BotSettings
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ class Ingestor:
         t = settings.tenant_id
         self._raw_key = keyspace.raw_stream_key(t)
         self._active_key = keyspace.active_key(t)
-        self._queue_key = rqjobs.queue_key(settings.queue_name)
-        self._queues_key = rqjobs.queues_key()
+        self._queue_key = jobhash.queue_key(settings.queue_name)
+        self._queues_key = jobhash.queues_key()
         self._pending_ms = rqjobs.pending_lease_ms(settings)
 
     async def accept(self, message: InboundMessage, raw_body: bytes) -> AcceptOutcome:
@@ -86,7 +87,7 @@ class Ingestor:
         ref = keyspace.conversation_ref(message.customer_id)
         conv = keyspace.conversation_keys(s.tenant_id, ref)
         window = int(message.received_at // THROTTLE_WINDOW_SECONDS)
-        job = rqjobs.prepare_drain_job(s, ref, self._redis)
+        job = jobhash.prepare_drain_job(s, ref, self._redis)
         script_keys = (
             keyspace.dedupe_key(s.tenant_id, message.message_id),
             self._raw_key,

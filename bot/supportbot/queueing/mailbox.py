@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from supportbot import keyspace
 from supportbot.messages import InboundMessage
 from supportbot.queueing import rqjobs, scripts
+from supportbot.queueing.adapters import jobhash
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.settings import BotSettings
 
@@ -82,8 +83,8 @@ class Mailbox:
     def keys(self, ref: str) -> keyspace.ConversationKeys:
         return keyspace.conversation_keys(self._s.tenant_id, ref)
 
-    def _rq_keys(self, job: rqjobs.PreparedJob) -> list[str]:
-        return [job.key, rqjobs.queue_key(self._s.queue_name), rqjobs.queues_key()]
+    def _rq_keys(self, job: jobhash.PreparedJob) -> list[str]:
+        return [job.key, jobhash.queue_key(self._s.queue_name), jobhash.queues_key()]
 
     async def acquire(self, ref: str, job_id: str, token: str) -> Acquired:
         k = self.keys(ref)
@@ -123,7 +124,7 @@ class Mailbox:
     async def finish(self, ref: str, token: str, job_id: str, *, ack: bool) -> int:
         """-1 not owner, 0 idle (lease released), 1 more pending (next drain enqueued)."""
         k = self.keys(ref)
-        nxt = rqjobs.prepare_drain_job(self._s, ref, self._r)
+        nxt = jobhash.prepare_drain_job(self._s, ref, self._r)
         return int(
             await self._finish(
                 keys=[k.lease, k.inbox, k.processing, k.attempt, self._active, *self._rq_keys(nxt)],
@@ -148,7 +149,7 @@ class Mailbox:
         """Put a drain job this worker popped but never started (Redis failed under it) back at
         the front of the queue, its conversation's lease again the job's queued marker."""
         k = self.keys(ref)
-        queue = rqjobs.queue_key(self._s.queue_name)
+        queue = jobhash.queue_key(self._s.queue_name)
         done = await self._requeue(
             keys=[intermediate, queue, k.lease], args=[job_id, token or "", self._pending_ms]
         )
@@ -163,7 +164,7 @@ class Mailbox:
     async def dead_letter(self, ref: str, token: str, job_id: str, reason: str) -> int:
         """Move the held turn to ``sb:{t}:dead``; -1 not owner, 0 idle, 1 next drain enqueued."""
         k = self.keys(ref)
-        nxt = rqjobs.prepare_drain_job(self._s, ref, self._r)
+        nxt = jobhash.prepare_drain_job(self._s, ref, self._r)
         dead = keyspace.dead_letter_key(self._s.tenant_id)
         return int(
             await self._dead(
@@ -194,7 +195,7 @@ class Mailbox:
 
         0 nothing to do, 1 enqueued, 2 enqueued for a turn orphaned mid-way."""
         k = self.keys(ref)
-        nxt = rqjobs.prepare_drain_job(self._s, ref, self._r)
+        nxt = jobhash.prepare_drain_job(self._s, ref, self._r)
         done = await self._kick(
             keys=[k.lease, k.inbox, k.processing, self._active, *self._rq_keys(nxt)],
             args=[ref, nxt.id, self._pending_ms, *nxt.fields],

@@ -3,7 +3,7 @@
 Lease values: ``q:{job_id}`` = a drain job is queued for the conversation; ``r:{job_id}:{nonce}`` =
 that job is running (`token`). A script "owns" the conversation when the lease is missing, equals
 the caller's token, or is the caller's queued marker (`sb_owned`). Enqueueing a drain writes the rq
-job hash prepared in Python (`rqjobs.prepare_drain_job`: ARGV from `first` on are field/value
+job hash prepared in Python (`jobhash.prepare_drain_job`: ARGV from `first` on are field/value
 pairs), RPUSHes its id and SADDs the queue to ``rq:queues``, as `rq.Queue.enqueue` does.
 
 Contracts (KEYS / ARGV -> result):

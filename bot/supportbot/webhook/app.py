@@ -7,6 +7,9 @@ Routes (the operator exposes the two POST paths publicly; the rest are for the c
     GET  /healthz                  liveness: the process answers
     GET  /readyz                   readiness: Redis PING (PostgreSQL and Redis persistence are
                                    reported, not required: `readiness`; cached ~2 s); 503
+    GET  /healthz/deps             every dependency's state for humans and dashboards (Redis,
+                                   PostgreSQL, persistence, MSG91's last send outcome:
+                                   `dependencies`); always 200, ``status`` ok/degraded
     GET  /metrics                  Prometheus text format
 
 Both POST routes take either payload family (MSG91 flat or Meta envelope) and either kind, because
@@ -21,6 +24,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
@@ -28,9 +32,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.settings import BotSettings
+from supportbot.webhook.dependencies import DependencyProbe
 from supportbot.webhook.errors import INTERNAL_ERROR_MESSAGE, error_body, error_response
 from supportbot.webhook.fastpath import WebhookApp, WebhookRoutes
 from supportbot.webhook.handling import Sinks, WebhookHandler
@@ -39,11 +44,13 @@ from supportbot.webhook.readiness import ReadinessProbe
 from supportbot.webhook.reports import ReportStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INBOUND_PATH = "/webhooks/msg91/inbound"
 STATUS_PATH = "/webhooks/msg91/status"
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
+DEPS_PATH = "/healthz/deps"
 METRICS_PATH = "/metrics"
 
 REDIS_POOL_WAIT_SECONDS = 2.0
@@ -64,6 +71,16 @@ def redis_pool(settings: BotSettings) -> aioredis.BlockingConnectionPool:
         socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
         health_check_interval=30,
     )
+
+
+def _started(request: Request, name: str, kind: type[T]) -> T | None:
+    """What the lifespan put in ``app.state.<name>``; None before it ran (or after)."""
+    found = getattr(request.app.state, name, None)
+    return found if isinstance(found, kind) else None
+
+
+def _not_started() -> Response:
+    return error_response(503, "not_ready", "the webhook has not started")
 
 
 def create_app(
@@ -95,6 +112,13 @@ def create_app(
             ttl=readiness_ttl,
             timeout=readiness_timeout,
             on_persistence=lambda durable: metrics.redis_durable.set(1 if durable else 0),
+        )
+        app.state.dependencies = DependencyProbe(
+            app.state.readiness,
+            client,
+            settings.tenant_id,
+            ttl=readiness_ttl,
+            timeout=readiness_timeout,
         )
         await app.state.readiness.check()  # logs at start when Redis is not durable
         log.info("webhook started", extra={"tenant": settings.tenant_id})
@@ -138,14 +162,21 @@ def create_app(
 
     @app.get(READY_PATH, response_model=None)
     async def readyz(request: Request) -> Response:
-        probe = getattr(request.app.state, "readiness", None)
-        if not isinstance(probe, ReadinessProbe):
-            return error_response(503, "not_ready", "the webhook has not started")
+        probe = _started(request, "readiness", ReadinessProbe)
+        if probe is None:
+            return _not_started()
         result = await probe.check()
         if result.ready:
             return JSONResponse({"status": "ready", "checks": result.checks})
         body = {**error_body("not_ready", "a dependency is unreachable"), "checks": result.checks}
         return JSONResponse(body, status_code=503)
+
+    @app.get(DEPS_PATH, response_model=None)
+    async def dependencies(request: Request) -> Response:
+        deps = _started(request, "dependencies", DependencyProbe)
+        if deps is None:
+            return _not_started()
+        return JSONResponse((await deps.check()).as_json())
 
     @app.get(METRICS_PATH, response_model=None)
     async def prometheus() -> Response:
@@ -168,7 +199,7 @@ def create_app(
     app.add_middleware(
         MetricsMiddleware,
         metrics=metrics,
-        routes=[INBOUND_PATH, STATUS_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH],
+        routes=[INBOUND_PATH, STATUS_PATH, HEALTH_PATH, READY_PATH, DEPS_PATH, METRICS_PATH],
         timed_routes=[INBOUND_PATH, STATUS_PATH],
     )
     app.webhook_routes = WebhookRoutes(

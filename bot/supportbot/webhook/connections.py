@@ -50,7 +50,7 @@ CAPACITY_INCIDENTS = frozenset({"shed", "evicted"})
 def default_max_requests(redis_max_connections: int) -> int:
     """Requests handled at once before 503: a few per pooled Redis connection.
 
-    Webhook POSTs share one pipelined Redis connection (`queueing.pipelined`), so the pool
+    Webhook POSTs share one pipelined Redis connection (`queueing.adapters.pipelined`), so the pool
     (readiness checks) does not bound them; this cap keeps latency bounded under overload.
     """
     return max(64, 4 * redis_max_connections)

@@ -9,10 +9,15 @@ PostgreSQL is never used here.
 The handler works on the raw ASGI scope and ``receive`` channel and returns a `Reply` (status,
 JSON bytes, headers): the app serves it straight from a pure ASGI middleware, without a
 Starlette `Request`, routing or dependency solving on this hot path.
+
+Each request has a request id: its ``X-Request-ID`` when that is safe to keep, else a new one
+(`observability.request_id_from_header`). It is stored with every message of the request, bound
+to the request's log records, and answered as ``X-Request-ID``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -24,6 +29,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import Receive, Scope
 
+from supportbot.observability import request_id_from_header, request_scope
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
 from supportbot.settings import BotSettings
 from supportbot.webhook import auth, body
@@ -43,6 +49,7 @@ _ANSWER = {
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 """The encoding Starlette's `JSONResponse` uses, built once."""
 _CONTENT_TYPE = (b"content-type", b"application/json")
+_REQUEST_ID = b"x-request-id"
 
 Headers = tuple[tuple[bytes, bytes], ...]
 
@@ -83,16 +90,17 @@ class Sinks:
 
 @dataclass(frozen=True, slots=True)
 class RequestHeaders:
-    """The three request headers the acknowledgement path reads (first value of each)."""
+    """The request headers the acknowledgement path reads (first value of each)."""
 
     secret: str | None = None
     content_type: str | None = None
     content_length: str | None = None
+    request_id: str | None = None
 
 
 def read_headers(raw: Sequence[tuple[bytes, bytes]], secret_name: bytes) -> RequestHeaders:
     """One pass over the ASGI headers (lower-case names, latin-1 values, as Starlette reads)."""
-    secret = content_type = content_length = None
+    secret = content_type = content_length = request_id = None
     for name, value in raw:
         if name == secret_name:
             if secret is None:
@@ -100,9 +108,12 @@ def read_headers(raw: Sequence[tuple[bytes, bytes]], secret_name: bytes) -> Requ
         elif name == b"content-type":
             if content_type is None:
                 content_type = value.decode("latin-1")
-        elif name == b"content-length" and content_length is None:
-            content_length = value.decode("latin-1")
-    return RequestHeaders(secret, content_type, content_length)
+        elif name == b"content-length":
+            if content_length is None:
+                content_length = value.decode("latin-1")
+        elif name == b"x-request-id" and request_id is None:
+            request_id = value.decode("latin-1")
+    return RequestHeaders(secret, content_type, content_length, request_id)
 
 
 class WebhookHandler:
@@ -115,9 +126,22 @@ class WebhookHandler:
         self._secret_name = settings.webhook_secret_header.lower().encode("latin-1")
 
     async def handle(self, scope: Scope, receive: Receive, sinks: Sinks | None) -> Reply:
+        found = read_headers(scope["headers"], self._secret_name)
+        request_id = request_id_from_header(found.request_id)
+        with request_scope(request_id):
+            reply = await self._handle(scope, receive, sinks, found, request_id)
+        return Reply(reply.status, reply.body, (*reply.headers, (_REQUEST_ID, request_id.encode())))
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        sinks: Sinks | None,
+        found: RequestHeaders,
+        request_id: str,
+    ) -> Reply:
         s = self._settings
         try:
-            found = read_headers(scope["headers"], self._secret_name)
             token = None
             if found.secret is None or s.webhook_allow_query_token:
                 token = QueryParams(scope.get("query_string", b"")).get("token")
@@ -128,7 +152,7 @@ class WebhookHandler:
             auth.check_numbers(parsed.items, s)
             if sinks is None:
                 raise UnavailableError("not_started", "the webhook is starting; retry later")
-            results = await self._hand_over(parsed, raw, sinks)
+            results = await self._hand_over(parsed, raw, sinks, request_id)
         except WebhookError as exc:
             self._metrics.rejected(exc.code)
             log.info(
@@ -151,11 +175,12 @@ class WebhookHandler:
         return parsed
 
     async def _hand_over(
-        self, parsed: ParsedPayload, raw: bytes, sinks: Sinks
+        self, parsed: ParsedPayload, raw: bytes, sinks: Sinks, request_id: str
     ) -> list[dict[str, str]]:
         results: list[dict[str, str]] = []
         try:
-            for message in parsed.messages:
+            for parsed_message in parsed.messages:
+                message = dataclasses.replace(parsed_message, request_id=request_id)
                 outcome = await sinks.ingestor.accept(message, raw)
                 self._metrics.message(outcome.value)
                 results.append({"id": message.message_id, "status": _ANSWER[outcome]})

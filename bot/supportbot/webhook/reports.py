@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from supportbot import keyspace
 from supportbot.messages import DeliveryReport
+from supportbot.queueing.adapters.pipelined import LuaScript, PipelinedRedis
 from supportbot.queueing.ingest import RAW_STREAM_MAXLEN
-from supportbot.queueing.pipelined import LuaScript, PipelinedRedis
 from supportbot.settings import BotSettings
 
 DLR_STREAM_MAXLEN = 200_000

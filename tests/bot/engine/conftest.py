@@ -5,6 +5,7 @@ real engine from the worker's handler factory (`engine_handler`)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -12,16 +13,19 @@ import redis.asyncio as aioredis
 
 from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
-from supportbot.engine.testing import settings_env, write_flow
+from supportbot.engine.testing import serve, settings_env, write_flow
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
 from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.simulator.process import RunningSimulator
+from supportbot.queueing.testing import background_worker
 from supportbot.settings import BotSettings, load_settings
+from supportbot.webhook.app import create_app as webhook_app
 
 FAST_RETRIES = RetryPolicy(max_attempts=2, base_delay=0.01)
 
 
 MakeSettings = Callable[..., BotSettings]
+RunBot = Callable[[BotSettings], AbstractAsyncContextManager[str]]
 
 
 @pytest.fixture
@@ -59,3 +63,20 @@ async def engine(
 ) -> AsyncIterator[ConversationEngine]:
     async with engine_handler(settings, aredis, retry_policy=FAST_RETRIES) as handler:
         yield handler
+
+
+@pytest.fixture
+def run_bot(aredis: aioredis.Redis) -> RunBot:
+    """The whole bot for `settings`: the webhook app served over HTTP (its URL is yielded) and a
+    worker running the engine from its handler factory."""
+
+    @asynccontextmanager
+    async def run(settings: BotSettings) -> AsyncIterator[str]:
+        async with (
+            serve(webhook_app(settings)) as bot_url,
+            engine_handler(settings, aredis) as engine,
+            background_worker(settings, aredis, engine),
+        ):
+            yield bot_url
+
+    return run

@@ -13,12 +13,10 @@ import redis.asyncio as aioredis
 
 from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
-from supportbot.engine.testing import CUSTOMER, NUMBER, WEBHOOK_SECRET, serve
+from supportbot.engine.testing import CUSTOMER, NUMBER, WEBHOOK_SECRET
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.queueing.handler_factory import load_factory
-from supportbot.queueing.testing import background_worker
 from supportbot.storage.db import Pool
-from supportbot.webhook.app import create_app as webhook_app
 
 MENU_TEXT = "How can we help?"
 
@@ -37,14 +35,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str, wait: floa
 
 
 async def test_signed_webhook_to_reply_and_delivery_reports(
-    make_settings: Any, msg91: SimulatorClient, pool: Pool, aredis: aioredis.Redis
+    make_settings: Any, run_bot: Any, msg91: SimulatorClient, pool: Pool
 ) -> None:
     settings = make_settings(coalesce_window_seconds=0.1, coalesce_max_wait_seconds=0.5)
-    async with (
-        serve(webhook_app(settings)) as bot_url,
-        engine_handler(settings, aredis) as engine,
-        background_worker(settings, aredis, engine),
-    ):
+    async with run_bot(settings) as bot_url:
         await msg91.route(NUMBER, bot_url=bot_url, secret=WEBHOOK_SECRET)
         await msg91.configure(dlr_final="read")
         sent = await msg91.send_inbound(CUSTOMER, "Hello", name="Asha", duplicates=1)

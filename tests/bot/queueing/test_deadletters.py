@@ -17,14 +17,15 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import Turn
-from supportbot.queueing import deadletters, rqjobs
+from supportbot.queueing import deadletters
+from supportbot.queueing.adapters import jobhash
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.deadletters import DeadLetter, DeadLetterError
 from supportbot.queueing.deadletters_cli import main as cli
 from supportbot.queueing.entries import decode_entry
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.mailbox import Mailbox
 from supportbot.queueing.metrics import WorkerMetrics
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import (
     TENANT,
     background_worker,
@@ -160,7 +161,7 @@ async def test_replay_puts_the_turn_back_in_front_in_order_and_enqueues_a_drain(
     assert not await aredis.exists(conv.lease) and not await aredis.sismember(
         keyspace.active_key(TENANT), conv.ref
     ), "a dead-lettered conversation is idle"
-    queue = rqjobs.queue_key(settings.queue_name)
+    queue = jobhash.queue_key(settings.queue_name)
     jobs_before = await aredis.lrange(queue, 0, -1)
 
     report = await deadletters.replay(aredis, settings, await deadletters.read_all(aredis, TENANT))

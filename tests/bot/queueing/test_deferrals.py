@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import Turn, TurnDeferred
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.drain import outage_delay
 from supportbot.queueing.ingest import Ingestor
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import TENANT, background_worker, make_message, wait_until
 from supportbot.settings import BotSettings
 from supportbot_dev.tcpproxy import FaultProxy

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import Turn
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.echo import (
     OUTBOUND_PATH,
     SLOW_DOWN_TEXT,
@@ -26,7 +27,6 @@ from supportbot.queueing.echo import (
 from supportbot.queueing.handler_factory import ECHO_HANDLER, HandlerSpecError, load_factory
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.main import main
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import (
     TENANT,
     WorkerProcess,

@@ -21,11 +21,12 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from supportbot import keyspace
-from supportbot.messages import InboundMessage, MessageKind
+from supportbot.messages import WIRE_REQUEST_ID, InboundMessage, MessageKind
 from supportbot.queueing import rqjobs
+from supportbot.queueing.adapters import jobhash
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.entries import decode_entry
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor, TenantMismatchError
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import TENANT, make_message
 from supportbot.settings import BotSettings
 
@@ -95,7 +96,7 @@ async def test_same_message_fifty_times_is_one_entry_and_one_job(
     assert outcomes.count(AcceptOutcome.DUPLICATE) == 49
     conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(msg.customer_id))
     assert await aredis.llen(conv.inbox) == 1
-    assert await aredis.llen(rqjobs.queue_key(f"supportbot-{TENANT}")) == 1
+    assert await aredis.llen(jobhash.queue_key(f"supportbot-{TENANT}")) == 1
     assert await aredis.xlen(keyspace.raw_stream_key(TENANT)) == 1
 
 
@@ -109,7 +110,7 @@ async def test_second_message_joins_the_pending_drain(
     conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref("919800000003"))
     texts = [decode_entry(e).text for e in await aredis.lrange(conv.inbox, 0, -1)]
     assert texts == ["m0", "m1", "m2", "m3", "m4"]
-    assert await aredis.llen(rqjobs.queue_key(f"supportbot-{TENANT}")) == 2, "one per conversation"
+    assert await aredis.llen(jobhash.queue_key(f"supportbot-{TENANT}")) == 2, "one per conversation"
 
 
 async def test_throttle_flags_and_notifies_once_per_window(
@@ -183,14 +184,14 @@ async def test_concurrent_messages_of_one_conversation_keep_their_order(
         conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref("919800000300"))
         texts = [decode_entry(e).text for e in await aredis.lrange(conv.inbox, 0, -1)]
         assert texts == [f"m{seq}" for seq in range(50)]
-        assert await aredis.llen(rqjobs.queue_key(f"supportbot-{TENANT}")) == 1
+        assert await aredis.llen(jobhash.queue_key(f"supportbot-{TENANT}")) == 1
     finally:
         await pipeline.aclose()
 
 
 def _rq_reference(settings: BotSettings, ref: str, job_id: str, at: datetime) -> tuple[Any, ...]:
     sync = redis.Redis()  # never connected: rq only keeps it on the Job
-    return rqjobs._flat(rqjobs.build_rq_job(settings, ref, job_id, sync, at=at).to_dict())
+    return jobhash._flat(jobhash.build_rq_job(settings, ref, job_id, sync, at=at).to_dict())
 
 
 @pytest.mark.parametrize("tenant", ["acme", "t", "a" * 63, "tenant-with-dashes-01"])
@@ -202,10 +203,10 @@ def test_prepared_job_hash_equals_rq_job_create_to_dict(
     for n in range(200):
         ref = keyspace.conversation_ref(f"9198{rng.randrange(10**8):08d}")
         at = datetime(2026, 11, 25, 12, 0, n % 60, rng.randrange(10**6), tzinfo=UTC)
-        job = rqjobs.prepare_drain_job(settings, ref, redis.Redis(), at=at)
+        job = jobhash.prepare_drain_job(settings, ref, redis.Redis(), at=at)
         assert job.fields == _rq_reference(settings, ref, job.id, at), (tenant, ref)
         assert job.key == Job.key_for(job.id)
-    assert rqjobs._cheap_zlib_ok
+    assert jobhash._cheap_zlib_ok
 
 
 async def test_prepared_job_restores_as_the_rq_job(
@@ -214,7 +215,7 @@ async def test_prepared_job_restores_as_the_rq_job(
     settings = make_settings()
     sync = redis.Redis.from_url(redis_url)
     try:
-        job = rqjobs.prepare_drain_job(settings, "0123456789abcdef01234567", sync)
+        job = jobhash.prepare_drain_job(settings, "0123456789abcdef01234567", sync)
         sync.hset(job.key, mapping=dict(zip(job.fields[0::2], job.fields[1::2], strict=True)))
         fetched = Job.fetch(job.id, connection=sync)
         assert fetched.func_name == rqjobs.DRAIN_FUNC
@@ -228,8 +229,13 @@ async def test_prepared_job_restores_as_the_rq_job(
 
 
 def _reference_json(message: InboundMessage) -> str:
-    """The original to_json: dataclasses.asdict + json.dumps."""
-    return json.dumps(dataclasses.asdict(message), separators=(",", ":"), ensure_ascii=False)
+    """The original to_json: dataclasses.asdict + json.dumps, with the request id inside `extra`
+    (the wire keeps the previous release's top-level fields, see `InboundMessage.to_json`)."""
+    plain = dataclasses.asdict(message)
+    request_id = plain.pop("request_id")
+    if request_id is not None:
+        plain["extra"] = {**plain["extra"], WIRE_REQUEST_ID: request_id}
+    return json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
 
 
 @pytest.mark.parametrize(
@@ -257,6 +263,7 @@ def _reference_json(message: InboundMessage) -> str:
             },
             throttled=True,
             throttle_notice=True,
+            request_id="req-9",
         ),
     ],
 )

@@ -24,11 +24,11 @@ from supportbot.msg91.deliverer import Deliverer, Recipient, SendFence, SendFenc
 from supportbot.msg91.sending import Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.msg91.simulator.process import RunningSimulator, free_port, start_simulator
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.leases import LeaseKeeper, fence_margin, renew_interval
 from supportbot.queueing.main import MAX_POOL, redis_pool_size
 from supportbot.queueing.metrics import WorkerMetrics
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import TENANT, background_worker, make_message, wait_until
 from supportbot.queueing.worker import WorkerTuning
 from supportbot.settings import BotSettings

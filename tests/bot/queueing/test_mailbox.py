@@ -9,19 +9,19 @@ import pytest
 import redis.asyncio as aioredis
 
 from supportbot import keyspace
-from supportbot.queueing import rqjobs
+from supportbot.queueing.adapters import jobhash
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.drain import coalesce_delay, retry_backoff
 from supportbot.queueing.entries import EntryError, decode_entry
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.mailbox import Acquired, ClaimStatus, Mailbox
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import TENANT, make_message
 from supportbot.settings import BotSettings
 
 SettingsFactory = Callable[..., BotSettings]
 CUSTOMER = "919870000001"
 REF = keyspace.conversation_ref(CUSTOMER)
-QUEUE_KEY = rqjobs.queue_key(f"supportbot-{TENANT}")
+QUEUE_KEY = jobhash.queue_key(f"supportbot-{TENANT}")
 
 
 def test_coalesce_delay_waits_for_quiet_but_not_past_the_cap() -> None:

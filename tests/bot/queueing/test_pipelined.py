@@ -16,7 +16,7 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
 )
 
-from supportbot.queueing.pipelined import Endpoint, LuaScript, PipelinedRedis
+from supportbot.queueing.adapters.pipelined import Endpoint, LuaScript, PipelinedRedis
 
 SCRIPT = LuaScript("return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}")
 

@@ -19,9 +19,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import DataError, ResponseError
 
 from supportbot.keyspace import conversation_ref, drain_job_id
-from supportbot.queueing import rqjobs
-from supportbot.queueing.rqbridge import JobSlot, RqBridge
-from supportbot.queueing.rqrecord import RecordingRedis, UnexpectedRead, send
+from supportbot.queueing.adapters import jobhash
+from supportbot.queueing.adapters.rqbridge import JobSlot, RqBridge
+from supportbot.queueing.adapters.rqrecord import RecordingRedis, UnexpectedRead, send
 from supportbot.settings import BotSettings
 
 SettingsFactory = Callable[..., BotSettings]
@@ -86,7 +86,7 @@ async def _run_path(
         )
         bridge.worker.register_birth()  # type: ignore[no-untyped-call]
         job_id = drain_job_id(REF)
-        rqjobs.build_rq_job(settings, REF, job_id, sync, at=AT).save()
+        jobhash.build_rq_job(settings, REF, job_id, sync, at=AT).save()
         sync.rpush(bridge.intermediate_key, job_id)  # as the worker's BLMOVE leaves it
         if recorded:
             fetched = await bridge.afetch(client, job_id)
@@ -145,7 +145,7 @@ async def test_afetch_reports_dependents_and_missing_jobs(
         assert await bridge.afetch(client, job_id) is None  # gone: dropped from the queue
         assert sync.llen(bridge.intermediate_key) == 0
 
-        job = rqjobs.build_rq_job(settings, REF, job_id, sync, at=AT)
+        job = jobhash.build_rq_job(settings, REF, job_id, sync, at=AT)
         job.save()
         sync.sadd(job.dependents_key, "someone-else")
         fetched = await bridge.afetch(client, job_id)

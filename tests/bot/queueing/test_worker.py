@@ -18,8 +18,8 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from supportbot import keyspace
 from supportbot.queueing import rqjobs
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import (
     TENANT,
     RecordingHandler,

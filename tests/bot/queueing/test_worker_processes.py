@@ -23,8 +23,9 @@ from rq.registry import StartedJobRegistry
 
 from supportbot import keyspace
 from supportbot.queueing import rqjobs
+from supportbot.queueing.adapters import jobhash
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import Ingestor
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.queueing.testing import (
     TENANT,
     WorkerProcess,
@@ -192,7 +193,7 @@ async def test_sigkill_mid_turn_resumes_elsewhere_with_exactly_one_reply(
     async def settled() -> bool:
         # Idle is terminal here: another run of the turn needs the conversation back in
         # `active` or a drain job in the queue (the victim's abandoned job is checked below).
-        return await _idle(aredis) and int(await aredis.llen(rqjobs.queue_key(QUEUE))) == 0
+        return await _idle(aredis) and int(await aredis.llen(jobhash.queue_key(QUEUE))) == 0
 
     await wait_until(settled, 10, "conversation idle, no drain queued")
 
@@ -262,7 +263,7 @@ async def test_sigterm_finishes_short_turns_and_hands_back_long_ones(
     assert await asyncio.to_thread(first.proc.wait, 30) == 0
     replies = await recorded_replies(aredis)
     assert sorted(r["customer"] for r in replies) == short, "in-flight short turns finished"
-    assert await aredis.llen(rqjobs.queue_key(QUEUE)) == 4, "long turns handed back"
+    assert await aredis.llen(jobhash.queue_key(QUEUE)) == 4, "long turns handed back"
     assert await aredis.scard(f"rq:workers:{QUEUE}") == 0, "the worker registered its death"
     for customer in long:
         conv = keyspace.conversation_keys(TENANT, keyspace.conversation_ref(customer))

@@ -189,3 +189,20 @@ async def test_request_and_latency_metrics(client: httpx.AsyncClient) -> None:
         "agent API handoffs (default registry)"
     )
     assert "# TYPE supportbot_agent_replies_total counter" in text
+
+
+async def test_request_id_is_kept_with_the_message_or_made_up(
+    client: httpx.AsyncClient, aredis: aioredis.Redis
+) -> None:
+    given = t.msg91_text("first", uuid="wamid.rid-given")
+    response = await client.post(
+        INBOUND_PATH, content=t.encode(given), headers=t.headers() | {"X-Request-ID": "abc-123"}
+    )
+    assert response.status_code == 200 and response.headers["x-request-id"] == "abc-123"
+    unsafe = t.msg91_text("second", uuid="wamid.rid-unsafe")
+    response = await client.post(
+        INBOUND_PATH, content=t.encode(unsafe), headers=t.headers() | {"X-Request-ID": "a b\\x"}
+    )
+    made_up = response.headers["x-request-id"]
+    assert response.status_code == 200 and made_up != "a b\\x"
+    assert [m.request_id for m in await inbox(aredis, t.CUSTOMER)] == ["abc-123", made_up]

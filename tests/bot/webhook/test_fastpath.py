@@ -12,8 +12,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
+from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import Ingestor
-from supportbot.queueing.pipelined import PipelinedRedis
 from supportbot.settings import BotSettings
 from supportbot.webhook import testing as t
 from supportbot.webhook.app import INBOUND_PATH, METRICS_PATH, STATUS_PATH, create_app
@@ -61,7 +61,7 @@ async def _answers(app: WebhookApp) -> list[tuple[int, dict[str, Any], list[tupl
     out = []
     async with httpx.AsyncClient(transport=transport, base_url="http://webhook.test") as client:
         for path, body, headers in REQUESTS:
-            r = await client.post(path, content=body, headers=headers)
+            r = await client.post(path, content=body, headers=headers | {"X-Request-ID": "r-1"})
             out.append((r.status_code, r.json(), sorted(r.headers.items())))
     return out
 
@@ -77,6 +77,7 @@ async def test_fast_path_answers_exactly_like_the_fastapi_routes(
     assert statuses == [200, 200, 200, 401, 401, 415, 400, 422, 403]
     assert first[1][1]["status"] == "duplicate"
     assert ("www-authenticate", "Secret") in first[3][2]
+    assert all(("x-request-id", "r-1") in headers for _, _, headers in first)
 
 
 async def test_unexpected_error_is_500_in_the_error_shape_and_counted(

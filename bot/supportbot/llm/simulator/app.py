@@ -213,6 +213,7 @@ def create_app(state: SimState) -> FastAPI:
             "seq": len(state.requests) + 1,
             "at": time.time(),
             "auth": bool(request.headers.get("authorization")),
+            "x_request_id": request.headers.get("x-request-id"),
         }
         state.requests.append(record)
         del state.requests[:-MAX_RECORDS]

@@ -125,6 +125,7 @@ async def _send(request: Request, endpoint: str) -> Response:
         endpoint=endpoint,
         authkey=_authkey(request, cfg),
         body=body,
+        x_request_id=request.headers.get("x-request-id"),
     )
     state.records.append(rec)
     response = await _decide(state, emitter, rec, request.headers.get("content-type", ""))

@@ -42,6 +42,8 @@ class Recorded:
     message_ids: list[str] = field(default_factory=list)
     request_id: str | None = None
     error: str | None = None
+    x_request_id: str | None = None
+    """The caller's ``X-Request-ID`` header (the bot's correlation id), if sent."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,7 +37,7 @@ from rq.registry import StartedJobRegistry
 from rq.utils import now
 from rq.worker.base import BaseWorker, WorkerStatus
 
-from supportbot.queueing import rqrecord
+from supportbot.queueing.adapters import rqrecord
 from supportbot.queueing.rqjobs import RESULT_TTL_SECONDS
 
 log = logging.getLogger(__name__)
