@@ -117,6 +117,15 @@ class BotSettings(BaseSettings):
         default=0.3, ge=0, le=2, validation_alias=_env("LLM_TEMPERATURE")
     )
     llm_mask_pii: bool = Field(default=True, validation_alias=_env("LLM_MASK_PII"))
+    answer_cache_enabled: bool = Field(default=False, validation_alias=_env("ANSWER_CACHE_ENABLED"))
+    """Answer repeated free-text questions from the cache (`engine.answers`); off by default."""
+    answer_cache_ttl_seconds: int = Field(
+        default=3600, ge=60, le=7 * 86_400, validation_alias=_env("ANSWER_CACHE_TTL_SECONDS")
+    )
+    answer_cache_memory_entries: int = Field(
+        default=1024, ge=0, le=100_000, validation_alias=_env("ANSWER_CACHE_MEMORY_ENTRIES")
+    )
+    """Size of the in-process tier in front of Redis (0: Redis only)."""
 
     # --- conversation flow -----------------------------------------------------------------
     flow_path: Path = Field(

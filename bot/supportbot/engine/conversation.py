@@ -30,11 +30,13 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from supportbot import keyspace
-from supportbot.engine import control, metrics
+from supportbot.engine import answers, control, metrics
+from supportbot.engine.answers import Tier
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.engine.failures import deferral
 from supportbot.engine.plan import (
@@ -46,6 +48,7 @@ from supportbot.engine.plan import (
     throttle_notice,
 )
 from supportbot.flow import (
+    Flow,
     FlowStore,
     LLMRequest,
     OptOutChanged,
@@ -94,6 +97,21 @@ class ConversationEngine:
         self.sessions = SessionStore(redis, settings.tenant_id, settings.session_ttl_seconds)
         self.llm_deadline_seconds = settings.turn_timeout_seconds / 2
         """The LLM (fallbacks and Retry-After waits included) gets half the turn's time."""
+        self.answers = (
+            answers.AnswerCache(
+                redis,
+                settings.tenant_id,
+                ttl_seconds=settings.answer_cache_ttl_seconds,
+                memory_entries=settings.answer_cache_memory_entries,
+            )
+            if settings.answer_cache_enabled
+            else None
+        )
+        self.model_chain = answers.ModelChain(
+            models=tuple(settings.llm_models),
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
+        )
 
     # --- TurnHandler ----------------------------------------------------------------------
     async def handle_turn(self, turn: Turn) -> None:
@@ -188,13 +206,19 @@ class ConversationEngine:
         outcome: str = decision.outcome
         usage: LLMUsage | None = None
         llm_error: str | None = None
+        notes: dict[str, Any] = {}
         if decision.llm is not None:
             # history first, outside the fallback: a storage outage defers the turn, it is never
             # answered as an LLM failure
             past = await self._history(turn, decision.llm.history_messages)
             try:
-                answer, usage = await self._ask_llm(turn, decision.llm, past)
+                name = next((m.customer_name for m in turn.messages if m.customer_name), None)
+                if name is None and conversation is not None:
+                    name = conversation.name
+                answer, usage, tier = await self._answer(turn, flow, decision.llm, past, name)
                 messages[at:at] = render_llm_reply(flow, decision.state, answer)
+                if tier is not None:
+                    outcome, notes["answer_cache"] = "llm_cached", tier
             except Exception as exc:  # LLMUnavailable, or a bug: either way never silence
                 if not isinstance(exc, LLMUnavailable):
                     log.exception("unexpected LLM client error", extra={"turn_id": turn.turn_id})
@@ -212,7 +236,68 @@ class ConversationEngine:
             opted_out=changes[-1] if changes else None,
             llm=usage,
             llm_error=llm_error,
+            notes=notes,
         )
+
+    async def _answer(
+        self,
+        turn: Turn,
+        flow: Flow,
+        request: LLMRequest,
+        past: list[ChatMessage],
+        customer_name: str | None,
+    ) -> tuple[str, LLMUsage, Tier | None]:
+        """The answer to the turn's free text: from the answer cache when it may and has it
+        (then also the tier), else from the LLM (offered to the cache when it may keep it)."""
+        digest = None
+        if self.answers is not None and flow.llm is not None:
+            reason = answers.uncacheable_reason(
+                question=request.user_text,
+                system_prompt_template=flow.llm.system_prompt,
+                history=past,
+                customer_name=customer_name,
+            )
+            if reason is not None:
+                metrics.ANSWER_CACHE_LOOKUPS.labels("uncacheable").inc()
+            else:
+                digest = answers.lookup_key(
+                    flow_sha256=self.flows.sha256,
+                    chain=self.model_chain,
+                    system_prompt=request.system_prompt,
+                    history=past,
+                    question=request.user_text,
+                )
+                found = await self._cached(digest)
+                if found is not None:
+                    return found
+        answer, usage = await self._ask_llm(turn, request, past)
+        if digest is not None and self.answers is not None:
+            entry = answers.CachedAnswer(
+                answer=answer,
+                model=usage.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cost=usage.cost,
+            )
+            await self.answers.offer(digest, entry, customer_name)
+        return answer, usage, None
+
+    async def _cached(self, digest: str) -> tuple[str, LLMUsage, Tier] | None:
+        assert self.answers is not None
+        started = time.monotonic()
+        found = await self.answers.lookup(digest)
+        if found is None:
+            return None
+        hit, tier = found
+        usage = LLMUsage(
+            model=hit.model,
+            requested_model=hit.model,
+            prompt_tokens=0,
+            completion_tokens=0,
+            cost=0.0,
+            latency_seconds=time.monotonic() - started,
+        )
+        return hit.answer, usage, tier
 
     async def _ask_llm(
         self, turn: Turn, request: LLMRequest, past: list[ChatMessage]

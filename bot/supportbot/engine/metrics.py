@@ -39,3 +39,28 @@ AGENT_REPLIES = Counter(
     "undeliverable, deferred).",
     ["result"],
 )
+ANSWER_CACHE_LOOKUPS = Counter(
+    "supportbot_answer_cache_lookups_total",
+    "Free-text questions checked against the answer cache, by result: hit_memory, hit_redis, "
+    "miss, uncacheable (PII, slots, customer name, too long) or error (Redis did not answer; "
+    "the LLM answered).",
+    ["result"],
+)
+ANSWER_CACHE_STORES = Counter(
+    "supportbot_answer_cache_stores_total",
+    "LLM answers offered to the answer cache, by result: stored, refused (the answer carries "
+    "PII or the customer's name) or error.",
+    ["result"],
+)
+ANSWER_CACHE_SAVED_CALLS = Counter(
+    "supportbot_answer_cache_saved_llm_calls_total",
+    "LLM calls not made because the answer cache had the answer.",
+)
+ANSWER_CACHE_SAVED_COST = Counter(
+    "supportbot_answer_cache_saved_cost_usd_total",
+    "What the LLM calls the answer cache saved would have cost (the original call's cost, USD).",
+)
+ANSWER_CACHE_SAVED_TOKENS = Counter(
+    "supportbot_answer_cache_saved_tokens_total",
+    "Prompt plus completion tokens of the LLM calls the answer cache saved.",
+)
