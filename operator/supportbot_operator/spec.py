@@ -52,6 +52,11 @@ class WhatsApp(_Model):
     api_base_url: str | None = None
 
 
+class AnswerCache(_Model):
+    enabled: bool = False
+    ttl_seconds: int = 3600
+
+
 class Llm(_Model):
     api_key_secret_ref: SecretKeyRef
     models: list[str]
@@ -59,6 +64,7 @@ class Llm(_Model):
     max_tokens: int = 512
     temperature: float = 0.3
     base_url: str | None = None
+    answer_cache: AnswerCache | None = None
 
 
 class Flow(_Model):

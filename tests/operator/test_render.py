@@ -235,6 +235,24 @@ def test_worker_environment_loads_as_bot_settings(
     assert settings.flow_path == BotSettings.model_fields["flow_path"].default
 
 
+def test_answer_cache_reaches_the_worker_only_when_enabled(
+    make_body: Callable[..., Body], op_settings: OperatorSettings
+) -> None:
+    def worker(**llm: Any) -> Body:
+        body = make_body(llm={**make_body()["spec"]["llm"], **llm})
+        return _children(body, op_settings)[("Deployment", "acme-worker")]
+
+    plain = worker()
+    settings = load_settings(_resolve(_container(plain)["env"], SECRETS))
+    assert settings.answer_cache_enabled is False
+    # declared but off (the CRD default): the same pod template, so no tenant rolls
+    assert worker(answerCache={})["spec"]["template"] == plain["spec"]["template"]
+    cached = worker(answerCache={"enabled": True, "ttlSeconds": 900})
+    settings = load_settings(_resolve(_container(cached)["env"], SECRETS))
+    assert settings.answer_cache_enabled is True
+    assert settings.answer_cache_ttl_seconds == 900
+
+
 def test_secrets_only_by_reference(
     make_body: Callable[..., Body], op_settings: OperatorSettings
 ) -> None:

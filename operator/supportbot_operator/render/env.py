@@ -109,7 +109,18 @@ def worker_env(bot: SupportBot) -> list[EnvVar]:
     ]
     if spec.llm.base_url:
         env.append(_var("openrouter_base_url", spec.llm.base_url))
-    return [*env, *_template(bot)]
+    return [*env, *_template(bot), *_answer_cache(bot)]
+
+
+def _answer_cache(bot: SupportBot) -> list[EnvVar]:
+    """Only when enabled: a tenant without it keeps an unchanged pod template (no roll)."""
+    cache = bot.spec.llm.answer_cache
+    if cache is None or not cache.enabled:
+        return []
+    return [
+        _var("answer_cache_enabled", "true"),
+        _var("answer_cache_ttl_seconds", str(cache.ttl_seconds)),
+    ]
 
 
 def migrate_env(bot: SupportBot) -> list[EnvVar]:
