@@ -89,7 +89,13 @@ class HandoffNotifier:
             claim_seconds=self.config.claim_seconds,
         )
         if claimed:
-            await asyncio.gather(*(self._attempt(row) for row in claimed))
+            # every attempt finishes (and records itself) before an error ends the pass
+            results = await asyncio.gather(
+                *(self._attempt(row) for row in claimed), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         return len(claimed)
 
     async def _attempt(self, row: Claimed) -> None:
