@@ -421,3 +421,45 @@ def test_settings_require_https_and_a_secret() -> None:
     for bad in ("ftp://crm.example.com/h", "crm.example.com/h", "https://u:p@crm.example.com/h"):
         with pytest.raises(SettingsError):
             load_settings({**hook, "SUPPORTBOT_HANDOFF_WEBHOOK_URL": bad})
+
+
+async def test_two_senders_never_send_the_same_notification(pool: Pool) -> None:
+    await handed_off(pool, "agent")
+    receiver = Receiver(SECRET)
+    async with receiver.serving() as url:
+        cfg = config(url, batch=3)
+        for i in range(24):
+            assert await notify(pool, cfg, f"turn-{i}")
+        async with sending(pool, cfg), sending(pool, cfg):
+            await eventually(lambda: _status_is(pool, "delivered"), "every notification")
+    keys = [r.headers["idempotency-key"] for r in receiver.requests]
+    assert len(keys) == 24 and len(set(keys)) == 24
+    assert await _count(pool, "outcome = 'delivered'", 24)
+    assert not await _count(pool, "outcome = 'delivered'", 25)
+
+
+async def test_a_dead_senders_claim_is_taken_over_and_fenced(pool: Pool) -> None:
+    from supportbot.notify import store
+
+    await handed_off(pool, "agent")
+    receiver = Receiver(SECRET)
+    async with receiver.serving() as url:
+        cfg = config(url)
+        await notify(pool, cfg)
+        # a sender claims the row and dies before recording anything
+        [dead] = await store.claim(pool, TENANT, limit=5, claim_seconds=0.2)
+        assert await store.claim(pool, TENANT, limit=5, claim_seconds=30) == [], "still claimed"
+        async with sending(pool, cfg):
+            await eventually(lambda: _status_is(pool, "delivered"), "the takeover")
+        # the dead sender's late outcome changes nothing
+        assert not await store.record(
+            pool, TENANT, dead, "failed", http_status=500, latency_ms=1.0, error="late"
+        )
+    assert await status_of(pool) == {
+        "status": "delivered",
+        "attempts": 2,
+        "last_http_status": 200,
+        "last_error": None,
+    }
+    [got] = receiver.requests
+    assert got.headers["x-supportbot-attempt"] == "2"
