@@ -334,5 +334,5 @@ def notification_event(turn: Turn, plan: TurnPlan) -> Event | None:
 
 
 HANDED_OFF_OUTCOMES = frozenset({"silent_handed_off", "throttled"})
-"""Turn outcomes of a human-owned conversation that the customer's messages reach the agents by
-(a throttled turn's messages are stored too)."""
+"""Outcomes of a turn in a human-owned conversation that the agents hear about (a throttled
+turn's messages are stored, just not answered)."""
