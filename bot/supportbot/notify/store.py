@@ -33,7 +33,7 @@ Outcome = Literal["delivered", "retry", "failed"]
 _INSERT = """
 INSERT INTO handoff_notifications
     (tenant_id, customer_id, idempotency_key, event, turn_id, payload, created_at, next_attempt_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now())
 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
 RETURNING id
 """
