@@ -177,7 +177,7 @@ class HandoffNotifier:
         delay = retrying.equal_jitter(ceiling, self.rng)
         if retry_after is not None:
             delay = max(delay, min(retry_after, RETRY_AFTER_CAP_SECONDS))
-        deadline = row.created_at.timestamp() + self.config.give_up_seconds
+        deadline = row.budget_from.timestamp() + self.config.give_up_seconds
         if self.clock() + delay > deadline:
             return None
         return delay

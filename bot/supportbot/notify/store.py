@@ -51,7 +51,8 @@ FROM (
     FOR UPDATE SKIP LOCKED
 ) due
 WHERE n.id = due.id
-RETURNING n.id, n.event, n.idempotency_key, n.payload, n.attempts, n.created_at, n.claim_token
+RETURNING n.id, n.event, n.idempotency_key, n.payload, n.attempts, n.claim_token,
+    coalesce(n.resent_at, n.created_at) AS budget_from
 """
 
 
@@ -62,7 +63,8 @@ class Claimed:
     key: str
     payload: dict[str, Any]
     attempt: int
-    created_at: datetime
+    budget_from: datetime
+    """When the retry budget started: made, or last resent by an operator."""
     token: str
 
 
@@ -145,7 +147,7 @@ async def claim(pool: Pool, tenant_id: str, *, limit: int, claim_seconds: float)
             key=r["idempotency_key"],
             payload=r["payload"],
             attempt=r["attempts"],
-            created_at=r["created_at"],
+            budget_from=r["budget_from"],
             token=r["claim_token"],
         )
         for r in rows
@@ -213,3 +215,49 @@ async def pending_stats(pool: Pool, tenant_id: str) -> tuple[int, float]:
     oldest = row["oldest"]
     age = 0.0 if oldest is None else max(0.0, (datetime.now(UTC) - oldest).total_seconds())
     return int(row["n"]), age
+
+
+@dataclass(frozen=True)
+class Summary:
+    id: int
+    event: str
+    customer_id: str
+    turn_id: str | None
+    status: str
+    attempts: int
+    last_http_status: int | None
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime
+
+
+async def list_notifications(
+    pool: Pool, tenant_id: str, *, status: str | None = None, limit: int = 50
+) -> list[Summary]:
+    """The tenant's notifications, newest first (optionally of one status)."""
+    async with connection(pool) as conn:
+        rows = await conn.fetch(
+            "SELECT id, event, customer_id, turn_id, status, attempts, last_http_status,"
+            " last_error, created_at, next_attempt_at FROM handoff_notifications"
+            " WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2)"
+            " ORDER BY id DESC LIMIT $3",
+            tenant_id,
+            status,
+            limit,
+        )
+    return [Summary(**dict(r)) for r in rows]
+
+
+async def resend(pool: Pool, tenant_id: str, ids: list[int] | None) -> int:
+    """Make failed notifications (these `ids`, or all with None) pending again, due now, with a
+    fresh attempt count and retry budget. Returns how many."""
+    async with connection(pool) as conn:
+        status = await conn.execute(
+            "UPDATE handoff_notifications SET status = 'pending', attempts = 0,"
+            " next_attempt_at = now(), resent_at = now(), failed_at = NULL, claim_token = NULL"
+            " WHERE tenant_id = $1 AND status = 'failed'"
+            " AND ($2::bigint[] IS NULL OR id = ANY($2))",
+            tenant_id,
+            ids,
+        )
+    return int(status.rsplit(" ", 1)[-1])

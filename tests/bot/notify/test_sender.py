@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -463,3 +464,53 @@ async def test_a_dead_senders_claim_is_taken_over_and_fenced(pool: Pool) -> None
     }
     [got] = receiver.requests
     assert got.headers["x-supportbot-attempt"] == "2"
+
+
+async def test_cli_lists_and_resends_failed_notifications(
+    pool: Pool, migrated_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supportbot.notify import cli
+
+    await handed_off(pool, "agent")
+    receiver = Receiver(SECRET)
+    receiver.answer(401)
+    env = {
+        "SUPPORTBOT_TENANT_ID": TENANT,
+        "SUPPORTBOT_INTEGRATED_NUMBER": "919000000001",
+        "SUPPORTBOT_WEBHOOK_SECRET": "x" * 20,
+        "SUPPORTBOT_REDIS_URL": "redis://localhost:6379/0",
+        "SUPPORTBOT_DATABASE_URL": migrated_url,
+    }
+    settings = load_settings(env)
+    parser = cli.build_parser()
+    async with receiver.serving() as url:
+        cfg = config(url, give_up_seconds=60)
+        await notify(pool, cfg, now=datetime.now(UTC) - timedelta(seconds=600))
+        async with sending(pool, cfg):
+            await eventually(lambda: _status_is(pool, "failed"), "the 401")
+
+        assert await cli._run(settings, parser.parse_args(["list", "--status", "failed"])) == 0
+        out = capsys.readouterr().out
+        assert "handoff.requested" in out and "failed" in out and "http=401" in out
+        assert CUSTOMER not in out and "91******3210" in out
+        assert await cli._run(settings, parser.parse_args(["list", "--json"])) == 0
+        [record] = json.loads(capsys.readouterr().out)
+        assert record["status"] == "failed" and record["last_error"] == "HTTP 401"
+
+        # the secret is fixed; the notification (made 10 min ago, past its 60 s budget) is resent
+        assert await cli._run(settings, parser.parse_args(["resend", "--failed"])) == 0
+        assert "1 notification(s) pending again" in capsys.readouterr().out
+        async with sending(pool, cfg):
+            await eventually(lambda: _status_is(pool, "delivered"), "the resend")
+    assert [r.status for r in receiver.requests] == [401, 200]
+    assert len({r.headers["idempotency-key"] for r in receiver.requests}) == 1
+    assert await attempts_of(pool) == [(1, "failed", 401), (1, "delivered", 200)]
+
+
+def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from supportbot.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["notifications", "resend"])
+    assert exit_info.value.code == 2
+    assert "give IDs or --failed" in capsys.readouterr().err

@@ -21,6 +21,7 @@ CREATE TABLE handoff_notifications (
     created_at        timestamptz NOT NULL DEFAULT now(),
     delivered_at      timestamptz,
     failed_at         timestamptz,
+    resent_at         timestamptz,  -- `supportbot notifications resend`: the retry budget restarts
     UNIQUE (tenant_id, idempotency_key)
 );
 
