@@ -171,6 +171,23 @@ class AgentApi(_Model):
         return self
 
 
+class HandoffWebhook(_Model):
+    """The business's endpoint for handoff notifications (the worker POSTs them, signed)."""
+
+    url: str
+    secret_ref: SecretKeyRef
+    """HMAC-SHA256 key of the `X-Supportbot-Signature` header (at least 16 bytes)."""
+    include_phone: bool = False
+    """Send the customer's full phone number (default: masked)."""
+    allow_insecure_http: bool = False
+    """Allow an http:// URL (its host is allow-listed for the bot); otherwise https only."""
+    last_messages: int = 10
+
+
+class Handoff(_Model):
+    webhook: HandoffWebhook | None = None
+
+
 class LocalObjectRef(_Model):
     name: str
 
@@ -185,6 +202,7 @@ class SupportBotSpec(_Model):
     ingress: Ingress = Field(default_factory=Ingress)
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     agent_api: AgentApi | None = None
+    handoff: Handoff | None = None
     image: str | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     image_pull_secrets: list[LocalObjectRef] = Field(default_factory=list)
@@ -208,7 +226,13 @@ class SupportBotSpec(_Model):
         }
         if self.jwt_secret_ref is not None:
             refs["agentApi.jwtSecretRef"] = self.jwt_secret_ref
+        if self.handoff_webhook is not None:
+            refs["handoff.webhook.secretRef"] = self.handoff_webhook.secret_ref
         return refs
+
+    @property
+    def handoff_webhook(self) -> HandoffWebhook | None:
+        return None if self.handoff is None else self.handoff.webhook
 
 
 @dataclass(frozen=True)

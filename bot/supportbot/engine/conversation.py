@@ -9,7 +9,10 @@ For each turn:
    from PostgreSQL; PII masked by the client per settings) and fall back to the flow's failure
    message plus a 'talk to a human' button when every model failed (never silence), add the
    throttle notice once; store the plan under the turn id;
-3. save the session, persist handoff / opt-out changes in PostgreSQL;
+3. save the session, persist handoff / opt-out changes in PostgreSQL; when the tenant has a
+   handoff webhook, write the turn's notification (`handoff.requested`, or
+   `handoff.customer_message` for a human-owned conversation) to the outbox (`supportbot.notify`,
+   once per (turn id, event); the worker's sender POSTs it);
 4. deliver the replies (`delivery.deliver_replies`: history rows, MSG91, 24 h window, exactly
    once per (turn id, seq), fenced by the runner's conversation lease: a run that lost the
    lease raises `SendFenced` and sends nothing);
@@ -60,6 +63,8 @@ from supportbot.flow import (
 from supportbot.llm import ChatMessage, LLMUnavailable, OpenRouterClient, pseudonymous_user
 from supportbot.messages import Turn
 from supportbot.msg91.deliverer import Deliverer, SendFence, SendFenced
+from supportbot.notify import Event, NotifyConfig, enqueue as enqueue_notification
+from supportbot.notify.metrics import NOTIFICATIONS
 from supportbot.observability import mask_phone, scrub
 from supportbot.settings import BotSettings
 from supportbot.storage import history, queries
@@ -95,6 +100,8 @@ class ConversationEngine:
         self.llm = llm
         self.clock = clock
         self.sessions = SessionStore(redis, settings.tenant_id, settings.session_ttl_seconds)
+        self.notify = NotifyConfig.from_settings(settings)
+        """The tenant's handoff webhook (None: no notifications)."""
         self.llm_deadline_seconds = settings.turn_timeout_seconds / 2
         """The LLM (fallbacks and Retry-After waits included) gets half the turn's time."""
         self.answers = (
@@ -170,6 +177,7 @@ class ConversationEngine:
             plan = await self._store_plan(turn.turn_id, await self._think(turn))
         await self._save_session(turn.customer_id, plan.state)
         await self._apply_effects(turn.customer_id, plan)
+        await self._notify(turn, plan)
         conversation = await queries.get_conversation(self.pool, self.tenant_id, turn.customer_id)
         if conversation is not None and plan.messages:
             await deliver_replies(
@@ -348,6 +356,25 @@ class ConversationEngine:
                 self.pool, self.tenant_id, customer_id, reason=plan.handoff.reason, source="bot"
             )
 
+    async def _notify(self, turn: Turn, plan: TurnPlan) -> None:
+        """Write the turn's handoff notification to the outbox (idempotent per (turn, event)),
+        after the handoff was saved and before any reply is sent."""
+        event = notification_event(turn, plan)
+        if self.notify is None or event is None:
+            return
+        written = await enqueue_notification(
+            self.pool,
+            self.notify,
+            tenant_id=self.tenant_id,
+            customer_id=turn.customer_id,
+            turn_id=turn.turn_id,
+            event=event,
+            reason=None if plan.handoff is None else plan.handoff.reason,
+            out_of_hours=plan.handoff is not None and plan.handoff.out_of_hours,
+        )
+        if written:
+            NOTIFICATIONS.labels(event, "enqueued").inc()
+
     # --- records --------------------------------------------------------------------------
     def _turn_record(self, turn: Turn, plan: TurnPlan, started: float) -> TurnRecord:
         llm = plan.llm
@@ -379,3 +406,18 @@ class ConversationEngine:
             await history.record_turn(self.pool, record)
         except Exception:
             log.warning("could not record a failed turn", extra={"turn_id": turn.turn_id})
+
+
+def notification_event(turn: Turn, plan: TurnPlan) -> Event | None:
+    """What the business hears about this turn: the bot handed off, or the customer wrote while
+    a human owns the conversation (one event per turn, however many messages it coalesced)."""
+    if plan.handoff is not None:
+        return "handoff.requested"
+    if turn.messages and plan.state.handed_off and plan.outcome in HANDED_OFF_OUTCOMES:
+        return "handoff.customer_message"
+    return None
+
+
+HANDED_OFF_OUTCOMES = frozenset({"silent_handed_off", "throttled"})
+"""Outcomes of a turn in a human-owned conversation that the agents hear about (a throttled
+turn's messages are stored, just not answered)."""

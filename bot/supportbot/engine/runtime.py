@@ -9,7 +9,9 @@ with the PostgreSQL attempt recorder, OpenRouter client, hot-reloading flow stor
 background tasks the worker runs beside turns, and yields the `ConversationEngine`:
 
 - the raw-body archiver (`storage.archive.RawArchiver`: Redis stream -> ``raw_webhooks``);
-- the delivery-report consumer (`msg91.dlr_consumer`: Redis stream -> message states).
+- the delivery-report consumer (`msg91.dlr_consumer`: Redis stream -> message states);
+- the handoff notifier (`notify.HandoffNotifier`: outbox -> the business's webhook), when the
+  tenant configured one.
 
 Each background task is supervised: an unexpected error is logged and the task restarted after a
 pause, so one bad batch (or a database blip) never stops archiving or delivery reports for good.
@@ -25,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 import redis.asyncio as aioredis
 
 from supportbot.engine.conversation import ConversationEngine
@@ -34,6 +37,7 @@ from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
 from supportbot.msg91.deliverer import Deliverer
 from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
+from supportbot.notify import HandoffNotifier, NotifyConfig
 from supportbot.outbound import PgDeliveryStateStore, open_delivery
 from supportbot.settings import BotSettings
 from supportbot.storage.archive import RawArchiver
@@ -108,7 +112,8 @@ async def supervise(
 async def background_tasks(
     settings: BotSettings, redis: aioredis.Redis, pool: Pool
 ) -> AsyncIterator[list[asyncio.Task[None]]]:
-    """Run the raw-body archiver and the delivery-report consumer while the context is open."""
+    """Run the raw-body archiver, the delivery-report consumer and (with a handoff webhook) the
+    handoff notifier while the context is open."""
     stop = asyncio.Event()
     archiver = RawArchiver(redis, pool, settings.tenant_id)
     consumer = DeliveryReportConsumer(redis, settings.tenant_id, PgDeliveryStateStore(pool))
@@ -116,6 +121,16 @@ async def background_tasks(
         asyncio.create_task(supervise("raw-archiver", archiver.run, stop), name="raw-archiver"),
         asyncio.create_task(supervise("dlr-consumer", consumer.run, stop), name="dlr-consumer"),
     ]
+    notify = NotifyConfig.from_settings(settings)
+    client: httpx.AsyncClient | None = None
+    if notify is not None:
+        client = httpx.AsyncClient(timeout=notify.timeout_seconds, follow_redirects=False)
+        notifier = HandoffNotifier(pool, settings.tenant_id, notify, client)
+        tasks.append(
+            asyncio.create_task(
+                supervise("handoff-notifier", notifier.run, stop), name="handoff-notifier"
+            )
+        )
     try:
         yield tasks
     finally:
@@ -124,6 +139,8 @@ async def background_tasks(
         for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if client is not None:
+            await client.aclose()
 
 
 @asynccontextmanager

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from supportbot.flow.schema import Flow, Step
 from supportbot.flow.yamlsrc import Path
 
-BUILTIN_VARIABLES = frozenset({"customer_name"})
+BUILTIN_VARIABLES = frozenset({"customer_name", "opens_at"})
+"""`customer_name`: the WhatsApp profile name; `opens_at`: the next opening time (rendered in
+`business_hours.message`, empty elsewhere)."""
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|[^}]*)?\}\}")
 _STEP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

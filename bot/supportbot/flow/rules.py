@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from supportbot.flow import render
-from supportbot.flow.hours import is_open
-from supportbot.flow.schema import Flow, Intent, Step
+from supportbot.flow.hours import is_open, opens_at_text
+from supportbot.flow.schema import BusinessHours, Flow, Intent, Step
 from supportbot.flow.state import (
     HUMAN_OFFER_ID,
     Decision,
@@ -80,6 +80,11 @@ class _Turn:
     def send(self, text: str) -> None:
         self.out.append(render.text_message(render.interpolate(text, self.st.slots)))
 
+    def send_closed(self, hours: BusinessHours) -> None:
+        """The out-of-hours message; `{{opens_at}}` in it is the next opening time."""
+        slots = {**self.st.slots, "opens_at": opens_at_text(hours, self.now)}
+        self.out.append(render.text_message(render.interpolate(hours.message, slots)))
+
     def closed(self) -> bool:
         hours = self.flow.business_hours
         return hours is not None and not is_open(hours, self.now)
@@ -88,7 +93,7 @@ class _Turn:
         hours = self.flow.business_hours
         self.llm_texts.clear()
         if hours is not None and self.closed():
-            self.send(hours.message)
+            self.send_closed(hours)
             if hours.closed_handoff == "refuse":
                 self.outcome = "out_of_hours"
                 return
@@ -218,7 +223,7 @@ class _Turn:
         if hours is not None and hours.applies_to == "all" and self.closed():
             stamp, last = self.now.timestamp(), st.out_of_hours_notified_at
             if last is None or stamp - last >= hours.repeat_after_minutes * 60:
-                self.send(hours.message)
+                self.send_closed(hours)
                 st.out_of_hours_notified_at = stamp
             self.outcome = "out_of_hours"
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from supportbot.settings import BotSettings, env_var_names
 from supportbot_operator import names
@@ -67,6 +68,23 @@ def _template(bot: SupportBot) -> list[EnvVar]:
     return env
 
 
+def handoff_env(bot: SupportBot) -> list[EnvVar]:
+    """The handoff webhook (worker only: the worker's sender POSTs the notifications)."""
+    hook = bot.spec.handoff_webhook
+    if hook is None:
+        return []
+    env = [
+        _var("handoff_webhook_url", hook.url),
+        _secret("handoff_webhook_secret", hook.secret_ref),
+        _var("handoff_webhook_include_phone", "true" if hook.include_phone else "false"),
+        _var("handoff_webhook_last_messages", str(hook.last_messages)),
+    ]
+    host = urlsplit(hook.url).hostname
+    if hook.allow_insecure_http and hook.url.startswith("http://") and host:
+        env.append(_var("handoff_webhook_allow_http_hosts", host))
+    return env
+
+
 def agent_api_env(bot: SupportBot) -> list[EnvVar]:
     """What the webhook needs to serve the agent API: the token secret, and the MSG91 delivery
     settings, because agent replies are sent from the webhook process (same rate limit and
@@ -109,7 +127,7 @@ def worker_env(bot: SupportBot) -> list[EnvVar]:
     ]
     if spec.llm.base_url:
         env.append(_var("openrouter_base_url", spec.llm.base_url))
-    return [*env, *_template(bot), *_answer_cache(bot)]
+    return [*env, *_template(bot), *_answer_cache(bot), *handoff_env(bot)]
 
 
 def _answer_cache(bot: SupportBot) -> list[EnvVar]:
