@@ -28,8 +28,9 @@ from supportbot_dev.phone.server import start_page
 from supportbot_dev.stack import Stack
 
 SCRIPTS: dict[str, list[str]] = {
-    # per example tenant; "@tap" taps the first button/row of the latest menu
-    "acme": ["hi", "@tap", "ACME-12345", "Do you also ship to Germany?"],
+    # per example tenant; "@tap" taps the first button/row of the latest menu, "@wait" waits for
+    # a message the bot sends on its own (acme: the CSAT question after the order lookup ends)
+    "acme": ["hi", "@tap", "ACME-12345", "@wait", "@tap", "Do you also ship to Germany?"],
     "globex": ["hi", "@tap", "Why is my bill higher this month?"],
 }
 DEFAULT_SCRIPT = ["hi", "@tap", "Can you help me with my account?"]
@@ -57,6 +58,8 @@ def play_script(stack: Stack) -> dict[str, list[str]]:
         for step in SCRIPTS.get(name, DEFAULT_SCRIPT):
             if step == "@tap":
                 customer.tap(0)
+            elif step == "@wait":
+                customer.wait_replies(timeout=45)
             else:
                 customer.say(step)
         transcripts[name] = customer.transcript

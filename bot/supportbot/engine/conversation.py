@@ -38,8 +38,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from supportbot import keyspace
-from supportbot.engine import answers, control, metrics
+from supportbot.engine import answers, control, csat, metrics
 from supportbot.engine.answers import Tier
+from supportbot.engine.csat import NOTE_RATINGS, NOTE_RESOLVED, csat_notes
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.engine.failures import deferral
 from supportbot.engine.plan import (
@@ -236,6 +237,7 @@ class ConversationEngine:
         if notice and not (final.opted_out or final.handed_off):
             messages.append(throttle_notice())
         changes = [e.opted_out for e in decision.effects if isinstance(e, OptOutChanged)]
+        notes.update(csat_notes(decision.effects))
         return TurnPlan(
             messages=tuple(messages),
             state=final,
@@ -351,6 +353,14 @@ class ConversationEngine:
     async def _apply_effects(self, customer_id: str, plan: TurnPlan) -> None:
         if plan.opted_out is not None:
             await control.change_opt_out(self.pool, self.tenant_id, customer_id, plan.opted_out)
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        for survey_id, rating in plan.notes.get(NOTE_RATINGS, ()):
+            await csat.record_rating(
+                self.pool, self.tenant_id, customer_id, int(survey_id), int(rating), now=now
+            )
+        if plan.notes.get(NOTE_RESOLVED):
+            config = self.flows.current().csat
+            await csat.plan_after_flow_end(self.pool, self.tenant_id, customer_id, config, now=now)
         if plan.handoff is not None:
             await control.request_handoff(
                 self.pool, self.tenant_id, customer_id, reason=plan.handoff.reason, source="bot"

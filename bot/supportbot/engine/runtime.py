@@ -10,6 +10,7 @@ background tasks the worker runs beside turns, and yields the `ConversationEngin
 
 - the raw-body archiver (`storage.archive.RawArchiver`: Redis stream -> ``raw_webhooks``);
 - the delivery-report consumer (`msg91.dlr_consumer`: Redis stream -> message states);
+- the CSAT sender (`engine.csat`: idle surveys, due rating questions);
 - the handoff notifier (`notify.HandoffNotifier`: outbox -> the business's webhook), when the
   tenant configured one.
 
@@ -31,6 +32,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from supportbot.engine.conversation import ConversationEngine
+from supportbot.engine.csat import CsatSender
 from supportbot.flow import FlowStore
 from supportbot.llm import LLMConfig, OpenRouterClient
 from supportbot.msg91.backoff import RetryPolicy
@@ -58,6 +60,9 @@ class EngineResources:
     deliverer: Deliverer
     llm: OpenRouterClient | None
     flows: FlowStore
+
+    def csat_sender(self) -> CsatSender:
+        return CsatSender(self.pool, self.deliverer, self.flows, self.settings.tenant_id)
 
     def engine(self) -> ConversationEngine:
         return ConversationEngine(
@@ -110,10 +115,14 @@ async def supervise(
 
 @asynccontextmanager
 async def background_tasks(
-    settings: BotSettings, redis: aioredis.Redis, pool: Pool
+    settings: BotSettings,
+    redis: aioredis.Redis,
+    pool: Pool,
+    *,
+    csat: CsatSender | None = None,
 ) -> AsyncIterator[list[asyncio.Task[None]]]:
-    """Run the raw-body archiver, the delivery-report consumer and (with a handoff webhook) the
-    handoff notifier while the context is open."""
+    """Run the raw-body archiver, the delivery-report consumer, (given) the CSAT sender and
+    (with a handoff webhook) the handoff notifier while the context is open."""
     stop = asyncio.Event()
     archiver = RawArchiver(redis, pool, settings.tenant_id)
     consumer = DeliveryReportConsumer(redis, settings.tenant_id, PgDeliveryStateStore(pool))
@@ -121,6 +130,8 @@ async def background_tasks(
         asyncio.create_task(supervise("raw-archiver", archiver.run, stop), name="raw-archiver"),
         asyncio.create_task(supervise("dlr-consumer", consumer.run, stop), name="dlr-consumer"),
     ]
+    if csat is not None:
+        tasks.append(asyncio.create_task(supervise("csat", csat.run, stop), name="csat"))
     notify = NotifyConfig.from_settings(settings)
     client: httpx.AsyncClient | None = None
     if notify is not None:
@@ -150,7 +161,10 @@ async def engine_handler(
     """The worker's handler factory: the real conversation engine plus its background tasks.
     (`retry_policy` tunes MSG91 send retries; the worker uses the default.)"""
     resources = open_resources(settings, redis, retry_policy=retry_policy)
-    async with resources as res, background_tasks(settings, redis, res.pool):
+    async with (
+        resources as res,
+        background_tasks(settings, redis, res.pool, csat=res.csat_sender()),
+    ):
         log.info(
             "conversation engine started",
             extra={"tenant": settings.tenant_id, "flow": res.flows.current().name},

@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 
 from supportbot.flow.checks import VARIABLE
-from supportbot.flow.schema import TEXT_MAX, Flow, Step
-from supportbot.flow.state import HUMAN_OFFER_ID, SessionState
+from supportbot.flow.schema import TEXT_MAX, Csat, Flow, Step
+from supportbot.flow.state import HUMAN_OFFER_ID, SessionState, csat_reply_id
 from supportbot.messages import ListRow, ListSection, OutboundKind, OutboundMessage, ReplyButton
 
 
@@ -89,3 +89,30 @@ def render_llm_failure(flow: Flow, state: SessionState) -> list[OutboundMessage]
         return [text_message(text)]
     button = ReplyButton(id=HUMAN_OFFER_ID, title=flow.fallback.human_button)
     return [OutboundMessage(kind=OutboundKind.BUTTONS, text=text[:1024], buttons=(button,))]
+
+
+CSAT_FIVE = (
+    (5, "★★★★★ Excellent"),
+    (4, "★★★★ Good"),
+    (3, "★★★ Okay"),
+    (2, "★★ Poor"),
+    (1, "★ Very poor"),
+)
+CSAT_THREE = ((3, "Good"), (2, "OK"), (1, "Poor"))
+
+
+def csat_question(csat: Csat, survey_id: int) -> OutboundMessage:
+    """The rating question of survey `survey_id`: a list of five ratings or three buttons, each
+    option's reply id naming the survey and the rating (`state.csat_reply_id`)."""
+    if csat.scale == 3:
+        buttons = tuple(
+            ReplyButton(id=csat_reply_id(survey_id, n), title=title) for n, title in CSAT_THREE
+        )
+        return OutboundMessage(kind=OutboundKind.BUTTONS, text=csat.question, buttons=buttons)
+    rows = tuple(ListRow(id=csat_reply_id(survey_id, n), title=title) for n, title in CSAT_FIVE)
+    return OutboundMessage(
+        kind=OutboundKind.LIST,
+        text=csat.question,
+        list_button=csat.button,
+        sections=(ListSection(title="", rows=rows),),
+    )

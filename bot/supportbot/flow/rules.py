@@ -5,6 +5,8 @@ unit-testable. Each customer message of the turn is handled in order, by the fir
 applies:
 
 1. opt-out keyword (whole message, e.g. STOP) -> confirm, then silence until an opt-in keyword;
+   (a tapped CSAT rating, ``sb:csat:{survey}:{rating}`` -> `CsatAnswered` and the thanks;
+   silent while a human owns the conversation);
 2. conversation handed to a human -> silence (the engine still stores the messages);
 3. business hours with ``applies_to: all`` and closed -> out-of-hours message (not repeated
    within ``repeat_after_minutes``);
@@ -29,6 +31,7 @@ from supportbot.flow.hours import is_open, opens_at_text
 from supportbot.flow.schema import BusinessHours, Flow, Intent, Step
 from supportbot.flow.state import (
     HUMAN_OFFER_ID,
+    CsatAnswered,
     Decision,
     Effect,
     HandoffReason,
@@ -36,7 +39,9 @@ from supportbot.flow.state import (
     LLMRequest,
     OptOutChanged,
     Outcome,
+    Resolved,
     SessionState,
+    parse_csat_reply,
 )
 from supportbot.messages import InboundMessage, MessageKind, OutboundMessage
 
@@ -118,6 +123,8 @@ class _Turn:
                 self.handoff("step", message="" if step.text else None)
             elif step.action == "end":
                 self.st.step = None
+                if not any(isinstance(e, Resolved) for e in self.effects):
+                    self.effects.append(Resolved())
             elif step.next and not (step.buttons or step.list):
                 name = step.next
                 continue
@@ -147,6 +154,14 @@ class _Turn:
                     if row.id == reply_id:
                         return row.goto, row.action
         return None
+
+    def rate(self, survey_id: int, rating: int) -> None:
+        """A tapped CSAT rating: recorded (the engine checks it belongs to an asked survey);
+        thanked unless an agent owns the conversation. Never touches the flow's position."""
+        self.effects.append(CsatAnswered(survey_id=survey_id, rating=rating))
+        self.outcome = "csat"
+        if self.flow.csat is not None and not self.st.handed_off:
+            self.send(self.flow.csat.thanks)
 
     def answer(self, text: str) -> None:
         assert self.st.step is not None
@@ -215,6 +230,9 @@ class _Turn:
                 self.effects.append(OptOutChanged(opted_out=False))
                 self.send(flow.opt_out.opt_in_confirmation)
                 self.outcome = "opt_in"
+            return
+        if reply_id and (rated := parse_csat_reply(reply_id)) is not None:
+            self.rate(*rated)
             return
         if st.handed_off:
             self.outcome = "silent_handed_off"

@@ -242,6 +242,29 @@ class OptOut(_Model):
     opt_in_confirmation: Text = "Welcome back! You will receive messages again."
 
 
+class Csat(_Model):
+    """Ask a satisfaction rating once a conversation is resolved (`engine.csat`)."""
+
+    question: Text = "How would you rate the help you got today?"
+    scale: Literal[3, 5] = 5
+    """5: a list of five ratings (5 = best); 3: three reply buttons (Good / OK / Poor)."""
+    button: Annotated[str, _limit(LIST_BUTTON_MAX, "list button label")] = "Rate us"
+    """Label of the button that opens the rating list (scale 5)."""
+    thanks: Text = "Thank you for your feedback!"
+    after: Annotated[list[Literal["flow_end", "agent_resolved", "idle"]], Field(min_length=1)] = [
+        "flow_end",
+        "agent_resolved",
+        "idle",
+    ]
+    """What counts as resolved: the flow reaching an ``action: end`` step, an agent handing
+    back with ``resolved: true``, or the conversation idle for `idle_minutes`."""
+    delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    """Wait this long after a flow end or a handback; a new customer message cancels the ask."""
+    idle_minutes: Annotated[int, Field(ge=1, le=1380)] = 30
+    cooldown_hours: Annotated[int, Field(ge=0, le=720)] = 24
+    """At most one rating request per customer within this time."""
+
+
 class BusinessHours(_Model):
     timezone: Annotated[str, AfterValidator(_timezone)]
     schedule: dict[
@@ -273,3 +296,5 @@ class Flow(_Model):
     handoff: Handoff = Handoff()
     opt_out: OptOut = OptOut()
     business_hours: BusinessHours | None = None
+    csat: Csat | None = None
+    """Satisfaction ratings after a resolution; off when absent."""

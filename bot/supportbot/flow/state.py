@@ -18,6 +18,22 @@ from supportbot.messages import OutboundMessage
 
 HUMAN_OFFER_ID = "sb:handoff"
 """Reply-button id of the 'talk to a human' button the bot adds to fallback messages."""
+CSAT_REPLY_PREFIX = "sb:csat:"
+"""Reply ids of a CSAT question's options: ``sb:csat:{survey id}:{rating}``."""
+
+
+def csat_reply_id(survey_id: int, rating: int) -> str:
+    return f"{CSAT_REPLY_PREFIX}{survey_id}:{rating}"
+
+
+def parse_csat_reply(reply_id: str) -> tuple[int, int] | None:
+    """(survey id, rating) of a CSAT option's reply id; None when it is not a well-formed one."""
+    if not reply_id.startswith(CSAT_REPLY_PREFIX):
+        return None
+    survey, _, rating = reply_id[len(CSAT_REPLY_PREFIX) :].partition(":")
+    if not (survey.isdigit() and rating.isdigit() and len(survey) <= 18 and len(rating) == 1):
+        return None
+    return int(survey), int(rating)
 
 
 @dataclass
@@ -94,7 +110,20 @@ class OptOutChanged:
     opted_out: bool
 
 
-Effect = LLMRequest | HandoffRequested | OptOutChanged
+@dataclass(frozen=True)
+class Resolved:
+    """The flow reached an ``action: end`` step: the engine may plan a CSAT survey."""
+
+
+@dataclass(frozen=True)
+class CsatAnswered:
+    """The customer tapped a rating of CSAT survey `survey_id`."""
+
+    survey_id: int
+    rating: int
+
+
+Effect = LLMRequest | HandoffRequested | OptOutChanged | Resolved | CsatAnswered
 
 Outcome = Literal[
     "greeting",
@@ -110,6 +139,7 @@ Outcome = Literal[
     "out_of_hours",
     "unmatched",
     "unsupported",
+    "csat",
 ]
 
 
