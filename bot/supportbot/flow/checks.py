@@ -3,15 +3,22 @@
 Each check yields ``(path, message)``; :mod:`supportbot.flow.validation` turns the path into a
 line number. Checked: step names, every `goto`/`next`/`start`/`on_fail` target exists, ids are
 unique where WhatsApp or routing needs it, `{{variable}}` references name a slot that some step
-asks for (or a built-in), chains of `next` steps do not loop, `on_text: llm` has an `llm` section.
+asks for (or a built-in), chains of `next` steps do not loop, `on_text: llm` has an `llm` section,
+and HTTP steps: branch targets exist, variables name known slots (or slots an `extract` fills),
+`{{secret:NAME}}` only in header values, plain http:// only to an allow-listed host, literal
+IP hosts not blocked (`httppolicy`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from urllib.parse import urlsplit
 
-from supportbot.flow.schema import Flow, Step
+from pydantic import JsonValue
+
+from supportbot.flow import httppolicy
+from supportbot.flow.schema import SECRET_REF, Flow, Step
 from supportbot.flow.yamlsrc import Path
 
 BUILTIN_VARIABLES = frozenset({"customer_name"})
@@ -29,6 +36,11 @@ def _targets(flow: Flow) -> Iterator[tuple[Path, str]]:
             yield (*base, "next"), step.next
         if step.ask and step.ask.on_fail:
             yield (*base, "ask", "on_fail"), step.ask.on_fail
+        if step.http:
+            for branch in ("on_success", "on_not_found", "on_error", "on_timeout"):
+                target = getattr(step.http, branch)
+                if target:
+                    yield (*base, "http", branch), target
         for i, button in enumerate(step.buttons or []):
             if button.goto:
                 yield (*base, "buttons", i, "goto"), button.goto
@@ -73,6 +85,12 @@ def _texts(flow: Flow) -> Iterator[tuple[Path, str]]:
             yield ("steps", name, "text"), step.text
         if step.ask and step.ask.invalid:
             yield ("steps", name, "ask", "invalid"), step.ask.invalid
+        if step.http:
+            yield ("steps", name, "http", "url"), step.http.url
+            for header, value in step.http.headers.items():
+                yield ("steps", name, "http", "headers", header), value
+            if step.http.body is not None:
+                yield from _body_texts(("steps", name, "http", "body"), step.http.body)
     for i, intent in enumerate(flow.intents):
         if intent.reply:
             yield ("intents", i, "reply"), intent.reply
@@ -80,6 +98,32 @@ def _texts(flow: Flow) -> Iterator[tuple[Path, str]]:
         yield ("llm", "system_prompt"), flow.llm.system_prompt
     yield ("handoff", "message"), flow.handoff.message
     yield ("fallback", "message"), flow.fallback.message
+
+
+def _body_texts(path: Path, value: JsonValue) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _body_texts((*path, key), item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _body_texts((*path, i), item)
+
+
+def _http_problems(name: str, step: Step, allow_hosts: Collection[str] | None) -> Iterator[Problem]:
+    assert step.http is not None
+    base: Path = ("steps", name, "http")
+    if step.http.body is not None:
+        for path, text in _body_texts((*base, "body"), step.http.body):
+            if SECRET_REF.search(text):
+                yield path, "secrets ({{secret:...}}) may only appear in header values"
+    if allow_hosts is None:
+        return  # the allow-list is not known here (checked again before every call)
+    parts = urlsplit(VARIABLE.sub("x", step.http.url))
+    problem = httppolicy.url_problem(parts.scheme, parts.hostname or "", parts.port, allow_hosts)
+    if problem:
+        yield (*base, "url"), problem
 
 
 def _next_cycles(flow: Flow) -> Iterator[Problem]:
@@ -97,8 +141,20 @@ def _next_cycles(flow: Flow) -> Iterator[Problem]:
             step = flow.steps[step.next]
 
 
-def check_flow(flow: Flow) -> list[Problem]:
-    """All whole-file problems of a flow whose fields are individually valid."""
+def known_slots(flow: Flow) -> set[str]:
+    """Slots a `{{variable}}` may name: asked by a step, filled by an HTTP step's `extract`,
+    or built in."""
+    slots = {s.ask.slot for s in flow.steps.values() if s.ask} | set(BUILTIN_VARIABLES)
+    for step in flow.steps.values():
+        if step.http:
+            slots |= set(step.http.extract)
+    return slots
+
+
+def check_flow(flow: Flow, http_allow_hosts: Collection[str] | None = None) -> list[Problem]:
+    """All whole-file problems of a flow whose fields are individually valid. With
+    `http_allow_hosts` (the bot's `SUPPORTBOT_FLOW_HTTP_ALLOW_HOSTS`) the URLs of HTTP steps are
+    checked against it too; None skips that part (the caller does not know the list)."""
     problems: list[Problem] = []
     for name in flow.steps:
         if not _STEP_NAME.match(name):
@@ -111,12 +167,14 @@ def check_flow(flow: Flow) -> list[Problem]:
         problems.extend(_option_problems(name, step))
         if step.on_text == "llm" and flow.llm is None:
             problems.append((("steps", name, "on_text"), "on_text: llm needs an 'llm' section"))
+        if step.http:
+            problems.extend(_http_problems(name, step, http_allow_hosts))
     ids: set[str] = set()
     for i, intent in enumerate(flow.intents):
         if intent.id in ids:
             problems.append((("intents", i, "id"), f"duplicate intent id {intent.id!r}"))
         ids.add(intent.id)
-    slots = {s.ask.slot for s in flow.steps.values() if s.ask} | BUILTIN_VARIABLES
+    slots = known_slots(flow)
     for path, text in _texts(flow):
         for var in VARIABLE.findall(text):
             if var not in slots:
