@@ -8,6 +8,7 @@ import textwrap
 from datetime import datetime
 
 import pytest
+from pydantic import JsonValue
 
 from supportbot.flow import (
     HTTPResult,
@@ -163,7 +164,7 @@ def test_slots_are_url_encoded_in_the_url(msg: Msg, open_now: datetime) -> None:
 def test_success_extracts_slots_and_enters_on_success(msg: Msg, open_now: datetime) -> None:
     flow, decision = _to_lookup(msg, open_now)
     assert decision.http is not None
-    data = {"status": "shipped", "shipment": {"eta": "Friday"}, "email": "a@b.example"}
+    data: JsonValue = {"status": "shipped", "shipment": {"eta": "Friday"}, "email": "a@b.example"}
     after = continue_after_http(
         flow, decision.state, decision.http, HTTPResult("success", 200, data), (), open_now
     )
