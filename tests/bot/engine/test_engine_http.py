@@ -101,6 +101,7 @@ async def test_track_my_order_answers_from_the_backend(
     await http_engine.handle_turn(turn)
     assert (await texts(msg91))[-1] == "Order ACME-12345 is shipped; expected Friday 12 June."
     raw = await aredis.get(keyspace.turn_plan_key(TENANT, turn.turn_id))
+    assert raw is not None
     plan = TurnPlan.from_json(raw)
     assert plan.notes["http"] == [{"step": "lookup", "outcome": "success", "status": 200}]
     assert plan.state.slots["order_status"] == "shipped"
