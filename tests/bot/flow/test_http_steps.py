@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import textwrap
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from pydantic import JsonValue
@@ -18,6 +19,7 @@ from supportbot.flow import (
     load_flow_text,
     validate_flow_text,
 )
+from supportbot.flow.cli import main as flow_cli
 from supportbot.flow.httppolicy import blocked_address, url_problem
 
 from .conftest import Msg
@@ -231,3 +233,29 @@ def test_abandoned_chain_answers_with_the_fallback(msg: Msg, open_now: datetime)
     after = abandon_http(flow, decision.state, (), open_now)
     assert [m.text for m in after.messages] == ["Sorry, something went wrong."]
     assert after.http is None and after.state.step is None
+
+
+def test_cli_validate_covers_http_steps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SUPPORTBOT_FLOW_HTTP_ALLOW_HOSTS", raising=False)
+    good = tmp_path / "good.yaml"
+    good.write_text(FLOW)
+    assert flow_cli(["validate", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_with('http: {url: "https://{{order_id}}.evil/x"}\n'))
+    assert flow_cli(["validate", str(bad)]) == 1
+    line = FLOW.split("\n").index("    http:") + 1
+    assert f"bad.yaml:line {line}: steps.lookup.http.url: the host" in capsys.readouterr().err
+    internal = tmp_path / "internal.yaml"
+    internal.write_text(_with('http: {url: "http://orders.svc:8080/x"}\n'))
+    assert flow_cli(["validate", str(internal)]) == 0  # no allow-list known: not checked
+    assert flow_cli(["validate", "--http-allow-host", "other", str(internal)]) == 1
+    assert "plain http:// to orders.svc is refused" in capsys.readouterr().err
+    assert flow_cli(["validate", "--http-allow-host", "orders.svc", str(internal)]) == 0
+    monkeypatch.setenv("SUPPORTBOT_FLOW_HTTP_ALLOW_HOSTS", "a.example, b.example")
+    assert flow_cli(["validate", str(internal)]) == 1
+    assert flow_cli(["show", str(good)]) == 0
+    assert "lookup: http GET https://orders.example/api/orders/{{order_id}}" in (
+        capsys.readouterr().out
+    )
