@@ -203,7 +203,9 @@ def worker_deployment(bot: SupportBot, inputs: Inputs, settings: OperatorSetting
     refs = bot.spec.flow.backend_secret_refs
     if refs:
         # one file per key, named by the key: `{{secret:KEY}}` in the flow's HTTP steps
-        container["volumeMounts"].append(
+        mounts = container["volumeMounts"]
+        assert isinstance(mounts, list)
+        mounts.append(
             {"name": BACKEND_VOLUME, "mountPath": str(env.BACKEND_SECRETS_DIR), "readOnly": True}
         )
         sources = [
