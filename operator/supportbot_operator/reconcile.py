@@ -63,6 +63,8 @@ class FlowMemo:
     hash: str
     text: str
     errors: list[str]
+    allow_hosts: tuple[str, ...] = ()
+    """The tenant's `spec.flow.httpAllowHosts` the verdict was given under."""
 
 
 @dataclass
@@ -127,14 +129,15 @@ async def resolve_flow(
         return snapshot, None
     key = (bot.namespace, bot.name)
     memo = ctx.flows.get(key)
-    if memo is None or memo.hash != want:
+    hosts = tuple(bot.spec.flow.http_allow_hosts)
+    if memo is None or memo.hash != want or memo.allow_hosts != hosts:
         cm = await ctx.api.get(object_path("v1", "ConfigMap", bot.namespace, ref.name))
         text = ((cm or {}).get("data") or {}).get(ref.key)
         if text is None:
             return snapshot, Problem(
                 "ConfigMapKeyNotFound", f"flow ConfigMap {ref.name!r} has no key {ref.key!r}"
             )
-        memo = FlowMemo(inputs.flow_hash(text), text, ctx.validate(text))
+        memo = FlowMemo(inputs.flow_hash(text), text, ctx.validate(text, list(hosts)), hosts)
         ctx.flows[key] = memo
     if memo.errors:
         return snapshot, inputs.invalid_flow(memo.errors, previous=snapshot is not None)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from supportbot.settings import env_var_names, load_settings
-from supportbot_operator import inputs, render, spec
+from supportbot_operator import flowcheck, inputs, render, spec
 from supportbot_operator.errors import InvalidSpecError
 from supportbot_operator.render.meta import Inputs
 from supportbot_operator.settings import OperatorSettings
@@ -120,3 +120,25 @@ def test_duplicate_backend_keys_are_refused(make_body: Callable[..., Body]) -> N
     flow = {**FLOW, "backendSecretRefs": [{"name": "a", "key": "k"}, {"name": "b", "key": "k"}]}
     with pytest.raises(InvalidSpecError, match="every key must be unique"):
         spec.parse(make_body(flow=flow))
+
+
+HTTP_FLOW = """\
+version: 1
+name: t
+start: lookup
+steps:
+  lookup:
+    http:
+      url: "http://orders.acme.svc:8080/api/orders/1"
+      on_success: done
+  done:
+    text: "Done"
+"""
+
+
+def test_the_operator_validates_http_steps_against_the_tenants_allow_list() -> None:
+    validate = flowcheck.load_validator()
+    assert validate(HTTP_FLOW) == []  # admission: the tenant is not known
+    [error] = validate(HTTP_FLOW, [])
+    assert error.startswith("line 7: steps.lookup.http.url: plain http:// to orders.acme.svc")
+    assert validate(HTTP_FLOW, ["orders.acme.svc:8080"]) == []
