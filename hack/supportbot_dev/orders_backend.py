@@ -145,16 +145,21 @@ class RunningBackend:
         procs.stop(self.proc)
 
 
-def start_backend(log: Path, api_keys: Collection[str] = ()) -> RunningBackend:
-    """Start `python -m supportbot_dev.orders_backend` on a free loopback port; wait until it
-    accepts connections."""
+def start_backend(
+    log: Path, api_keys: Collection[str] = (), tls: tuple[Path, Path] | None = None
+) -> RunningBackend:
+    """Start `python -m supportbot_dev.orders_backend` on a free loopback port (https with
+    `tls` = (certificate, key)); wait until it accepts connections."""
     port = procs.free_port()
     argv = [sys.executable, "-m", "supportbot_dev.orders_backend", "--port", str(port)]
     for key in api_keys:
         argv += ["--api-key", key]
+    if tls is not None:
+        argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
     proc = procs.start(argv, log)
     procs.wait_until(lambda: procs.port_open(port), 30, "the orders backend", proc, log)
-    return RunningBackend(f"http://127.0.0.1:{port}", port, proc)
+    scheme = "https" if tls else "http"
+    return RunningBackend(f"{scheme}://127.0.0.1:{port}", port, proc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--api-key", action="append", default=[], help="accepted X-Api-Key")
+    parser.add_argument("--tls-cert", help="serve https with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="... and this key (PEM)")
     args = parser.parse_args(argv)
     uvicorn.run(
         create_app(args.api_key),
@@ -169,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         log_level="warning",
         access_log=False,  # paths carry order ids
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
     )
     return 0
 

@@ -33,6 +33,7 @@ import json
 import logging
 import random
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ class BackendCaller:
         client: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.allow_hosts = tuple(allow_hosts)
         self.secrets_dir = secrets_dir
@@ -104,6 +106,7 @@ class BackendCaller:
             trust_env=False,  # a proxy from the environment would bypass the address checks
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"User-Agent": USER_AGENT},
+            verify=verify,
         )
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.sleep = sleep
