@@ -110,6 +110,8 @@ class ConversationEngine:
         self.sessions = SessionStore(redis, settings.tenant_id, settings.session_ttl_seconds)
         self.llm_deadline_seconds = settings.turn_timeout_seconds / 2
         """The LLM (fallbacks and Retry-After waits included) gets half the turn's time."""
+        self.http_budget_seconds = settings.turn_timeout_seconds / 4
+        """The flow's HTTP calls of one turn (retries included) get a quarter of its time."""
 
     # --- TurnHandler ----------------------------------------------------------------------
     async def handle_turn(self, turn: Turn) -> None:
@@ -248,6 +250,7 @@ class ConversationEngine:
         effects = [e for e in decision.effects if not isinstance(e, HTTPCall)]
         llm_at = decision.llm_at
         notes: list[dict[str, object]] = []
+        budget_end = time.monotonic() + self.http_budget_seconds
         while (call := decision.http) is not None:
             if len(notes) >= MAX_HTTP_CALLS_PER_TURN:
                 log.warning(
@@ -257,8 +260,9 @@ class ConversationEngine:
                 decision = abandon_http(flow, decision.state, decision.pending, now)
             else:
                 key = f"{turn.turn_id}:{call.step}:{len(notes)}"
+                left = max(0.1, budget_end - time.monotonic())
                 result = (
-                    await self.backend.call(call, idempotency_key=key)
+                    await self.backend.call(call, idempotency_key=key, deadline_seconds=left)
                     if self.backend is not None
                     else HTTPResult("error", detail="no backend caller configured")
                 )

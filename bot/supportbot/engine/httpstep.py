@@ -114,13 +114,19 @@ class BackendCaller:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def call(self, call: HTTPCall, *, idempotency_key: str = "") -> HTTPResult:
-        """Perform `call`; `idempotency_key` is sent as `Idempotency-Key` when the step asks."""
+    async def call(
+        self, call: HTTPCall, *, idempotency_key: str = "", deadline_seconds: float | None = None
+    ) -> HTTPResult:
+        """Perform `call`; `idempotency_key` is sent as `Idempotency-Key` when the step asks.
+        `deadline_seconds` bounds the whole call, retries included (its end is a `timeout`)."""
         started = time.monotonic()
-        attempts = 0
+        attempts = [0]
         try:
             headers = self._headers(call, idempotency_key)
-            result, attempts = await self._attempts(call, headers)
+            async with asyncio.timeout(deadline_seconds):
+                result = await self._attempts(call, headers, attempts)
+        except TimeoutError:
+            result = HTTPResult("timeout", detail="the turn's time for backend calls ran out")
         except _Refused as exc:
             result = HTTPResult("error", detail=str(exc))
         except Exception as exc:  # a bug must not silence the customer: the error branch
@@ -137,7 +143,7 @@ class BackendCaller:
                 "host": urlsplit(call.url).hostname,
                 "outcome": result.outcome,
                 "status": result.status,
-                "attempts": attempts,
+                "attempts": attempts[0],
                 "detail": result.detail,
                 "latency_ms": round(elapsed * 1000, 1),
             },
@@ -167,21 +173,24 @@ class BackendCaller:
             raise _Refused(f"secret {name!r} holds a line break")
         return value
 
-    async def _attempts(self, call: HTTPCall, headers: dict[str, str]) -> tuple[HTTPResult, int]:
+    async def _attempts(
+        self, call: HTTPCall, headers: dict[str, str], attempts: list[int]
+    ) -> HTTPResult:
+        """The call with its retries; `attempts[0]` counts the attempts made (for the log)."""
         retries = call.retries if (call.method in IDEMPOTENT_METHODS or call.idempotency_key) else 0
-        attempt = 0
         while True:
-            attempt += 1
+            attempts[0] += 1
+            attempt = attempts[0]
             try:
                 async with asyncio.timeout(call.timeout_seconds):
                     answer = await self._exchange(call, headers)
-                return self._result(answer), attempt
+                return self._result(answer)
             except TimeoutError:
                 outcome: HTTPResult = HTTPResult("timeout", detail="no answer in time")
             except _Retryable as exc:
                 outcome = HTTPResult("error", exc.status, detail=str(exc))
             if attempt > retries:
-                return outcome, attempt
+                return outcome
             ceiling = exponential_ceiling(attempt - 1, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS)
             await self.sleep(full_jitter(ceiling, self.rng))
 

@@ -236,3 +236,11 @@ async def test_the_request_goes_to_the_checked_address(
         await caller.aclose()
     assert result.outcome == "success"
     assert urlsplit(orders_backend.url).hostname == "127.0.0.1"
+
+
+async def test_the_turns_budget_bounds_the_call_and_its_retries(
+    caller: BackendCaller, orders_backend: RunningBackend
+) -> None:
+    call = get(orders_backend.url + "/slow?seconds=5", timeout_seconds=3, retries=3)
+    result = await caller.call(call, deadline_seconds=0.3)
+    assert result.outcome == "timeout" and "ran out" in result.detail
