@@ -10,8 +10,9 @@ spec as stored in the API server:
 - env from literal values, Secrets and ConfigMaps (`valueFrom`, `envFrom`) and the downward API
   fields we use (pod name/namespace);
 - configMap/secret/projected (secret and configMap sources)/emptyDir volumes materialised under
-  a per-pod root with kubelet's atomic `..data` symlink layout, refreshed when the source objects change; any env value or argument
-  that starts with a mount path is rewritten to the local directory;
+  a per-pod root with kubelet's atomic `..data` symlink layout, refreshed when the source
+  objects change; any env value or argument that starts with a mount path is rewritten to the
+  local directory;
 - each declared containerPort gets a free loopback port (like a pod IP); env values equal to a
   declared port number, in variables whose name ends with PORT, are rewritten to it;
 - the pod's ServiceAccount identity: a token from the TokenRequest API (as kubelet's projected
