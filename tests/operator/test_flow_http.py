@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from supportbot.settings import env_var_names, load_settings
-from supportbot_operator import flowcheck, inputs, render, spec
+from supportbot_operator import crdsync, flowcheck, inputs, render, spec
 from supportbot_operator.errors import InvalidSpecError
 from supportbot_operator.render.meta import Inputs
 from supportbot_operator.settings import OperatorSettings
@@ -142,3 +142,8 @@ def test_the_operator_validates_http_steps_against_the_tenants_allow_list() -> N
     [error] = validate(HTTP_FLOW, [])
     assert error.startswith("line 7: steps.lookup.http.url: plain http:// to orders.acme.svc")
     assert validate(HTTP_FLOW, ["orders.acme.svc:8080"]) == []
+
+
+def test_crd_descriptions_have_no_template_braces() -> None:
+    """The chart ships the CRD as a Helm template: `{{` in a description would be executed."""
+    assert "{{" not in crdsync.SOURCE.read_text()
