@@ -231,10 +231,10 @@ class BackendCaller:
         parts = urlsplit(url)
         host, scheme = parts.hostname or "", parts.scheme
         port = parts.port or (443 if scheme == "https" else 80)
-        problem = url_problem(scheme, host, parts.port, self.allow_hosts)
+        problem = url_problem(scheme, host, port, self.allow_hosts)
         if problem:
             raise _Refused(problem)
-        listed = allowed(host, parts.port, self.allow_hosts)
+        listed = allowed(host, port, self.allow_hosts)
         try:
             addresses = await self.resolver(host, port)
         except OSError:

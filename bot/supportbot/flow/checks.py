@@ -121,7 +121,8 @@ def _http_problems(name: str, step: Step, allow_hosts: Collection[str] | None) -
     if allow_hosts is None:
         return  # the allow-list is not known here (checked again before every call)
     parts = urlsplit(VARIABLE.sub("x", step.http.url))
-    problem = httppolicy.url_problem(parts.scheme, parts.hostname or "", parts.port, allow_hosts)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    problem = httppolicy.url_problem(parts.scheme, parts.hostname or "", port, allow_hosts)
     if problem:
         yield (*base, "url"), problem
 

@@ -259,3 +259,9 @@ def test_cli_validate_covers_http_steps(
     assert "lookup: http GET https://orders.example/api/orders/{{order_id}}" in (
         capsys.readouterr().out
     )
+
+
+def test_allow_list_entries_with_the_default_port_match() -> None:
+    text = _with('http: {url: "http://orders.svc/x"}\n')
+    assert validate_flow_text(text, http_allow_hosts=["orders.svc:80"]) == []
+    assert validate_flow_text(text, http_allow_hosts=["orders.svc:8080"]) != []
