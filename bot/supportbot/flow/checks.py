@@ -111,9 +111,35 @@ def _body_texts(path: Path, value: JsonValue) -> Iterator[tuple[Path, str]]:
             yield from _body_texts((*path, i), item)
 
 
-def _http_problems(name: str, step: Step, allow_hosts: Collection[str] | None) -> Iterator[Problem]:
+def _answers(flow: Flow, name: str) -> bool:
+    """Does entering step `name` send the customer something (itself or down its `next`s)?"""
+    for _ in range(len(flow.steps) + 1):
+        step = flow.steps.get(name)
+        if step is None:
+            return True  # reported as an unknown step elsewhere
+        if step.text or step.buttons or step.list or step.http or step.action == "handoff":
+            return True
+        if not step.next or step.ask:
+            return False
+        name = step.next
+    return False
+
+
+def _http_problems(
+    flow: Flow, name: str, step: Step, allow_hosts: Collection[str] | None
+) -> Iterator[Problem]:
     assert step.http is not None
     base: Path = ("steps", name, "http")
+    for branch in ("on_success", "on_not_found", "on_error", "on_timeout"):
+        target = getattr(step.http, branch)
+        if target and not _answers(flow, target):
+            yield (
+                (*base, branch),
+                (
+                    f"step {target!r} sends nothing: the customer would get no answer "
+                    "(give it text, or leave the branch out to send the fallback message)"
+                ),
+            )
     if step.http.body is not None:
         for path, text in _body_texts((*base, "body"), step.http.body):
             if SECRET_REF.search(text):
@@ -169,7 +195,7 @@ def check_flow(flow: Flow, http_allow_hosts: Collection[str] | None = None) -> l
         if step.on_text == "llm" and flow.llm is None:
             problems.append((("steps", name, "on_text"), "on_text: llm needs an 'llm' section"))
         if step.http:
-            problems.extend(_http_problems(name, step, http_allow_hosts))
+            problems.extend(_http_problems(flow, name, step, http_allow_hosts))
     ids: set[str] = set()
     for i, intent in enumerate(flow.intents):
         if intent.id in ids:

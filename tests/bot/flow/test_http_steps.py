@@ -265,3 +265,11 @@ def test_allow_list_entries_with_the_default_port_match() -> None:
     text = _with('http: {url: "http://orders.svc/x"}\n')
     assert validate_flow_text(text, http_allow_hosts=["orders.svc:80"]) == []
     assert validate_flow_text(text, http_allow_hosts=["orders.svc:8080"]) != []
+
+
+def test_a_branch_to_a_silent_step_is_refused() -> None:
+    text = _with('http: {url: "https://orders.example/x", on_error: quiet}\n').replace(
+        "fallback:", "  quiet:\n    action: end\nfallback:", 1
+    )
+    errors = validate_flow_text(text)
+    assert any("steps.lookup.http.on_error: step 'quiet' sends nothing" in e for e in errors)
