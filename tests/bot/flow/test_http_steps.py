@@ -21,6 +21,7 @@ from supportbot.flow import (
 )
 from supportbot.flow.cli import main as flow_cli
 from supportbot.flow.httppolicy import blocked_address, url_problem
+from supportbot.flow.render import extract
 
 from .conftest import Msg
 
@@ -273,3 +274,34 @@ def test_a_branch_to_a_silent_step_is_refused() -> None:
     )
     errors = validate_flow_text(text)
     assert any("steps.lookup.http.on_error: step 'quiet' sends nothing" in e for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("status", "shipped"),
+        ("$.status", "shipped"),
+        ("shipment.eta", "Friday"),
+        ("items.1.name", "Lamp"),
+        ("items.2.name", None),
+        ("items.x", None),
+        ("count", "2"),
+        ("price", "9.5"),
+        ("gift", "false"),
+        ("note", None),
+        ("shipment", None),
+        ("items", None),
+        ("missing.deep", None),
+    ],
+)
+def test_extract_paths(path: str, expected: str | None) -> None:
+    data: JsonValue = {
+        "status": "shipped",
+        "shipment": {"eta": "Friday"},
+        "items": [{"name": "Mug"}, {"name": "Lamp"}],
+        "count": 2,
+        "price": 9.5,
+        "gift": False,
+        "note": None,
+    }
+    assert extract(data, path) == expected
