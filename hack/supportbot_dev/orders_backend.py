@@ -11,7 +11,8 @@ Serves, over plain HTTP (the bot reaches it through its allow-list,
 - ``POST /api/returns``: records a return request (201); the same ``Idempotency-Key`` twice
   gives the same return id.
 - ``GET /slow?seconds=S``: answers after S seconds; ``GET /fail/{status}``: that status;
-  ``GET /flaky/{n}``: 503 for the first n hits of that path, then 200;
+  ``GET /flaky/{n}``: 503 (with ``Retry-After: R`` for ``?retry_after=R``) for the first n hits
+  of that path, then 200;
   ``GET /big?bytes=N``: an N-byte JSON string; ``GET /redirect?to=URL``: 302 to URL.
 - ``GET /_hits``: requests seen per path (the tests count attempts with it).
 """
@@ -104,7 +105,9 @@ def create_app(api_keys: Collection[str] = ()) -> Starlette:
     async def flaky(request: Request) -> Response:
         hits[request.url.path] += 1
         if hits[request.url.path] <= int(request.path_params["n"]):
-            return JSONResponse({"error": "try again"}, status_code=503)
+            after = request.query_params.get("retry_after")
+            headers = {"Retry-After": after} if after else None
+            return JSONResponse({"error": "try again"}, status_code=503, headers=headers)
         return JSONResponse({"status": "ok", "attempt": hits[request.url.path]})
 
     async def big(request: Request) -> Response:

@@ -18,7 +18,8 @@ Per call, within `timeout_seconds` per attempt (DNS, connect, redirects and body
    no answer in time `timeout`, anything else `error`. A timeout, a connection error, 429 or
    5xx is retried up to `retries` times (the schema allows retries only for GET, HEAD, PUT,
    DELETE or with `idempotency_key`, whose header value is the same on every attempt and on a
-   retried turn), with capped exponential backoff and full jitter (`supportbot.retrying`).
+   retried turn), with capped exponential backoff and full jitter (`supportbot.retrying`); a
+   Retry-After of a 429/5xx is honoured up to the same cap (2 s).
 
 Logged per call: step, outcome, status, host, attempts, latency; never the path, query, headers
 or body (they carry customer data). Metrics: `supportbot_flow_http_calls_total` and
@@ -46,7 +47,7 @@ from supportbot.engine import metrics
 from supportbot.flow import HTTPCall, HTTPResult
 from supportbot.flow.httppolicy import allowed, blocked_address, url_problem
 from supportbot.flow.schema import IDEMPOTENT_METHODS, SECRET_REF
-from supportbot.retrying import exponential_ceiling, full_jitter
+from supportbot.retrying import exponential_ceiling, full_jitter, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,12 @@ class _Refused(Exception):
 
 
 class _Retryable(Exception):
-    def __init__(self, detail: str, status: int | None = None) -> None:
+    def __init__(
+        self, detail: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -187,12 +191,17 @@ class BackendCaller:
                 return self._result(answer)
             except TimeoutError:
                 outcome: HTTPResult = HTTPResult("timeout", detail="no answer in time")
+                asked = None
             except _Retryable as exc:
                 outcome = HTTPResult("error", exc.status, detail=str(exc))
+                asked = exc.retry_after
             if attempt > retries:
                 return outcome
             ceiling = exponential_ceiling(attempt - 1, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS)
-            await self.sleep(full_jitter(ceiling, self.rng))
+            wait = full_jitter(ceiling, self.rng)
+            if asked is not None:  # the backend's Retry-After, within the same cap
+                wait = max(wait, min(asked, BACKOFF_CAP_SECONDS))
+            await self.sleep(wait)
 
     def _result(self, answer: _Answer) -> HTTPResult:
         if answer.status == 404:
@@ -261,7 +270,8 @@ class BackendCaller:
             if response.status_code in _REDIRECTS and response.headers.get("location"):
                 return _Answer(response.status_code, b"", ""), response.headers["location"]
             if response.status_code == 429 or response.status_code >= 500:
-                raise _Retryable(f"status {response.status_code}", response.status_code)
+                wait = parse_retry_after(response.headers.get("retry-after"), time.time())
+                raise _Retryable(f"status {response.status_code}", response.status_code, wait)
             if response.headers.get("content-encoding", "identity") != "identity":
                 raise _Refused("compressed responses are not accepted")
             chunks: list[bytes] = []

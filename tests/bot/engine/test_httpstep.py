@@ -244,3 +244,14 @@ async def test_the_turns_budget_bounds_the_call_and_its_retries(
     call = get(orders_backend.url + "/slow?seconds=5", timeout_seconds=3, retries=3)
     result = await caller.call(call, deadline_seconds=0.3)
     assert result.outcome == "timeout" and "ran out" in result.detail
+
+
+async def test_retry_after_is_honoured_within_the_cap(
+    caller: BackendCaller, orders_backend: RunningBackend
+) -> None:
+    result = await caller.call(get(orders_backend.url + "/flaky/1?retry_after=1.5", retries=1))
+    assert result.outcome == "success"
+    assert caller.waits == [1.5]  # type: ignore[attr-defined]
+    result = await caller.call(get(orders_backend.url + "/flaky/3?retry_after=60", retries=1))
+    assert result.outcome == "error" and result.status == 503
+    assert caller.waits[-1] == 2.0  # type: ignore[attr-defined]
