@@ -132,6 +132,17 @@ class BotSettings(BaseSettings):
     flow_path: Path = Field(
         default=Path("/etc/supportbot/flow/flow.yaml"), validation_alias=_env("FLOW_PATH")
     )
+    flow_http_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("FLOW_HTTP_ALLOW_HOSTS")
+    )
+    """Hosts (`host` or `host:port`, comma-separated) the flow's HTTP steps may reach over plain
+    http or at private/loopback addresses (in-cluster services). Link-local and cloud metadata
+    addresses stay refused."""
+    flow_http_secrets_dir: Path | None = Field(
+        default=None, validation_alias=_env("FLOW_HTTP_SECRETS_DIR")
+    )
+    """Directory of the backend Secret's keys (one file each), read for `{{secret:NAME}}` in the
+    header values of HTTP steps; unset: such steps fail to the flow's error branch."""
 
     # --- webhook ---------------------------------------------------------------------------
     port: int = Field(default=8080, ge=1, le=65535, validation_alias=_env("PORT", "PORT"))
@@ -283,6 +294,7 @@ class BotSettings(BaseSettings):
         "llm_models",
         "out_of_window_template_params",
         "handoff_webhook_allow_http_hosts",
+        "flow_http_allow_hosts",
         mode="before",
     )
     @classmethod

@@ -3,7 +3,8 @@
 Brings up the whole system locally (see `supportbot_dev.stack`: control plane with KWOK nodes,
 Redis, PostgreSQL, the operator installed with Helm, the two example tenants, their webhook and
 worker processes started from the pod specs the operator rendered, MSG91 and OpenRouter
-simulators), plays a short scripted conversation per tenant and prints it, then serves the
+simulators, the fake order backend), plays a short scripted conversation per tenant and prints
+it (each one's "Track my order" looks the order up in the backend for real), then serves the
 phone-simulator page until Ctrl-C and shuts everything down.
 
 `--autoscale` also runs KEDA on the control plane and, after the scripted conversations, shows a
@@ -31,7 +32,7 @@ SCRIPTS: dict[str, list[str]] = {
     # per example tenant; "@tap" taps the first button/row of the latest menu, "@wait" waits for
     # a message the bot sends on its own (acme: the CSAT question after the order lookup ends)
     "acme": ["hi", "@tap", "ACME-12345", "@wait", "@tap", "Do you also ship to Germany?"],
-    "globex": ["hi", "@tap", "Why is my bill higher this month?"],
+    "globex": ["hi", "@tap", "GX-100200", "Why is my bill higher this month?"],
 }
 DEFAULT_SCRIPT = ["hi", "@tap", "Can you help me with my account?"]
 
@@ -45,7 +46,8 @@ def _say(msg: str) -> None:
 
 
 def play_script(stack: Stack) -> dict[str, list[str]]:
-    """One scripted conversation per tenant: greeting, a button tap, a free-text question."""
+    """One scripted conversation per tenant: greeting, tapping "Track my order", an order number
+    (looked up in the fake order backend), a free-text question."""
     assert stack.msg91 is not None
     transcripts: dict[str, list[str]] = {}
     for i, (name, tenant) in enumerate(stack.bots.items()):

@@ -69,6 +69,18 @@ class Llm(_Model):
 
 class Flow(_Model):
     config_map_ref: FlowConfigMapRef
+    backend_secret_refs: list[SecretKeyRef] = Field(default_factory=list)
+    """Secret keys the flow's HTTP steps may use as `{{secret:KEY}}` (each key mounted as a file
+    of that name in the worker pods); keys must be unique."""
+    http_allow_hosts: list[str] = Field(default_factory=list)
+    """Hosts HTTP steps may reach over plain http or at private addresses (in-cluster)."""
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> Flow:
+        keys = [ref.key for ref in self.backend_secret_refs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("flow.backendSecretRefs: every key must be unique")
+        return self
 
 
 class Storage(_Model):
@@ -228,6 +240,8 @@ class SupportBotSpec(_Model):
             refs["agentApi.jwtSecretRef"] = self.jwt_secret_ref
         if self.handoff_webhook is not None:
             refs["handoff.webhook.secretRef"] = self.handoff_webhook.secret_ref
+        for i, ref in enumerate(self.flow.backend_secret_refs):
+            refs[f"flow.backendSecretRefs[{i}]"] = ref
         return refs
 
     @property

@@ -5,10 +5,14 @@ For each turn:
 1. store the inbound messages and upsert the conversation (idempotent on the provider id);
 2. reuse the turn's stored `TurnPlan` if an earlier attempt made one, else think: load the
    durable state (handoff, opt-out) from PostgreSQL and the session from Redis (1 h idle TTL),
-   hold back throttled messages, run `flow.decide`, ask the LLM for an `LLMRequest` (history
+   hold back throttled messages, run `flow.decide`, perform its `HTTPCall`s (the tenant's
+   backend, `engine.httpstep`; at most `MAX_HTTP_CALLS_PER_TURN`, each continued with
+   `flow.continue_after_http`), ask the LLM for an `LLMRequest` (history
    from PostgreSQL; PII masked by the client per settings) and fall back to the flow's failure
    message plus a 'talk to a human' button when every model failed (never silence), add the
-   throttle notice once; store the plan under the turn id;
+   throttle notice once; store the plan under the turn id (the HTTP results are in it: the
+   replies and slots they produced, and a summary under `notes["http"]`, so a retried turn
+   neither calls the backend again nor answers differently);
 3. save the session, persist handoff / opt-out changes in PostgreSQL; when the tenant has a
    handoff webhook, write the turn's notification (`handoff.requested`, or
    `handoff.customer_message` for a human-owned conversation) to the outbox (`supportbot.notify`,
@@ -43,6 +47,7 @@ from supportbot.engine.answers import Tier
 from supportbot.engine.csat import NOTE_RATINGS, NOTE_RESOLVED, csat_notes
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.engine.failures import deferral
+from supportbot.engine.httpstep import BackendCaller
 from supportbot.engine.plan import (
     LLMUsage,
     TurnPlan,
@@ -52,17 +57,22 @@ from supportbot.engine.plan import (
     throttle_notice,
 )
 from supportbot.flow import (
+    Decision,
     Flow,
     FlowStore,
+    HTTPCall,
+    HTTPResult,
     LLMRequest,
     OptOutChanged,
     SessionState,
+    abandon_http,
+    continue_after_http,
     decide,
     render_llm_failure,
     render_llm_reply,
 )
 from supportbot.llm import ChatMessage, LLMUnavailable, OpenRouterClient, pseudonymous_user
-from supportbot.messages import Turn
+from supportbot.messages import InboundMessage, Turn
 from supportbot.msg91.deliverer import Deliverer, SendFence, SendFenced
 from supportbot.notify import Event, NotifyConfig, enqueue as enqueue_notification
 from supportbot.notify.metrics import NOTIFICATIONS
@@ -76,6 +86,8 @@ from supportbot.storage.sessions import Session, SessionStore
 log = logging.getLogger(__name__)
 
 PLAN_TTL_SECONDS = 86_400
+MAX_HTTP_CALLS_PER_TURN = 3
+"""HTTP steps one turn may call in a chain; past it the customer gets the flow's fallback."""
 SESSION_FLOW_KEY = "flow"
 """Where the flow's `SessionState` lives inside the Redis session's data."""
 
@@ -90,6 +102,7 @@ class ConversationEngine:
         flows: FlowStore,
         deliverer: Deliverer,
         llm: OpenRouterClient | None,
+        backend: BackendCaller | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -99,6 +112,8 @@ class ConversationEngine:
         self.flows = flows
         self.deliverer = deliverer
         self.llm = llm
+        self.backend = backend
+        """Performs the flow's HTTP steps; None: every call takes the step's error branch."""
         self.clock = clock
         self.sessions = SessionStore(redis, settings.tenant_id, settings.session_ttl_seconds)
         self.notify = NotifyConfig.from_settings(settings)
@@ -120,6 +135,8 @@ class ConversationEngine:
             temperature=settings.llm_temperature,
             max_tokens=settings.llm_max_tokens,
         )
+        self.http_budget_seconds = settings.turn_timeout_seconds / 4
+        """The flow's HTTP calls of one turn (retries included) get a quarter of its time."""
 
     # --- TurnHandler ----------------------------------------------------------------------
     async def handle_turn(self, turn: Turn) -> None:
@@ -209,13 +226,14 @@ class ConversationEngine:
             quiet = current.opted_out or current.handed_off
             replies = (throttle_notice(),) if notice and not quiet else ()
             return TurnPlan(messages=replies, state=current, outcome="throttled")
-        decision = decide(flow, state, chosen, datetime.fromtimestamp(self.clock(), UTC))
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        decision, http_notes = await self._decide(turn, flow, state, chosen, now)
         messages = list(decision.messages)
         at = len(messages) if decision.llm_at is None else decision.llm_at
         outcome: str = decision.outcome
         usage: LLMUsage | None = None
         llm_error: str | None = None
-        notes: dict[str, Any] = {}
+        notes: dict[str, Any] = {"http": http_notes} if http_notes else {}
         if decision.llm is not None:
             # history first, outside the fallback: a storage outage defers the turn, it is never
             # answered as an LLM failure
@@ -308,6 +326,61 @@ class ConversationEngine:
             latency_seconds=time.monotonic() - started,
         )
         return hit.answer, usage, tier
+
+    async def _decide(
+        self,
+        turn: Turn,
+        flow: Flow,
+        state: SessionState | None,
+        chosen: list[InboundMessage],
+        now: datetime,
+    ) -> tuple[Decision, list[dict[str, object]]]:
+        """`decide`, then each `HTTPCall` performed and continued (`continue_after_http`),
+        folded into one decision: the messages in order, every effect, the last state, the
+        first LLM request at its place."""
+        decision = decide(flow, state, chosen, now)
+        messages = list(decision.messages)
+        effects = [e for e in decision.effects if not isinstance(e, HTTPCall)]
+        llm_at = decision.llm_at
+        notes: list[dict[str, object]] = []
+        budget_end = time.monotonic() + self.http_budget_seconds
+        while (call := decision.http) is not None:
+            if len(notes) >= MAX_HTTP_CALLS_PER_TURN:
+                log.warning(
+                    "too many HTTP steps in one turn; sending the fallback",
+                    extra={"turn_id": turn.turn_id, "step": call.step},
+                )
+                decision = abandon_http(flow, decision.state, decision.pending, now)
+            else:
+                key = f"{turn.turn_id}:{call.step}:{len(notes)}"
+                left = max(0.1, budget_end - time.monotonic())
+                result = (
+                    await self.backend.call(call, idempotency_key=key, deadline_seconds=left)
+                    if self.backend is not None
+                    else HTTPResult("error", detail="no backend caller configured")
+                )
+                notes.append(
+                    {"step": call.step, "outcome": result.outcome, "status": result.status}
+                )
+                decision = continue_after_http(
+                    flow, decision.state, call, result, decision.pending, now
+                )
+            if (
+                decision.llm is not None
+                and llm_at is None
+                and not any(isinstance(e, LLMRequest) for e in effects)
+            ):
+                llm_at = len(messages) + (decision.llm_at or 0)
+            messages += decision.messages
+            effects += [e for e in decision.effects if not isinstance(e, HTTPCall)]
+        folded = Decision(
+            messages=tuple(messages),
+            state=decision.state,
+            effects=tuple(effects),
+            outcome=decision.outcome,
+            llm_at=llm_at if any(isinstance(e, LLMRequest) for e in effects) else None,
+        )
+        return folded, notes
 
     async def _ask_llm(
         self, turn: Turn, request: LLMRequest, past: list[ChatMessage]

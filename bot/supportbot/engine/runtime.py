@@ -5,7 +5,8 @@ worker's handler factory.
 
 `engine_handler(settings, redis)` (a `queueing.handler_factory.HandlerFactory`) opens everything the
 engine needs for the life of the worker process (PostgreSQL pool, MSG91 client + `Deliverer`
-with the PostgreSQL attempt recorder, OpenRouter client, hot-reloading flow store), starts the
+with the PostgreSQL attempt recorder, OpenRouter client, hot-reloading flow store, the
+`BackendCaller` of the flow's HTTP steps), starts the
 background tasks the worker runs beside turns, and yields the `ConversationEngine`:
 
 - the raw-body archiver (`storage.archive.RawArchiver`: Redis stream -> ``raw_webhooks``);
@@ -33,6 +34,7 @@ import redis.asyncio as aioredis
 
 from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.csat import CsatSender
+from supportbot.engine.httpstep import BackendCaller
 from supportbot.flow import FlowStore
 from supportbot.llm import LLMConfig, OpenRouterClient
 from supportbot.msg91.backoff import RetryPolicy
@@ -60,6 +62,7 @@ class EngineResources:
     deliverer: Deliverer
     llm: OpenRouterClient | None
     flows: FlowStore
+    backend: BackendCaller | None = None
 
     def csat_sender(self) -> CsatSender:
         return CsatSender(self.pool, self.deliverer, self.flows, self.settings.tenant_id)
@@ -72,6 +75,7 @@ class EngineResources:
             flows=self.flows,
             deliverer=self.deliverer,
             llm=self.llm,
+            backend=self.backend,
         )
 
 
@@ -81,17 +85,19 @@ async def open_resources(
 ) -> AsyncIterator[EngineResources]:
     """Everything the engine uses; closed on exit. Raises `flow.FlowError` when the flow file
     is missing or invalid (a bot must not start without a flow)."""
-    flows = FlowStore(settings.flow_path)
+    flows = FlowStore(settings.flow_path, http_allow_hosts=settings.flow_http_allow_hosts)
     if not settings.llm_models:
         log.warning("no LLM models configured: free text gets the flow's fallback message")
     pool = await create_pool_from_settings(settings)
     try:
         llm = OpenRouterClient(LLMConfig.from_settings(settings)) if settings.llm_models else None
+        backend = BackendCaller(settings.flow_http_allow_hosts, settings.flow_http_secrets_dir)
         try:
             delivery = open_delivery(settings, redis, pool, retry_policy=retry_policy)
             async with delivery as (client, deliverer):
-                yield EngineResources(settings, pool, redis, client, deliverer, llm, flows)
+                yield EngineResources(settings, pool, redis, client, deliverer, llm, flows, backend)
         finally:
+            await backend.aclose()
             if llm is not None:
                 await llm.aclose()
     finally:

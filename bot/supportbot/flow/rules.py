@@ -18,6 +18,13 @@ applies:
 9. other text -> the LLM (``on_text: llm``) or the 'unmatched' message and the menu again.
 
 Free text of several messages in one turn becomes a single `LLMRequest` effect.
+
+Entering an HTTP step sends its text and ends the decision with an `HTTPCall` effect (messages
+of the turn not handled yet wait in `Decision.pending`). The engine performs the call and calls
+``continue_after_http(flow, state, call, result, pending, now)``: on success the `extract`
+paths fill slots, then the matching branch step (`on_success`, `on_not_found`, `on_error`,
+`on_timeout`) is entered; without one the customer gets the flow's fallback message (with the
+'talk to a human' button when enabled), never silence.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from supportbot.flow.state import (
     Effect,
     HandoffReason,
     HandoffRequested,
+    HTTPCall,
+    HTTPResult,
     LLMRequest,
     OptOutChanged,
     Outcome,
@@ -80,6 +89,7 @@ class _Turn:
         self.llm_texts: list[str] = []
         self.llm_at: int | None = None
         self.outcome: Outcome = "menu"
+        self.http: HTTPCall | None = None
 
     # --- actions ------------------------------------------------------------------------
     def send(self, text: str) -> None:
@@ -119,6 +129,9 @@ class _Turn:
             self.out += render.render_step(step, self.st.slots)
             if step.ask:
                 self.st.awaiting_slot = step.ask.slot
+            elif step.http:
+                self.http = render.render_http_call(name, step.http, self.st.slots)
+                self.effects.append(self.http)
             elif step.action == "handoff":
                 self.handoff("step", message="" if step.text else None)
             elif step.action == "end":
@@ -285,7 +298,46 @@ class _Turn:
         else:
             self.free_text(text)
 
-    def finish(self) -> Decision:
+    def after_http(self, call: HTTPCall, result: HTTPResult) -> None:
+        step = self.flow.steps.get(call.step)
+        http = step.http if step else None
+        self.outcome = "http"
+        target = None
+        if http is not None:
+            if result.outcome == "success":
+                for slot, path in http.extract.items():
+                    value = render.extract(result.data, path)
+                    if value is None:
+                        self.st.slots.pop(slot, None)
+                    else:
+                        self.st.slots[slot] = value[:MAX_SLOT_CHARS]
+            target = {
+                "success": http.on_success,
+                "not_found": http.on_not_found,
+                "error": http.on_error,
+                "timeout": http.on_timeout,
+            }[result.outcome]
+        if target and target in self.flow.steps:
+            self.enter(target)
+        else:
+            self.give_up()
+
+    def give_up(self) -> None:
+        """The flow's fallback message (+ human button) and back to rest: never silence."""
+        self.out += render.render_llm_failure(self.flow, self.st)
+        self.st.step = self.st.awaiting_slot = None
+        self.st.attempts = 0
+        self.outcome = "http_fallback"
+
+    def run(self, messages: Sequence[InboundMessage]) -> tuple[InboundMessage, ...]:
+        """Handle `messages` in order until one starts an HTTP call; the rest is pending."""
+        for i, message in enumerate(messages):
+            if self.http is not None:
+                return tuple(messages[i:])
+            self.handle(message)
+        return ()
+
+    def finish(self, pending: tuple[InboundMessage, ...] = ()) -> Decision:
         st = self.st
         if self.llm_texts and self.flow.llm and not (st.handed_off or st.opted_out):
             self.effects.append(
@@ -297,7 +349,7 @@ class _Turn:
                 )
             )
         llm_at = self.llm_at if any(isinstance(e, LLMRequest) for e in self.effects) else None
-        return Decision(tuple(self.out), st, tuple(self.effects), self.outcome, llm_at)
+        return Decision(tuple(self.out), st, tuple(self.effects), self.outcome, llm_at, pending)
 
 
 def decide(
@@ -309,6 +361,37 @@ def decide(
     """Decide what to send for one turn. `state` None = a new conversation. Never raises on
     customer input; the returned state is a fresh object (the argument is not modified)."""
     turn = _Turn(flow, state.copy() if state else SessionState(), now)
-    for message in messages:
-        turn.handle(message)
+    return turn.finish(turn.run(messages))
+
+
+def continue_after_http(
+    flow: Flow,
+    state: SessionState,
+    call: HTTPCall,
+    result: HTTPResult,
+    pending: Sequence[InboundMessage],
+    now: datetime,
+) -> Decision:
+    """Continue a turn after its `HTTPCall`: extract slots on success, enter the branch of
+    `result.outcome` (absent: the fallback message), then handle the `pending` messages.
+    The returned decision may start another call."""
+    turn = _Turn(flow, state.copy(), now)
+    turn.after_http(call, result)
+    return turn.finish(turn.run(pending))
+
+
+def abandon_http(
+    flow: Flow, state: SessionState, pending: Sequence[InboundMessage], now: datetime
+) -> Decision:
+    """The engine's way out of a chain of calls that is too long: the fallback message, the
+    conversation back at rest, then the pending messages (whose own calls are not made)."""
+    turn = _Turn(flow, state.copy(), now)
+    turn.give_up()
+    for message in pending:
+        if turn.http is None:
+            turn.handle(message)
+    if turn.http is not None:
+        turn.effects.remove(turn.http)
+        turn.http = None
+        turn.give_up()
     return turn.finish()
