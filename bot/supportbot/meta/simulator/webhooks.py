@@ -167,8 +167,9 @@ def status(
         "id": message_id,
         "status": state,
         "timestamp": str(int(ts)),
-        "recipient_id": recipient,
     }
+    # a BSUID recipient: ``recipient_user_id`` (the 2026 field name is unconfirmed, §2.9)
+    item["recipient_id" if recipient.isdigit() else "recipient_user_id"] = recipient
     if state == "failed":
         code = error_code or 131026
         title, details = FAILURES.get(code, ("Failed", "Failed"))
