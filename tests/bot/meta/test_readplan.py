@@ -7,8 +7,8 @@ import time
 
 from supportbot.messages import InboundMessage, MessageKind, OutboundKind, OutboundMessage
 from supportbot.meta.client import MetaClient
-from supportbot.meta.simulator.driver import MetaSimulatorClient
 from supportbot.meta.readplan import ReadPlan, read_plan
+from supportbot.meta.simulator.driver import MetaSimulatorClient
 
 CUSTOMER = "16505551234"
 

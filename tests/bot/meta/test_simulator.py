@@ -268,3 +268,19 @@ async def test_typing_before_the_reply_and_none_without_reply(
     ]
     stats = await sim.stats()
     assert (stats["receipts"], stats["typing_indicators"]) == (2, 1)
+
+
+async def test_bsuid_customers_inbound_send_and_status(
+    client: MetaClient, sim: MetaSimulatorClient, sink: Sink
+) -> None:
+    bsuid = "US.13491208655302741918"
+    await sim.configure(webhook_url=sink.url, status_final="sent")
+    await sim.send_inbound(None, "hi", bsuid=bsuid)
+    [inbound] = await sink.wait_for(1)
+    [message] = parse_payload(inbound.raw, tenant_id="t1", received_at=time.time()).messages
+    assert (message.bsuid, message.phone, message.customer_id) == (bsuid, None, bsuid)
+    result = await client.send(bsuid, OutboundMessage(kind=OutboundKind.TEXT, text="Hello"))
+    assert result.wa_id is None
+    [status] = await sim.wait_for_webhooks(1, kind="status", message_id=result.wamid)
+    [report] = parse_payload(status["raw"].encode(), tenant_id="t1", received_at=0.0).reports
+    assert (report.state, report.customer_id) == (DeliveryState.SENT, bsuid)
