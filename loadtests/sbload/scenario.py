@@ -118,6 +118,8 @@ class SeedPhase:
     parts: tuple[str, ...] = ("ack", "overhead", "inflight", "customers")
     concurrency: int = 2000
     """The seed worker's Bull concurrency (ours: the scenario's `worker.concurrency`)."""
+    nest: bool = True
+    """The `ack` part also measures the seed webhook on NestJS (+ Fastify adapter), `seed-nest`."""
     ack_seconds: float = 10
     """Closed loop (wrk, `ack.connections`) per system; the open-loop sweep uses `ack`'s
     `fixed_rate` + `sweep_rates` for `ack.sweep_seconds` each."""

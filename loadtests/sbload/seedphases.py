@@ -8,8 +8,9 @@ same simulators, Redis build, driver and ledger as ours. "ours" here is `support
 worker's job, so both sides do the same I/O.
 
 Parts (`seedstack.parts` in the scenario), each run per system in `seedstack.systems`:
-- `ack`: closed-loop req/s + ack latency (wrk, 100 connections; bare FastAPI too) and server
-  CPU per request; open-loop ack p50/p99 at `ack.fixed_rate` + `ack.sweep_rates`.
+- `ack`: closed-loop req/s + ack latency (wrk, 100 connections; bare FastAPI too, and the seed
+  webhook on NestJS as `seed-nest` when `seedstack.nest`) and server CPU per request;
+  open-loop ack p50/p99 at `ack.fixed_rate` + `ack.sweep_rates`.
 - `overhead`: 0 ms LLM, open loop at each `seedstack.overhead_rates`: end-to-end overhead and
   turns answered per CPU-second of the system's own processes (webhook + worker; Redis apart).
 - `inflight`: `seedstack.inflight_customers` messages queued through the webhook, then one
@@ -150,6 +151,8 @@ def ack_part(sc: Scenario, workdir: Path, log: Log) -> dict[str, Any]:
         targets: dict[str, Proc] = {"bare": st.start_bare(default_limit_concurrency(REDIS_POOL))}
         for system in p.systems:
             targets[system] = start_hook(st, system, throttle=1_000_000)
+        if "seed" in p.systems and p.nest:
+            targets["seed-nest"] = st.start_seed_webhook(1_000_000, "seed-nest-webhook", nest=True)
         closed: dict[str, Any] = {}
         for name, proc in targets.items():
             script = ackbench.lua_script(NUMBER, SECRET, "X-Webhook-Secret", f"s{name}", INBOUND)

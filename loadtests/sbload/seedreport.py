@@ -13,8 +13,13 @@ import matplotlib.pyplot as plt
 from sbload import plots
 from sbload.report import _f, _table
 
-COLUMNS = ("ours", "seed", "bare")
-LABELS = {"ours": "ours", "seed": "seed stack", "bare": "bare FastAPI"}
+COLUMNS = ("ours", "seed", "seed-nest", "bare")
+LABELS = {
+    "ours": "ours",
+    "seed": "seed stack (Fastify)",
+    "seed-nest": "seed webhook on NestJS",
+    "bare": "bare FastAPI",
+}
 WORKERS = {"ours": "worker", "seed": "seed-worker"}
 
 

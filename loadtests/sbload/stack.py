@@ -235,12 +235,16 @@ class Stack:
         env.update({k: str(v) for k, v in settings.items()})
         return env
 
-    def start_seed_webhook(self, throttle_per_minute: int, name: str = "seed-webhook") -> Proc:
-        """The seed stack's Fastify webhook (`loadtests/seedstack/src/webhook.js`)."""
+    def start_seed_webhook(
+        self, throttle_per_minute: int, name: str = "seed-webhook", *, nest: bool = False
+    ) -> Proc:
+        """The seed stack's webhook: plain Fastify (`loadtests/seedstack/src/webhook.js`) or
+        NestJS on the Fastify adapter (`src/nest-webhook.mjs`); the same logic (`src/ingest.js`)."""
         node = ensure_seedstack()
         port = procs.free_port()
         env = self.seed_env(port=port, throttle_per_minute=throttle_per_minute)
-        proc = self._spawn(name, [node, str(SEEDSTACK / "src" / "webhook.js")], env)
+        script = SEEDSTACK / "src" / ("nest-webhook.mjs" if nest else "webhook.js")
+        proc = self._spawn(name, [node, str(script)], env)
         proc.url = f"http://127.0.0.1:{port}"
         _wait_http(proc.url + "/healthz", proc)
         return proc
