@@ -67,11 +67,14 @@ class SeedStackUnavailable(RuntimeError):
 
 
 def ensure_seedstack(project: Path = SEEDSTACK) -> str:
-    """The `node` binary, after `npm ci` in `project` when its node_modules is missing."""
+    """The `node` binary, after `npm ci` in `project` when its node_modules is missing or older
+    than the lockfile."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         raise SeedStackUnavailable("the seed stack needs Node 20+ (`node` and `npm` on PATH)")
-    if not (project / "node_modules" / ".package-lock.json").exists():
+    installed = project / "node_modules" / ".package-lock.json"
+    lock = project / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
         done = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel", "error"],
             cwd=project,
