@@ -18,7 +18,7 @@ def test_seedstack_scenario_runs_only_the_seed_phase() -> None:
     assert sc.phases == ("seed",)
     assert sc.seedstack.systems == ("ours", "seed")
     assert sc.seedstack.inflight_customers == 1500
-    assert sc.seedstack.overhead_rates == (100, 300)
+    assert [float(r) for r in sc.seedstack.overhead_rates] == [100.0, 300.0]
     # Scenarios without a `phases:` key do not run it.
     assert "seed" not in parse_scenario({"name": "x"}).phases
 
