@@ -85,8 +85,10 @@ function serveMetrics(queue) {
 async function main() {
   const queue = openQueue();
   await queue.isReady();
-  queue.process(config.concurrency, handle);
+  // /metrics first, so the harness's sampler (which starts once it answers) sees the ramp.
   const server = config.metricsPort ? serveMetrics(queue) : null;
+  if (server) await new Promise((resolve) => server.once('listening', resolve));
+  queue.process(config.concurrency, handle);
   const stop = async () => {
     if (server) server.close();
     await queue.close().catch(() => {});
