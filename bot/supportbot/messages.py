@@ -199,6 +199,17 @@ class OutboundKind(StrEnum):
     BUTTONS = "buttons"  # WhatsApp reply buttons: <= 3, title <= 20 chars
     LIST = "list"  # WhatsApp list: <= 10 rows, title <= 24, description <= 72
     TEMPLATE = "template"
+    IMAGE = "image"  # media by link; `text` is the caption (shared/reference §2.6 limits)
+    DOCUMENT = "document"
+    VIDEO = "video"
+    AUDIO = "audio"  # no caption
+    STICKER = "sticker"  # no caption
+
+
+MEDIA_OUTBOUND_KINDS = frozenset(
+    {OutboundKind.IMAGE, OutboundKind.DOCUMENT, OutboundKind.VIDEO, OutboundKind.AUDIO,
+     OutboundKind.STICKER}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +247,23 @@ class OutboundMessage:
     template_name: str | None = None
     template_language: str | None = None
     template_params: tuple[str, ...] = ()
+    media_url: str | None = None
+    """Media kinds: the public https link WhatsApp fetches the file from (Meta's ``link``)."""
+    media_filename: str | None = None
+    """Documents: the file name the customer sees."""
+    media_mime: str | None = None
+    """Declared MIME type, checked against WhatsApp's allowed types before sending."""
+    media_size: int | None = None
+    """Declared size in bytes, checked against WhatsApp's limits before sending (None: unknown,
+    only the type is checked)."""
+    template_header_type: str | None = None
+    """Templates with a media header: image | document | video (``header_1`` component)."""
+    template_header_url: str | None = None
+    """The header media's link."""
+
+    @property
+    def is_media(self) -> bool:
+        return self.kind in MEDIA_OUTBOUND_KINDS
 
 
 @dataclass(frozen=True, slots=True)
