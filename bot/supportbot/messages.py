@@ -32,6 +32,13 @@ class MessageKind(StrEnum):
     UNKNOWN = "unknown"
 
 
+MEDIA_KINDS = frozenset(
+    {MessageKind.IMAGE, MessageKind.DOCUMENT, MessageKind.AUDIO, MessageKind.VIDEO,
+     MessageKind.STICKER}
+)  # fmt: skip
+"""Inbound kinds that carry a file (a URL and/or Meta media id, see `InboundMessage.media`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One customer message, provider-neutral."""
@@ -65,6 +72,16 @@ class InboundMessage:
     """Our correlation id: the webhook request's ``X-Request-ID`` (or one generated for it); it
     follows the message into its turn's logs, LLM call and sends (`observability`). Not MSG91's
     ``requestId`` (that one is in `extra`). None: accepted before request ids existed."""
+
+    @property
+    def media_id(self) -> str | None:
+        """Meta's media id of a media message (the parser keeps it in `extra`)."""
+        value = self.extra.get("media_id") if self.kind in MEDIA_KINDS else None
+        return value if isinstance(value, str) else None
+
+    @property
+    def has_media(self) -> bool:
+        return self.kind in MEDIA_KINDS and bool(self.media_url or self.media_id)
 
     def to_json(self) -> str:
         """Compact JSON of the wire fields (`WIRE_FIELDS`) in field order.
