@@ -110,6 +110,7 @@ Outcome = Literal[
     "out_of_hours",
     "unmatched",
     "unsupported",
+    "media",
 ]
 
 
