@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 from datetime import UTC, datetime
+from typing import Any
 
 from supportbot.flow import SessionState, decide, load_flow_text, validate_flow_text
 from supportbot.flow.state import LLMRequest
@@ -49,7 +50,7 @@ FLOW = textwrap.dedent(
 )
 
 
-def message(kind: MessageKind, text: str | None = None, **fields: object) -> InboundMessage:
+def message(kind: MessageKind, text: str | None = None, **fields: Any) -> InboundMessage:
     return dataclasses.replace(
         InboundMessage(
             tenant_id="acme",
