@@ -68,6 +68,15 @@ class ReplyIn(CustomerIn):
     """The bot message whose button/row was tapped."""
 
 
+class MediaIn(CustomerIn):
+    """A file the customer sends, by URL (the simulator emits MSG91's media webhook)."""
+
+    type: Literal["image", "document", "audio", "video", "sticker"]
+    url: str = Field(min_length=1, max_length=2000, pattern=r"^https?://")
+    caption: str | None = Field(default=None, max_length=1024)
+    filename: str | None = Field(default=None, max_length=240)
+
+
 class AgentReplyIn(BaseModel):
     text: str = Field(min_length=1, max_length=4096)
 
@@ -145,6 +154,21 @@ def _routes(app: FastAPI, config: PhoneConfig) -> None:
     @app.post("/api/chat/{tenant}/send")
     async def send(request: Request, tenant: str, body: TextIn) -> dict[str, Any]:
         spec = {"from": body.customer, "name": body.name, "type": "text", "text": body.text}
+        return await _emit(request, _tenant(request, tenant), spec)
+
+    @app.post("/api/chat/{tenant}/media")
+    async def media(request: Request, tenant: str, body: MediaIn) -> dict[str, Any]:
+        filename = body.filename
+        if body.type == "document" and not filename:
+            filename = body.url.rsplit("/", 1)[-1].split("?", 1)[0] or None
+        spec = {
+            "from": body.customer,
+            "name": body.name,
+            "type": body.type,
+            "url": body.url,
+            "text": body.caption,
+            "filename": filename,
+        }
         return await _emit(request, _tenant(request, tenant), spec)
 
     @app.post("/api/chat/{tenant}/reply")
