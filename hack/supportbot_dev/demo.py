@@ -33,6 +33,14 @@ SCRIPTS: dict[str, list[str]] = {
     "globex": ["hi", "@tap", "Why is my bill higher this month?"],
 }
 DEFAULT_SCRIPT = ["hi", "@tap", "Can you help me with my account?"]
+MEDIA_SCRIPTS: dict[str, list[str]] = {
+    # played after SCRIPTS: "@photo" sends the phone page's sample photo (with a caption),
+    # "@location" shares a location, "@voice" a voice note the flow does not take
+    "acme": ["My kettle arrived damaged", "@photo"],
+    "globex": ["internet down", "@location", "@voice"],
+}
+SAMPLE_PHOTO = "/static/samples/damaged-kettle.png"
+"""Served by the phone page (`--port`), so the page shows the customer's photo."""
 
 
 class Page(Protocol):
@@ -43,7 +51,20 @@ def _say(msg: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def play_script(stack: Stack) -> dict[str, list[str]]:
+def play_step(customer: Customer, step: str, media_base: str) -> None:
+    if step == "@tap":
+        customer.tap(0)
+    elif step == "@photo":
+        customer.send_media("image", media_base + SAMPLE_PHOTO, "The spout is cracked")
+    elif step == "@location":
+        customer.share_location(37.7793, -122.4193)
+    elif step == "@voice":
+        customer.send_media("audio", media_base + "/static/samples/voice-note.ogg")
+    else:
+        customer.say(step)
+
+
+def play_script(stack: Stack, media_base: str = "http://127.0.0.1:8765") -> dict[str, list[str]]:
     """One scripted conversation per tenant: greeting, a button tap, a free-text question."""
     assert stack.msg91 is not None
     transcripts: dict[str, list[str]] = {}
@@ -54,11 +75,8 @@ def play_script(stack: Stack) -> dict[str, list[str]]:
             phone=f"9198765{43210 + i:05d}",
             name="Asha" if i == 0 else "Ben",
         )
-        for step in SCRIPTS.get(name, DEFAULT_SCRIPT):
-            if step == "@tap":
-                customer.tap(0)
-            else:
-                customer.say(step)
+        for step in [*SCRIPTS.get(name, DEFAULT_SCRIPT), *MEDIA_SCRIPTS.get(name, [])]:
+            play_step(customer, step, media_base)
         transcripts[name] = customer.transcript
     return transcripts
 
@@ -113,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("step 1-4: platform, simulators, operator, tenants, bot processes")
         stack.start()
         _say("step 5: scripted conversations (customer ↔ bot through the MSG91 simulator)")
-        for name, lines in play_script(stack).items():
+        for name, lines in play_script(stack, f"http://127.0.0.1:{args.port}").items():
             tenant = stack.bots[name]
             print(f"\n=== tenant {name} (WhatsApp number {tenant.number}) ===", flush=True)
             print("\n".join(lines), flush=True)
