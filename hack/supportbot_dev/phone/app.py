@@ -77,8 +77,16 @@ class MediaIn(CustomerIn):
     filename: str | None = Field(default=None, max_length=240)
 
 
+class AgentMediaIn(BaseModel):
+    kind: Literal["image", "document", "video", "audio", "sticker"]
+    url: str = Field(min_length=1, max_length=2000)
+    filename: str | None = Field(default=None, max_length=240)
+
+
 class AgentReplyIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4096)
+    text: str | None = Field(default=None, min_length=1, max_length=4096)
+    media: AgentMediaIn | None = None
+    """Passed on to the agent API, which checks WhatsApp's limits (a 422 shows on the page)."""
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -242,7 +250,8 @@ def _routes(app: FastAPI, config: PhoneConfig) -> None:
         api = _agent(request, _tenant(request, tenant))
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         path = f"/conversations/{quote(customer, safe='')}/messages"
-        return await api.request("POST", path, json={"text": body.text}, headers=headers)
+        payload = body.model_dump(exclude_none=True)
+        return await api.request("POST", path, json=payload, headers=headers)
 
     @app.post("/api/agent/{tenant}/conversations/{customer}/{action}")
     async def handoff(request: Request, tenant: str, customer: str, action: str) -> Any:

@@ -55,7 +55,7 @@ function agentMessage(m) {
 function renderAgentDetail() {
   const doc = state.agent.detail;
   const open = !!doc;
-  for (const id of ["agent-input", "agent-send", "agent-handoff", "agent-handback"]) $(id).disabled = !open;
+  for (const id of ["agent-input", "agent-send", "agent-handoff", "agent-handback", "agent-media-kind", "agent-media-url"]) $(id).disabled = !open;
   if (!doc) return;
   const c = doc.conversation;
   $("conv-title").replaceChildren(c.name || "+" + (c.phone || c.customer_id), badge(c));

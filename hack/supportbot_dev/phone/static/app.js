@@ -427,9 +427,14 @@ async function start() {
   $("agent-composer").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("agent-input").value.trim();
-    if (!text || !state.agent.open) return;
+    const kind = $("agent-media-kind").value;
+    const url = $("agent-media-url").value.trim();
+    if ((!text && !(kind && url)) || !state.agent.open) return;
+    const body = kind && url ? { text: text || null, media: { kind, url } } : { text };
     $("agent-input").value = "";
-    act(() => agentAction("messages", { text }, { "Idempotency-Key": idempotencyKey() }));
+    $("agent-media-url").value = "";
+    $("agent-media-kind").value = "";
+    act(() => agentAction("messages", body, { "Idempotency-Key": idempotencyKey() }));
   });
   $("agent-handoff").addEventListener("click", () => act(() => agentAction("handoff", { reason: "agent" })));
   $("agent-handback").addEventListener("click", () => act(() => agentAction("handback", {})));
