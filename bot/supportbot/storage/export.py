@@ -1,6 +1,9 @@
 """Conversation export: one record per message (with its conversation's identity), oldest first,
 as JSON Lines or CSV. Rows stream from a server-side cursor, so exports of any size run in
-constant memory. Timestamps are ISO 8601 UTC; `body` is the stored JSON (a JSON string in CSV).
+constant memory. Timestamps are ISO 8601 UTC; `body` is the stored JSON (a JSON string in CSV);
+``media_*`` are the message's media reference (migration 0003: URL / Meta media id, MIME type,
+size in bytes, caption, file name); `location` and `contacts` are what a customer shared, lifted
+out of `body` (JSON strings in CSV).
 """
 
 from __future__ import annotations
