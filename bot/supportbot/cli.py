@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "supportbot.queueing.deadletters_cli",
         "list, show, replay or drop the tenant's dead-lettered turns",
     ),
+    "notifications": (
+        "supportbot.notify.cli",
+        "list the tenant's handoff notifications; resend failed ones",
+    ),
 }
 
 

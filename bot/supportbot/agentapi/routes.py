@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import redis.asyncio as aioredis
@@ -28,7 +29,9 @@ from supportbot.agentapi.schemas import (
     ConversationDetailOut,
     ConversationOut,
     ConversationPageOut,
+    CsatOut,
     ErrorBody,
+    HandbackIn,
     HandoffIn,
     MessageOut,
     ReplyIn,
@@ -44,7 +47,7 @@ from supportbot.msg91.errors import InvalidOutboundMessage
 from supportbot.msg91.payloads import build_request
 from supportbot.msg91.sending import DeliveryDeferred
 from supportbot.settings import BotSettings
-from supportbot.storage import queries
+from supportbot.storage import csat, queries
 from supportbot.storage.db import Pool
 from supportbot.storage.models import Conversation, HandoffState
 
@@ -227,10 +230,12 @@ def create_router(
         found = await queries.get_messages(
             res.pool, settings.tenant_id, customer_id, limit=limit, before_id=before_id
         )
+        surveys = await csat.of_customer(res.pool, settings.tenant_id, customer_id)
         return ConversationDetailOut(
             conversation=ConversationOut.of(conversation, clock()),
             messages=[MessageOut.of(m) for m in found],
             next_before_id=found[0].id if len(found) == limit else None,
+            csat=[CsatOut.of(s) for s in surveys],
         )
 
     @router.post(
@@ -332,10 +337,22 @@ def create_router(
         summary="Hand the conversation back to the bot",
         responses=_NOT_FOUND,
     )
-    async def handback(customer_id: CustomerId, claims: Agent, res: Res) -> ConversationOut:
+    async def handback(
+        customer_id: CustomerId, claims: Agent, res: Res, body: HandbackIn | None = None
+    ) -> ConversationOut:
         found = await control.hand_back(res.pool, settings.tenant_id, customer_id)
         if found is None:
             raise ApiError(404, "not_found", "no such conversation")
+        if body is not None and body.resolved:
+            # the worker's CSAT sender asks (or records why not) once the flow's delay passed
+            await csat.create(
+                res.pool,
+                settings.tenant_id,
+                customer_id,
+                "agent_resolved",
+                now=datetime.fromtimestamp(clock(), UTC),
+                delay_seconds=0,
+            )
         return ConversationOut.of(found, clock())
 
     return router

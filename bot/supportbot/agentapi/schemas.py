@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from supportbot.agentapi.fields import MessageText, StorableText
 from supportbot.msg91.deliverer import ReplyOutcome
 from supportbot.msg91.limits import WINDOW_SECONDS
+from supportbot.storage.csat import Survey
 from supportbot.storage.export import shared_place
 from supportbot.storage.models import Conversation, MediaRef, MessageRecord
 
@@ -153,11 +154,45 @@ class MessageOut(BaseModel):
         )
 
 
+class CsatOut(BaseModel):
+    """A satisfaction survey of the conversation (one per resolution)."""
+
+    id: int
+    trigger: str = Field(description="flow_end | agent_resolved | idle")
+    status: str = Field(description="pending | asked | answered | skipped")
+    skip_reason: str | None = Field(
+        description="Why it was not asked: disabled, opted_out, handed_off, "
+        "conversation_continued, window_closed, cooldown, undeliverable."
+    )
+    created_at: datetime
+    asked_at: datetime | None
+    rating: int | None = Field(description="1 (worst) to `scale`.")
+    scale: int | None
+    answered_at: datetime | None
+
+    @classmethod
+    def of(cls, s: Survey) -> CsatOut:
+        return cls(
+            id=s.id,
+            trigger=s.trigger,
+            status=s.status,
+            skip_reason=s.skip_reason,
+            created_at=s.created_at,
+            asked_at=s.asked_at,
+            rating=s.rating,
+            scale=s.scale,
+            answered_at=s.answered_at,
+        )
+
+
 class ConversationDetailOut(BaseModel):
     conversation: ConversationOut
     messages: list[MessageOut] = Field(description="Oldest first.")
     next_before_id: int | None = Field(
         description="Pass as `before_id` to read older messages; null when there are none."
+    )
+    csat: list[CsatOut] = Field(
+        default_factory=list, description="Satisfaction surveys, newest first."
     )
 
 
@@ -218,6 +253,14 @@ class ReplyOut(BaseModel):
 
 class HandoffIn(BaseModel):
     reason: StorableText | None = Field(default=None, max_length=200)
+
+
+class HandbackIn(BaseModel):
+    resolved: bool = Field(
+        default=False,
+        description="The customer's issue is resolved: the bot asks for a satisfaction rating "
+        "(if the flow has a `csat` section with `agent_resolved`).",
+    )
 
 
 class AgentOut(BaseModel):

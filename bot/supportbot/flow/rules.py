@@ -5,6 +5,8 @@ unit-testable. Each customer message of the turn is handled in order, by the fir
 applies:
 
 1. opt-out keyword (whole message, e.g. STOP) -> confirm, then silence until an opt-in keyword;
+   (a tapped CSAT rating, ``sb:csat:{survey}:{rating}`` -> `CsatAnswered` and the thanks;
+   silent while a human owns the conversation);
 2. conversation handed to a human -> silence (the engine still stores the messages);
 3. business hours with ``applies_to: all`` and closed -> out-of-hours message (not repeated
    within ``repeat_after_minutes``);
@@ -22,6 +24,13 @@ applies:
 
 Free text of several messages in one turn becomes a single `LLMRequest` effect; a caption reaches
 the LLM marked with its kind (``[image] the caption``).
+
+Entering an HTTP step sends its text and ends the decision with an `HTTPCall` effect (messages
+of the turn not handled yet wait in `Decision.pending`). The engine performs the call and calls
+``continue_after_http(flow, state, call, result, pending, now)``: on success the `extract`
+paths fill slots, then the matching branch step (`on_success`, `on_not_found`, `on_error`,
+`on_timeout`) is entered; without one the customer gets the flow's fallback message (with the
+'talk to a human' button when enabled), never silence.
 """
 
 from __future__ import annotations
@@ -31,18 +40,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from supportbot.flow import render
-from supportbot.flow.hours import is_open
-from supportbot.flow.schema import Flow, Intent, Step
+from supportbot.flow.hours import is_open, opens_at_text
+from supportbot.flow.schema import BusinessHours, Flow, Intent, Step
 from supportbot.flow.state import (
     HUMAN_OFFER_ID,
+    CsatAnswered,
     Decision,
     Effect,
     HandoffReason,
     HandoffRequested,
+    HTTPCall,
+    HTTPResult,
     LLMRequest,
     OptOutChanged,
     Outcome,
+    Resolved,
     SessionState,
+    parse_csat_reply,
 )
 from supportbot.messages import MEDIA_KINDS, InboundMessage, MessageKind, OutboundMessage
 
@@ -96,10 +110,16 @@ class _Turn:
         self.llm_texts: list[str] = []
         self.llm_at: int | None = None
         self.outcome: Outcome = "menu"
+        self.http: HTTPCall | None = None
 
     # --- actions ------------------------------------------------------------------------
     def send(self, text: str) -> None:
         self.out.append(render.text_message(render.interpolate(text, self.st.slots)))
+
+    def send_closed(self, hours: BusinessHours) -> None:
+        """The out-of-hours message; `{{opens_at}}` in it is the next opening time."""
+        slots = {**self.st.slots, "opens_at": opens_at_text(hours, self.now)}
+        self.out.append(render.text_message(render.interpolate(hours.message, slots)))
 
     def closed(self) -> bool:
         hours = self.flow.business_hours
@@ -109,7 +129,7 @@ class _Turn:
         hours = self.flow.business_hours
         self.llm_texts.clear()
         if hours is not None and self.closed():
-            self.send(hours.message)
+            self.send_closed(hours)
             if hours.closed_handoff == "refuse":
                 self.outcome = "out_of_hours"
                 return
@@ -130,10 +150,15 @@ class _Turn:
             self.out += render.render_step(step, self.st.slots)
             if step.ask:
                 self.st.awaiting_slot = step.ask.slot
+            elif step.http:
+                self.http = render.render_http_call(name, step.http, self.st.slots)
+                self.effects.append(self.http)
             elif step.action == "handoff":
                 self.handoff("step", message="" if step.text else None)
             elif step.action == "end":
                 self.st.step = None
+                if not any(isinstance(e, Resolved) for e in self.effects):
+                    self.effects.append(Resolved())
             elif step.next and not (step.buttons or step.list):
                 name = step.next
                 continue
@@ -163,6 +188,14 @@ class _Turn:
                     if row.id == reply_id:
                         return row.goto, row.action
         return None
+
+    def rate(self, survey_id: int, rating: int) -> None:
+        """A tapped CSAT rating: recorded (the engine checks it belongs to an asked survey);
+        thanked unless an agent owns the conversation. Never touches the flow's position."""
+        self.effects.append(CsatAnswered(survey_id=survey_id, rating=rating))
+        self.outcome = "csat"
+        if self.flow.csat is not None and not self.st.handed_off:
+            self.send(self.flow.csat.thanks)
 
     def answer(self, text: str) -> None:
         assert self.st.step is not None
@@ -262,6 +295,9 @@ class _Turn:
                 self.send(flow.opt_out.opt_in_confirmation)
                 self.outcome = "opt_in"
             return
+        if reply_id and (rated := parse_csat_reply(reply_id)) is not None:
+            self.rate(*rated)
+            return
         if st.handed_off:
             self.outcome = "silent_handed_off"
             return
@@ -269,7 +305,7 @@ class _Turn:
         if hours is not None and hours.applies_to == "all" and self.closed():
             stamp, last = self.now.timestamp(), st.out_of_hours_notified_at
             if last is None or stamp - last >= hours.repeat_after_minutes * 60:
-                self.send(hours.message)
+                self.send_closed(hours)
                 st.out_of_hours_notified_at = stamp
             self.outcome = "out_of_hours"
             return
@@ -319,7 +355,46 @@ class _Turn:
         else:
             self.free_text(text)
 
-    def finish(self) -> Decision:
+    def after_http(self, call: HTTPCall, result: HTTPResult) -> None:
+        step = self.flow.steps.get(call.step)
+        http = step.http if step else None
+        self.outcome = "http"
+        target = None
+        if http is not None:
+            if result.outcome == "success":
+                for slot, path in http.extract.items():
+                    value = render.extract(result.data, path)
+                    if value is None:
+                        self.st.slots.pop(slot, None)
+                    else:
+                        self.st.slots[slot] = value[:MAX_SLOT_CHARS]
+            target = {
+                "success": http.on_success,
+                "not_found": http.on_not_found,
+                "error": http.on_error,
+                "timeout": http.on_timeout,
+            }[result.outcome]
+        if target and target in self.flow.steps:
+            self.enter(target)
+        else:
+            self.give_up()
+
+    def give_up(self) -> None:
+        """The flow's fallback message (+ human button) and back to rest: never silence."""
+        self.out += render.render_llm_failure(self.flow, self.st)
+        self.st.step = self.st.awaiting_slot = None
+        self.st.attempts = 0
+        self.outcome = "http_fallback"
+
+    def run(self, messages: Sequence[InboundMessage]) -> tuple[InboundMessage, ...]:
+        """Handle `messages` in order until one starts an HTTP call; the rest is pending."""
+        for i, message in enumerate(messages):
+            if self.http is not None:
+                return tuple(messages[i:])
+            self.handle(message)
+        return ()
+
+    def finish(self, pending: tuple[InboundMessage, ...] = ()) -> Decision:
         st = self.st
         if self.llm_texts and self.flow.llm and not (st.handed_off or st.opted_out):
             self.effects.append(
@@ -331,7 +406,7 @@ class _Turn:
                 )
             )
         llm_at = self.llm_at if any(isinstance(e, LLMRequest) for e in self.effects) else None
-        return Decision(tuple(self.out), st, tuple(self.effects), self.outcome, llm_at)
+        return Decision(tuple(self.out), st, tuple(self.effects), self.outcome, llm_at, pending)
 
 
 def decide(
@@ -343,6 +418,37 @@ def decide(
     """Decide what to send for one turn. `state` None = a new conversation. Never raises on
     customer input; the returned state is a fresh object (the argument is not modified)."""
     turn = _Turn(flow, state.copy() if state else SessionState(), now)
-    for message in messages:
-        turn.handle(message)
+    return turn.finish(turn.run(messages))
+
+
+def continue_after_http(
+    flow: Flow,
+    state: SessionState,
+    call: HTTPCall,
+    result: HTTPResult,
+    pending: Sequence[InboundMessage],
+    now: datetime,
+) -> Decision:
+    """Continue a turn after its `HTTPCall`: extract slots on success, enter the branch of
+    `result.outcome` (absent: the fallback message), then handle the `pending` messages.
+    The returned decision may start another call."""
+    turn = _Turn(flow, state.copy(), now)
+    turn.after_http(call, result)
+    return turn.finish(turn.run(pending))
+
+
+def abandon_http(
+    flow: Flow, state: SessionState, pending: Sequence[InboundMessage], now: datetime
+) -> Decision:
+    """The engine's way out of a chain of calls that is too long: the fallback message, the
+    conversation back at rest, then the pending messages (whose own calls are not made)."""
+    turn = _Turn(flow, state.copy(), now)
+    turn.give_up()
+    for message in pending:
+        if turn.http is None:
+            turn.handle(message)
+    if turn.http is not None:
+        turn.effects.remove(turn.http)
+        turn.http = None
+        turn.give_up()
     return turn.finish()

@@ -1,7 +1,8 @@
-"""Conversation export: one record per message (with its conversation's identity), oldest first,
+"""Conversation export: one record per message (with its conversation's identity and its latest
+CSAT rating, if any), oldest first,
 as JSON Lines or CSV. Rows stream from a server-side cursor, so exports of any size run in
 constant memory. Timestamps are ISO 8601 UTC; `body` is the stored JSON (a JSON string in CSV);
-``media_*`` are the message's media reference (migration 0003: URL / Meta media id, MIME type,
+``media_*`` are the message's media reference (migration 0004: URL / Meta media id, MIME type,
 size in bytes, caption, file name); `location` and `contacts` are what a customer shared, lifted
 out of `body` (JSON strings in CSV).
 """
@@ -47,6 +48,8 @@ FIELDS = (
     "location",
     "contacts",
     "body",
+    "csat_rating",
+    "csat_scale",
 )
 
 _QUERY = """
@@ -55,9 +58,15 @@ SELECT c.tenant_id, c.customer_id, c.phone, c.name, m.id AS message_id, m.create
        m.delivery_state, m.delivery_error_code, m.delivery_error_reason,
        m.sent_at, m.delivered_at, m.read_at, m.failed_at,
        m.media_url, m.media_id, m.media_mime, m.media_size, m.media_caption, m.media_filename,
-       m.body
+       m.body, s.rating AS csat_rating, s.scale AS csat_scale
 FROM messages m
 JOIN conversations c ON c.tenant_id = m.tenant_id AND c.customer_id = m.customer_id
+LEFT JOIN LATERAL (
+    SELECT cs.rating, cs.scale FROM csat_surveys cs
+    WHERE cs.tenant_id = c.tenant_id AND cs.customer_id = c.customer_id
+      AND cs.status = 'answered'
+    ORDER BY cs.answered_at DESC LIMIT 1
+) s ON true
 WHERE m.tenant_id = $1
   AND ($2::text IS NULL OR m.customer_id = $2)
   AND ($3::timestamptz IS NULL OR m.created_at >= $3)

@@ -72,7 +72,7 @@ class Conversation:
 
 @dataclass(frozen=True, slots=True)
 class MediaRef:
-    """A message's media as a reference (migration 0003): never the file itself."""
+    """A message's media as a reference (migration 0004): never the file itself."""
 
     url: str | None = None
     """The provider's download URL (MSG91 ``url``) or the link we sent."""
@@ -86,7 +86,7 @@ class MediaRef:
 
     @classmethod
     def of_row(cls, row: Any) -> MediaRef | None:
-        """From a ``messages`` row (None when it has no media, or predates migration 0003)."""
+        """From a ``messages`` row (None when it has no media, or predates migration 0004)."""
         get = row.get
         ref = cls(
             url=get("media_url"),
