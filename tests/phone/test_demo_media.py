@@ -54,6 +54,8 @@ async def settings(
         openrouter_url=llm_sim.base_url,
         coalesce_window_seconds=0.1,
         coalesce_max_wait_seconds=0.5,
+        # as the examples' SupportBots allow-list it (globex's in-cluster order service)
+        flow_http_allow_hosts="orders.globex.svc.cluster.local:8080",
     )
     return load_settings(env)
 
