@@ -40,11 +40,11 @@ def make_settings(
 ) -> MakeSettings:
     flow = write_flow(tmp_path)
 
-    def build(**overrides: object) -> BotSettings:
+    def build(*, flow_path: Path = flow, **overrides: object) -> BotSettings:
         env = settings_env(
             redis_url=redis_url,
             database_url=migrated_url,
-            flow_path=flow,
+            flow_path=flow_path,
             msg91_url=msg91_server.url,
             openrouter_url=llm_sim.base_url,
             **overrides,

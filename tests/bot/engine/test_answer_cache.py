@@ -4,7 +4,7 @@ never across PII or a differing context, and not after the flow or the models ch
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,11 @@ from prometheus_client import REGISTRY
 from supportbot.engine import answers
 from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
-from supportbot.engine.testing import customer_message, make_turn, settings_env, write_flow
+from supportbot.engine.testing import customer_message, make_turn, write_flow
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
 from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.simulator.driver import SimulatorClient
-from supportbot.msg91.simulator.process import RunningSimulator
-from supportbot.settings import BotSettings, load_settings
+from supportbot.settings import BotSettings
 from supportbot.storage.db import Pool
 
 FLOW = """\
@@ -40,34 +39,23 @@ llm:
 
 FAST = RetryPolicy(max_attempts=2, base_delay=0.01)
 
+MakeSettings = Callable[..., BotSettings]  # the `make_settings` fixture (conftest)
+
 
 def flow_text(*, prompt_extra: str = "", history: int = 0) -> str:
     return FLOW.replace("{prompt_extra}", prompt_extra).replace("{history}", str(history))
 
 
 @pytest.fixture
-def flow_path(tmp_path: Path) -> Path:
-    return write_flow(tmp_path, flow_text())
+def flow_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Its own folder: `make_settings` writes the default flow into `tmp_path`."""
+    return write_flow(tmp_path_factory.mktemp("faq-flow"), flow_text())
 
 
 @pytest.fixture
-def build_settings(
-    flow_path: Path,
-    redis_url: str,
-    migrated_url: str,
-    msg91_server: RunningSimulator,
-    llm_sim: LLMSim,
-) -> Any:
+def build_settings(flow_path: Path, make_settings: MakeSettings) -> MakeSettings:
     def build(**overrides: object) -> BotSettings:
-        env = settings_env(
-            redis_url=redis_url,
-            database_url=migrated_url,
-            flow_path=flow_path,
-            msg91_url=msg91_server.url,
-            openrouter_url=llm_sim.base_url,
-            **{"answer_cache_enabled": "true", **overrides},
-        )
-        return load_settings(env)
+        return make_settings(flow_path=flow_path, **{"answer_cache_enabled": "true", **overrides})
 
     return build
 
@@ -125,7 +113,7 @@ def sample(name: str, **labels: str) -> float:
 
 
 async def test_a_repeated_question_is_answered_from_the_cache(
-    build_settings: Any,
+    build_settings: MakeSettings,
     aredis: aioredis.Redis,
     llm_sim: LLMSim,
     msg91: SimulatorClient,
@@ -158,7 +146,7 @@ async def test_a_repeated_question_is_answered_from_the_cache(
 
 
 async def test_off_by_default_every_question_asks_the_llm(
-    build_settings: Any, aredis: aioredis.Redis, llm_sim: LLMSim, msg91: SimulatorClient
+    build_settings: MakeSettings, aredis: aioredis.Redis, llm_sim: LLMSim, msg91: SimulatorClient
 ) -> None:
     settings = build_settings(answer_cache_enabled="false")
     async with engine_for(settings, aredis) as engine:
@@ -168,7 +156,7 @@ async def test_off_by_default_every_question_asks_the_llm(
 
 
 async def test_questions_with_pii_or_the_customer_name_are_never_shared(
-    build_settings: Any, aredis: aioredis.Redis, llm_sim: LLMSim, msg91: SimulatorClient
+    build_settings: MakeSettings, aredis: aioredis.Redis, llm_sim: LLMSim, msg91: SimulatorClient
 ) -> None:
     settings = build_settings()
     async with engine_for(settings, aredis) as engine:
@@ -181,7 +169,7 @@ async def test_questions_with_pii_or_the_customer_name_are_never_shared(
 
 
 async def test_a_flow_or_model_change_is_not_answered_from_old_entries(
-    build_settings: Any,
+    build_settings: MakeSettings,
     flow_path: Path,
     aredis: aioredis.Redis,
     llm_sim: LLMSim,
@@ -203,7 +191,7 @@ async def test_a_flow_or_model_change_is_not_answered_from_old_entries(
 
 
 async def test_the_same_question_in_a_different_context_is_not_shared(
-    build_settings: Any,
+    build_settings: MakeSettings,
     flow_path: Path,
     aredis: aioredis.Redis,
     llm_sim: LLMSim,

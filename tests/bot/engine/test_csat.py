@@ -24,14 +24,11 @@ from supportbot.engine.testing import (
     TENANT,
     customer_message,
     make_turn,
-    settings_env,
     write_flow,
 )
-from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
 from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.simulator.driver import SimulatorClient
-from supportbot.msg91.simulator.process import RunningSimulator
-from supportbot.settings import load_settings
+from supportbot.settings import BotSettings
 from supportbot.storage import csat as store, export
 from supportbot.storage.db import Pool
 
@@ -64,6 +61,8 @@ csat:
   cooldown_hours: {cooldown}
 """
 
+MakeSettings = Callable[..., BotSettings]  # the `make_settings` fixture (conftest)
+
 
 class Bot:
     """The engine and the CSAT sender of one worker, with a clock the test moves."""
@@ -87,12 +86,7 @@ MakeBot = Callable[..., Any]
 
 @pytest.fixture
 async def make_bot(
-    tmp_path: Path,
-    redis_url: str,
-    migrated_url: str,
-    msg91_server: RunningSimulator,
-    llm_sim: LLMSim,
-    aredis: aioredis.Redis,
+    tmp_path: Path, make_settings: MakeSettings, aredis: aioredis.Redis
 ) -> AsyncIterator[MakeBot]:
     async with AsyncExitStack() as stack:
 
@@ -100,16 +94,9 @@ async def make_bot(
             *, scale: int = 5, after: str = "[flow_end, idle]", delay: int = 0, cooldown: int = 24
         ) -> Bot:
             text = FLOW.format(scale=scale, after=after, delay=delay, cooldown=cooldown)
-            flow = write_flow(tmp_path, text)
-            env = settings_env(
-                redis_url=redis_url,
-                database_url=migrated_url,
-                flow_path=flow,
-                msg91_url=msg91_server.url,
-                openrouter_url=llm_sim.base_url,
-            )
+            settings = make_settings(flow_path=write_flow(tmp_path, text))
             res = await stack.enter_async_context(
-                open_resources(load_settings(env), aredis, retry_policy=RetryPolicy(2, 0.01))
+                open_resources(settings, aredis, retry_policy=RetryPolicy(2, 0.01))
             )
             clock = [time.time()]
             engine = res.engine()
