@@ -43,6 +43,8 @@ from supportbot.engine import control, metrics
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.messages import OutboundKind, OutboundMessage
 from supportbot.msg91.deliverer import Deliverer, ReplyOutcome, ReplyStatus
+from supportbot.msg91.errors import InvalidOutboundMessage
+from supportbot.msg91.payloads import build_request
 from supportbot.msg91.sending import DeliveryDeferred
 from supportbot.settings import BotSettings
 from supportbot.storage import csat, queries
@@ -57,6 +59,27 @@ CustomerId = Annotated[
     Path(min_length=1, description="Conversation key: the BSUID, else the phone digits."),
     AfterValidator(storable_text),
 ]
+
+
+def reply_message(body: ReplyIn) -> OutboundMessage:
+    """The agent's reply; media is checked against WhatsApp's limits here (a 422), before any
+    conversation state changes or a send is attempted."""
+    if body.media is None:
+        return OutboundMessage(kind=OutboundKind.TEXT, text=body.text or "")
+    media = body.media
+    message = OutboundMessage(
+        kind=OutboundKind(media.kind),
+        text=body.text or "",
+        media_url=media.url,
+        media_filename=media.filename,
+        media_mime=media.mime,
+        media_size=media.size,
+    )
+    try:
+        build_request("0", "0", message)
+    except InvalidOutboundMessage as exc:
+        raise ApiError(422, "invalid_media", str(exc), field="body.media") from None
+    return message
 
 
 class ApiError(Exception):
@@ -244,8 +267,8 @@ def create_router(
         conversation = await conversation_or_404(res, customer_id)
         if conversation.opted_out:
             raise ApiError(409, "opted_out", "the customer opted out of messages")
+        message = reply_message(body)
         turn_id = f"agent:{claims.agent}:{idempotency_key or uuid.uuid4().hex}"
-        message = OutboundMessage(kind=OutboundKind.TEXT, text=body.text)
         try:
             outcomes = await deliver_replies(
                 res.pool,

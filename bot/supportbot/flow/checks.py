@@ -36,6 +36,8 @@ def _targets(flow: Flow) -> Iterator[tuple[Path, str]]:
         base: Path = ("steps", name)
         if step.next:
             yield (*base, "next"), step.next
+        if step.on_media:
+            yield (*base, "on_media"), step.on_media
         if step.ask and step.ask.on_fail:
             yield (*base, "ask", "on_fail"), step.ask.on_fail
         if step.http:
@@ -100,6 +102,8 @@ def _texts(flow: Flow) -> Iterator[tuple[Path, str]]:
         yield ("llm", "system_prompt"), flow.llm.system_prompt
     yield ("handoff", "message"), flow.handoff.message
     yield ("fallback", "message"), flow.fallback.message
+    for kind, reply in (flow.fallback.media or {}).items():
+        yield ("fallback", "media", kind), reply
 
 
 def _body_texts(path: Path, value: JsonValue) -> Iterator[tuple[Path, str]]:

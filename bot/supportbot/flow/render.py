@@ -14,7 +14,7 @@ from urllib.parse import quote
 from pydantic import JsonValue
 
 from supportbot.flow.checks import VARIABLE
-from supportbot.flow.schema import TEXT_MAX, Csat, Flow, HTTPStep, Step
+from supportbot.flow.schema import CAPTION_MAX, TEXT_MAX, Csat, Flow, HTTPStep, Step
 from supportbot.flow.state import HUMAN_OFFER_ID, HTTPCall, SessionState, csat_reply_id
 from supportbot.messages import ListRow, ListSection, OutboundKind, OutboundMessage, ReplyButton
 
@@ -40,8 +40,18 @@ def text_message(text: str) -> OutboundMessage:
 
 
 def render_step(step: Step, slots: Mapping[str, str]) -> list[OutboundMessage]:
-    """The message(s) entering `step` sends: text, reply buttons or a list."""
+    """The message(s) entering `step` sends: text, reply buttons, a list, or media (the text as
+    its caption)."""
     body = interpolate(step.text, slots) if step.text else ""
+    if step.media:
+        media = step.media
+        message = OutboundMessage(
+            kind=OutboundKind(media.kind),
+            text=body[:CAPTION_MAX],
+            media_url=media.url,
+            media_filename=media.filename,
+        )
+        return [message]
     if step.buttons:
         buttons = tuple(ReplyButton(id=b.id, title=b.title) for b in step.buttons)
         return [

@@ -12,12 +12,18 @@ applies:
    within ``repeat_after_minutes``);
 4. first contact -> greeting (then rules 5-8; unmatched text shows the start step);
 5. a tapped reply button / list row -> its ``goto`` step or ``action``;
+   media of a kind the current step ``accept``s -> its reference fills the step's ``ask`` slot,
+   then ``on_media`` (or ``next``);
 6. a handoff keyword (whole words, e.g. "agent") -> handoff;
 7. the answer to a pending ``ask`` -> validated against its regex and stored in the slot;
 8. an intent (keywords as whole words, or regex) -> its reply / goto / action;
-9. other text -> the LLM (``on_text: llm``) or the 'unmatched' message and the menu again.
+9. media the step does not take: without a caption (location and contacts always, when
+   ``fallback.media`` names them) -> ``fallback.media[kind]`` / ``[default]`` / ``unsupported``;
+10. other text (a caption included) -> the LLM (``on_text: llm``) or the 'unmatched' message and
+    the menu again.
 
-Free text of several messages in one turn becomes a single `LLMRequest` effect.
+Free text of several messages in one turn becomes a single `LLMRequest` effect; a caption reaches
+the LLM marked with its kind (``[image] the caption``).
 
 Entering an HTTP step sends its text and ends the decision with an `HTTPCall` effect (messages
 of the turn not handled yet wait in `Decision.pending`). The engine performs the call and calls
@@ -52,9 +58,24 @@ from supportbot.flow.state import (
     SessionState,
     parse_csat_reply,
 )
-from supportbot.messages import InboundMessage, MessageKind, OutboundMessage
+from supportbot.messages import MEDIA_KINDS, InboundMessage, MessageKind, OutboundMessage
 
 MAX_SLOT_CHARS = 500
+_SHARED_KINDS = frozenset({MessageKind.LOCATION, MessageKind.CONTACTS})
+"""Kinds whose `text` is a label the parser made (a place name, a contact's name), not typed."""
+
+
+def media_reference(msg: InboundMessage) -> str:
+    """What an accepted media message stores in a slot: the URL (else ``media:<Meta id>``), a
+    location's ``latitude,longitude``, or the shared contact's name."""
+    if msg.kind is MessageKind.LOCATION:
+        lat, lng = msg.extra.get("latitude"), msg.extra.get("longitude")
+        return f"{lat},{lng}"
+    if msg.kind in MEDIA_KINDS:
+        return msg.media_url or (f"media:{msg.media_id}" if msg.media_id else "")
+    return (msg.text or "").strip()
+
+
 _AUTO_STEPS_MAX = 50
 _PUNCT = re.compile(r"[\s.!?,;:'\"]+")
 
@@ -217,6 +238,36 @@ class _Turn:
         self.enter(menu or self.flow.start)
         self.outcome = "unmatched"
 
+    def accepts(self, msg: InboundMessage) -> Step | None:
+        """The current step, when it takes this message's kind."""
+        step = self.flow.steps.get(self.st.step) if self.st.step else None
+        if step is None or not step.accept or msg.kind.value not in step.accept:
+            return None
+        return step
+
+    def take_media(self, step: Step, msg: InboundMessage) -> None:
+        if step.ask:
+            self.st.slots[step.ask.slot] = media_reference(msg)[:MAX_SLOT_CHARS]
+        self.st.awaiting_slot, self.st.attempts = None, 0
+        self.outcome = "media"
+        target = step.on_media or step.next
+        if target:
+            self.enter(target)
+
+    def media_fallback(self, msg: InboundMessage, text: str) -> str | None:
+        """The reply to a message the step cannot take, or None: handle `text` as text.
+
+        Media without a caption, and a location or contacts card whatever its label, get
+        ``fallback.media[kind]`` (or ``[default]``) when the flow sets one; other messages
+        without text get ``fallback.unsupported``."""
+        shared = msg.kind in _SHARED_KINDS
+        if self.flow.fallback.media and (msg.kind in MEDIA_KINDS or shared):
+            replies = {str(k): v for k, v in self.flow.fallback.media.items()}
+            reply = replies.get(msg.kind.value) or replies.get("default")
+            if reply and (shared or not text):
+                return reply
+        return None if text else self.flow.fallback.unsupported
+
     def handle(self, msg: InboundMessage) -> None:
         flow, st = self.flow, self.st
         text = (msg.text or "").strip()
@@ -266,7 +317,7 @@ class _Turn:
             self.outcome = "greeting"
         if st.step is not None and st.step not in flow.steps:  # the flow changed under us
             st.step, st.awaiting_slot = None, None
-        self.route(text, reply_id, option, first)
+        self.route(text, reply_id, option, first, msg)
 
     def route(
         self,
@@ -274,7 +325,9 @@ class _Turn:
         reply_id: str | None,
         option: tuple[str | None, str | None] | None,
         first: bool,
+        msg: InboundMessage,
     ) -> None:
+        taking = self.accepts(msg) if option is None else None
         if reply_id == HUMAN_OFFER_ID:
             self.handoff("fallback_offer")
         elif option is not None:
@@ -284,6 +337,8 @@ class _Turn:
                 self.handoff("button")
             else:
                 self.enter(goto)
+        elif taking is not None:
+            self.take_media(taking, msg)
         elif text and any(_has_words(text, k) for k in self.flow.handoff.keywords):
             self.handoff("keyword")
         elif text and self.st.awaiting_slot and self.st.step:
@@ -292,9 +347,11 @@ class _Turn:
             self.apply_intent(intent)
         elif first:
             self.enter(self.flow.start)
-        elif not text:
-            self.send(self.flow.fallback.unsupported)
+        elif (reply := self.media_fallback(msg, text)) is not None:
+            self.send(reply)
             self.outcome = "unsupported"
+        elif msg.kind in MEDIA_KINDS:
+            self.free_text(f"[{msg.kind.value}] {text}")
         else:
             self.free_text(text)
 

@@ -254,6 +254,26 @@ class HTTPStep(_Model):
         return self
 
 
+MediaKind = Literal["image", "document", "audio", "video", "sticker", "location", "contacts"]
+"""Customer message kinds a step can `accept` (and `fallback.media` can answer)."""
+CAPTION_MAX = 1024
+
+
+def _media_link(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+\S*$", value):
+        raise ValueError("media is sent by a public http(s) link")
+    return value
+
+
+class StepMedia(_Model):
+    """Media the step sends (by link); the step's `text` is its caption (<= 1024)."""
+
+    kind: Literal["image", "document", "video"]
+    url: Annotated[str, Field(max_length=2000), AfterValidator(_media_link)]
+    filename: Annotated[str, _limit(240, "file name")] | None = None
+    """Documents: the name the customer sees."""
+
+
 class Step(_Model):
     text: Text | None = None
     footer: Annotated[str, _limit(FOOTER_MAX, "footer")] | None = None
@@ -265,6 +285,26 @@ class Step(_Model):
     on_text: Literal["llm", "repeat"] | None = None
     http: HTTPStep | None = None
     """Call the tenant's backend after sending `text`; continue on a branch of the result."""
+    media: StepMedia | None = None
+    """Send this image/document/video (the step's text as caption)."""
+    accept: Annotated[builtins.list[MediaKind], Field(min_length=1)] | None = None
+    """Customer media kinds this step takes: an `ask` slot gets the reference, then `on_media`."""
+    on_media: str | None = None
+    """Step entered when accepted media arrives (absent: `next`, else stay)."""
+
+    @model_validator(mode="after")
+    def _media_shape(self) -> Step:
+        if self.media and (self.buttons or self.list):
+            raise ValueError("'media' cannot be combined with buttons or list")
+        if self.media and self.text and len(self.text) > CAPTION_MAX:
+            raise ValueError(f"a media caption is {len(self.text)} characters; at most 1024")
+        if self.on_media and not self.accept:
+            raise ValueError("'on_media' needs 'accept' (the media kinds the step takes)")
+        if self.accept and (self.buttons or self.list):
+            raise ValueError("'accept' waits for media; it cannot be combined with a menu")
+        if self.accept and len(set(self.accept)) != len(self.accept):
+            raise ValueError("'accept' lists a media kind twice")
+        return self
 
     @model_validator(mode="after")
     def _shape(self) -> Step:
@@ -283,7 +323,7 @@ class Step(_Model):
             raise ValueError("a menu needs 'text' (WhatsApp requires a body)")
         if (self.buttons or self.list) and self.text and len(self.text) > INTERACTIVE_BODY_MAX:
             raise ValueError(f"menu text is {len(self.text)} characters; at most 1024")
-        if not (self.text or menus or self.next or self.action):
+        if not (self.text or menus or self.next or self.action or self.media or self.accept):
             raise ValueError("the step does nothing: give it text, a menu, ask, next or action")
         return self
 
@@ -325,6 +365,9 @@ class Fallback(_Model):
     human_button: Annotated[str, _limit(BUTTON_TITLE_MAX, "button title")] = "Talk to a human"
     unmatched: Text = "Sorry, I didn't get that. Please choose one of the options."
     unsupported: Text = "Sorry, I can only read text messages and menu choices."
+    media: dict[Literal[MediaKind, "default"], Text] | None = None
+    """Reply to a customer's media the current step does not `accept`, by kind (`default`: any
+    other kind); replaces `unsupported` for media. Captions still count as text."""
 
 
 class Handoff(_Model):

@@ -182,6 +182,7 @@ Outcome = Literal[
     "csat",
     "http",
     "http_fallback",
+    "media",
 ]
 
 

@@ -22,7 +22,7 @@ message never reaches HTTP (`InvalidOutboundMessage`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from supportbot.messages import OutboundKind, OutboundMessage
 from supportbot.meta import limits
@@ -222,14 +222,31 @@ def message_body(
     """The Graph body for one provider-neutral `OutboundMessage` to one recipient."""
     if message.kind is OutboundKind.TEMPLATE:
         _require(bool(message.template_name), "template name is empty")
+        header = None
+        if message.template_header_type is not None:
+            kind = message.template_header_type
+            _require(kind in ("image", "document", "video"), f"header type {kind!r}")
+            header = TemplateHeader(
+                kind=cast(Literal["image", "document", "video"], kind),
+                link=message.template_header_url,
+            )
         return template_body(
             recipient,
             TemplateMessage(
                 name=message.template_name or "",
                 language=message.template_language or "en",
                 body_params=message.template_params,
+                header=header,
             ),
         )
+    if message.is_media:
+        media = MediaMessage(
+            kind=cast(MediaKind, message.kind.value),
+            link=message.media_url,
+            caption=message.text or None,
+            filename=message.media_filename,
+        )
+        return media_body(recipient, media, context_id=context_id)
     if message.kind is OutboundKind.TEXT:
         _bounded(message.text, limits.TEXT_MAX, "text")
         body = _base(recipient, "text", context_id)

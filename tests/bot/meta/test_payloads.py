@@ -132,6 +132,35 @@ def test_media_by_link_and_by_id() -> None:
         media_body(TO, MediaMessage("image", media_id="1", filename="only documents"))
 
 
+def test_provider_neutral_media_and_template_header_messages() -> None:
+    image = OutboundMessage(
+        kind=OutboundKind.IMAGE, text="Your label", media_url="https://x/label.png"
+    )
+    assert message_body(TO, image) == media_body(
+        TO, MediaMessage("image", link="https://x/label.png", caption="Your label")
+    )
+    doc = OutboundMessage(
+        kind=OutboundKind.DOCUMENT, media_url="https://x/m.pdf", media_filename="m.pdf"
+    )
+    assert message_body(TO, doc)["document"] == {"link": "https://x/m.pdf", "filename": "m.pdf"}
+    template = OutboundMessage(
+        kind=OutboundKind.TEMPLATE,
+        template_name="shipped",
+        template_params=("Asha",),
+        template_header_type="image",
+        template_header_url="https://x/banner.png",
+    )
+    assert message_body(TO, template) == template_body(
+        TO,
+        TemplateMessage(
+            "shipped", "en", ("Asha",), TemplateHeader("image", "https://x/banner.png")
+        ),
+    )
+    with pytest.raises(InvalidOutboundMessage):
+        message_body(TO, OutboundMessage(kind=OutboundKind.STICKER, text="no caption allowed",
+                                         media_url="https://x/s.webp"))  # fmt: skip
+
+
 def test_template_with_media_header_and_sanitised_params() -> None:
     body = template_body(
         TO,
