@@ -59,11 +59,43 @@ class BotSettings(BaseSettings):
     integrated_number: str = Field(validation_alias=_env("INTEGRATED_NUMBER", "MSG91_SENDER_ID"))
     """The tenant's WhatsApp number on MSG91, E.164 digits without '+'."""
 
-    # --- secrets ---------------------------------------------------------------------------
-    webhook_secret: SecretStr = Field(
-        validation_alias=_env("WEBHOOK_SECRET", "MSG91_WEBHOOK_SECRET")
+    # --- WhatsApp provider -----------------------------------------------------------------
+    provider: Literal["msg91", "meta"] = Field(default="msg91", validation_alias=_env("PROVIDER"))
+    """Who carries the tenant's WhatsApp traffic: MSG91 (a BSP) or Meta's Cloud API directly."""
+
+    meta_phone_number_id: str | None = Field(
+        default=None, validation_alias=_env("META_PHONE_NUMBER_ID")
     )
-    """Shared secret MSG91 sends in `webhook_secret_header` (or `?token=` when allowed)."""
+    """Meta: the Cloud API phone number id (digits) messages are sent from; required for meta."""
+    meta_waba_id: str | None = Field(default=None, validation_alias=_env("META_WABA_ID"))
+    """Meta: the WhatsApp Business Account id (template listing)."""
+    meta_access_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("META_ACCESS_TOKEN")
+    )
+    """Meta: the system-user access token (`Authorization: Bearer`)."""
+    meta_app_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("META_APP_SECRET")
+    )
+    """Meta: the app secret that signs webhooks (`X-Hub-Signature-256`); required for meta."""
+    meta_verify_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("META_VERIFY_TOKEN")
+    )
+    """Meta: the token of the GET verification handshake (`hub.verify_token`); required for meta."""
+    meta_base_url: str = Field(
+        default="https://graph.facebook.com", validation_alias=_env("META_BASE_URL")
+    )
+    meta_api_version: str = Field(
+        default="v21.0",
+        pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}$",
+        validation_alias=_env("META_API_VERSION"),
+    )
+
+    # --- secrets ---------------------------------------------------------------------------
+    webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("WEBHOOK_SECRET", "MSG91_WEBHOOK_SECRET")
+    )
+    """Shared secret MSG91 sends in `webhook_secret_header` (or `?token=` when allowed).
+    Required when `provider` is msg91; Meta's webhooks are signed with `meta_app_secret` instead."""
 
     webhook_secret_header: str = Field(
         default="X-Webhook-Secret", validation_alias=_env("WEBHOOK_SECRET_HEADER")
@@ -333,7 +365,29 @@ class BotSettings(BaseSettings):
                 f"{ENV_PREFIX}DATABASE_POOL_MIN must be <= {ENV_PREFIX}DATABASE_POOL_MAX"
             )
         self._check_handoff_webhook()
+        self._check_provider()
         return self
+
+    def _check_provider(self) -> None:
+        if self.provider == "msg91":
+            if self.webhook_secret is None:
+                raise ValueError(
+                    f"{ENV_PREFIX}WEBHOOK_SECRET is required when the provider is msg91"
+                )
+            return
+        missing = [
+            f"{ENV_PREFIX}{name}"
+            for name, value in (
+                ("META_PHONE_NUMBER_ID", self.meta_phone_number_id),
+                ("META_APP_SECRET", self.meta_app_secret),
+                ("META_VERIFY_TOKEN", self.meta_verify_token),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} required when the provider is meta")
+        if not re.fullmatch(r"[0-9]{1,32}", self.meta_phone_number_id or ""):
+            raise ValueError(f"{ENV_PREFIX}META_PHONE_NUMBER_ID must be digits (the Cloud API id)")
 
     def _check_handoff_webhook(self) -> None:
         url = self.handoff_webhook_url
