@@ -58,6 +58,9 @@ SERVICE_PORT: Final = 80
 INBOUND_PATH: Final = "/webhooks/msg91/inbound"
 STATUS_PATH: Final = "/webhooks/msg91/status"
 INGRESS_PATH_PREFIX: Final = "/webhooks/msg91"
+META_WEBHOOK_PATH: Final = "/webhooks/meta"
+"""`provider: meta`: Meta's one callback URL (GET verification handshake, POST messages and
+statuses); also the tenant's Ingress path prefix."""
 AGENT_API_PATH: Final = "/api/v1"
 """Where the webhook pods serve the agent API (the bot's `supportbot.agentapi.app.API_PREFIX`;
 a test checks they agree - the operator does not import the bot's web stack)."""

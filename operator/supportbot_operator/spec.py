@@ -42,14 +42,90 @@ class OutOfWindowTemplate(_Model):
     params: list[str] = Field(default_factory=list)
 
 
+Provider = Literal["msg91", "meta"]
+
+MSG91_REFS_REQUIRED = "whatsapp.{field} is required when provider is msg91"
+MSG91_REFS_FORBIDDEN = (
+    "whatsapp.authKeySecretRef and whatsapp.webhookSecretRef are MSG91 settings: "
+    "remove them when provider is meta"
+)
+META_REQUIRED = "whatsapp.meta is required when provider is meta"
+META_FORBIDDEN = "whatsapp.meta must not be set unless provider is meta"
+"""The CRD's CEL messages for the provider rules (the model says the same, for objects that
+bypassed the API server; a test compares them with the CRD)."""
+
+
+class Meta(_Model):
+    """Meta's WhatsApp Cloud API, used directly (`provider: meta`)."""
+
+    phone_number_id: str
+    """The Cloud API phone number id messages are sent from (digits)."""
+    waba_id: str
+    """The WhatsApp Business Account id (digits)."""
+    access_token_secret_ref: SecretKeyRef
+    app_secret_secret_ref: SecretKeyRef
+    verify_token_secret_ref: SecretKeyRef
+    api_version: str | None = None
+    """Graph API version, e.g. v21.0 (absent: the bot's default)."""
+
+    def secret_refs(self) -> dict[str, SecretKeyRef]:
+        return {
+            "whatsapp.meta.accessTokenSecretRef": self.access_token_secret_ref,
+            "whatsapp.meta.appSecretSecretRef": self.app_secret_secret_ref,
+            "whatsapp.meta.verifyTokenSecretRef": self.verify_token_secret_ref,
+        }
+
+
 class WhatsApp(_Model):
-    provider: Literal["msg91"] = "msg91"
+    provider: Provider = "msg91"
     integrated_number: str
-    auth_key_secret_ref: SecretKeyRef
-    webhook_secret_ref: SecretKeyRef
+    auth_key_secret_ref: SecretKeyRef | None = None
+    """MSG91 only (required there)."""
+    webhook_secret_ref: SecretKeyRef | None = None
+    """MSG91 only (required there)."""
+    meta: Meta | None = None
+    """Meta only (required there)."""
     send_rate_limit_per_minute: int = 100
     out_of_window_template: OutOfWindowTemplate | None = None
     api_base_url: str | None = None
+
+    @model_validator(mode="after")
+    def _provider_fields(self) -> WhatsApp:
+        if self.provider == "msg91":
+            for field, ref in (
+                ("authKeySecretRef", self.auth_key_secret_ref),
+                ("webhookSecretRef", self.webhook_secret_ref),
+            ):
+                if ref is None:
+                    raise ValueError(MSG91_REFS_REQUIRED.format(field=field))
+            if self.meta is not None:
+                raise ValueError(META_FORBIDDEN)
+        else:
+            if self.meta is None:
+                raise ValueError(META_REQUIRED)
+            if self.auth_key_secret_ref is not None or self.webhook_secret_ref is not None:
+                raise ValueError(MSG91_REFS_FORBIDDEN)
+        return self
+
+    def secret_refs(self) -> dict[str, SecretKeyRef]:
+        """The provider's Secret keys, by role (the MSG91 roles are unchanged: they are part
+        of every msg91 tenant's secrets hash)."""
+        if self.meta is not None:
+            return self.meta.secret_refs()
+        refs = {}
+        if self.webhook_secret_ref is not None:
+            refs["whatsapp.webhookSecretRef"] = self.webhook_secret_ref
+        if self.auth_key_secret_ref is not None:
+            refs["whatsapp.authKeySecretRef"] = self.auth_key_secret_ref
+        return refs
+
+    @property
+    def send_credential(self) -> tuple[str, SecretKeyRef]:
+        """(bot settings field, Secret key) of the credential replies are sent with."""
+        if self.meta is not None:
+            return "meta_access_token", self.meta.access_token_secret_ref
+        assert self.auth_key_secret_ref is not None  # the validator guarantees it
+        return "msg91_auth_key", self.auth_key_secret_ref
 
 
 class AnswerCache(_Model):
@@ -230,8 +306,7 @@ class SupportBotSpec(_Model):
     def secret_refs(self) -> dict[str, SecretKeyRef]:
         """Every Secret key the pods use, by the role it plays."""
         refs = {
-            "whatsapp.webhookSecretRef": self.whatsapp.webhook_secret_ref,
-            "whatsapp.authKeySecretRef": self.whatsapp.auth_key_secret_ref,
+            **self.whatsapp.secret_refs(),
             "llm.apiKeySecretRef": self.llm.api_key_secret_ref,
             "storage.redisUrlSecretRef": self.storage.redis_url_secret_ref,
             "storage.postgresDsnSecretRef": self.storage.postgres_dsn_secret_ref,

@@ -132,23 +132,43 @@ class ClusterView:
         return out
 
 
+_SECRET_REF_FIELDS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("whatsapp",), ("authKeySecretRef", "webhookSecretRef")),
+    (("whatsapp", "meta"), ("accessTokenSecretRef", "appSecretSecretRef", "verifyTokenSecretRef")),
+    (("llm",), ("apiKeySecretRef",)),
+    (("storage",), ("redisUrlSecretRef", "postgresDsnSecretRef")),
+    (("handoff", "webhook"), ("secretRef",)),
+)
+"""Where a SupportBot body names Secrets (besides the agent API's and the flow's lists); a
+unit test checks this covers every role of `SupportBotSpec.secret_refs`."""
+
+
+def _section(spec: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any]:
+    node: Any = spec
+    for key in path:
+        node = (node.get(key) if isinstance(node, Mapping) else None) or {}
+    return node if isinstance(node, Mapping) else {}
+
+
+def secret_names(spec: Mapping[str, Any]) -> set[str]:
+    """Names of the Secrets a raw (possibly invalid) SupportBot spec references."""
+    refs = [
+        _section(spec, path).get(f) or {} for path, fields in _SECRET_REF_FIELDS for f in fields
+    ]
+    api = spec.get("agentApi") or {}
+    if api.get("enabled", True):
+        refs.append(api.get("jwtSecretRef") or {})
+    refs.extend(_section(spec, ("flow",)).get("backendSecretRefs") or [])
+    return {ref["name"] for ref in refs if isinstance(ref, Mapping) and ref.get("name")}
+
+
 def references(body: Mapping[str, Any]) -> dict[tuple[str, str, str], str]:
     """(namespace, kind, name) of every Secret/ConfigMap a SupportBot body references."""
     meta, spec = body.get("metadata") or {}, body.get("spec") or {}
     ns, bot = meta.get("namespace", ""), meta.get("name", "")
-    out: dict[tuple[str, str, str], str] = {}
-    for section, fields in (
-        ("whatsapp", ("authKeySecretRef", "webhookSecretRef")),
-        ("llm", ("apiKeySecretRef",)),
-        ("storage", ("redisUrlSecretRef", "postgresDsnSecretRef")),
-    ):
-        for f in fields:
-            ref = (spec.get(section) or {}).get(f) or {}
-            if ref.get("name"):
-                out[(ns, "Secret", ref["name"])] = bot
-    api = spec.get("agentApi") or {}
-    if api.get("enabled", True) and (api.get("jwtSecretRef") or {}).get("name"):
-        out[(ns, "Secret", api["jwtSecretRef"]["name"])] = bot
+    out: dict[tuple[str, str, str], str] = {
+        (ns, "Secret", name): bot for name in sorted(secret_names(spec))
+    }
     cm = ((spec.get("flow") or {}).get("configMapRef") or {}).get("name")
     if cm:
         out[(ns, "ConfigMap", cm)] = bot

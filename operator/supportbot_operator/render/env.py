@@ -45,15 +45,47 @@ def base_env(bot: SupportBot) -> list[EnvVar]:
         _var("tenant_id", bot.name),
         _var("integrated_number", spec.whatsapp.integrated_number),
         _var("log_level", spec.log_level),
-        _secret("webhook_secret", spec.whatsapp.webhook_secret_ref),
+        *_provider_env(bot),
         _secret("redis_url", spec.storage.redis_url_secret_ref),
         _secret("database_url", spec.storage.postgres_dsn_secret_ref),
     ]
 
 
-def _msg91_base_url(bot: SupportBot) -> list[EnvVar]:
-    url = bot.spec.whatsapp.api_base_url
-    return [_var("msg91_base_url", url)] if url else []
+def _provider_env(bot: SupportBot) -> list[EnvVar]:
+    """How the bot verifies its provider's webhooks. MSG91 (the default) renders exactly what it
+    did before providers existed, without SUPPORTBOT_PROVIDER: a new variable would change every
+    msg91 tenant's pod template and roll its pods."""
+    whatsapp = bot.spec.whatsapp
+    meta = whatsapp.meta
+    if meta is None:
+        ref = whatsapp.webhook_secret_ref
+        return [] if ref is None else [_secret("webhook_secret", ref)]
+    env = [
+        _var("provider", "meta"),
+        _var("meta_phone_number_id", meta.phone_number_id),
+        _var("meta_waba_id", meta.waba_id),
+    ]
+    if meta.api_version:
+        env.append(_var("meta_api_version", meta.api_version))
+    return [
+        *env,
+        _secret("meta_app_secret", meta.app_secret_secret_ref),
+        _secret("meta_verify_token", meta.verify_token_secret_ref),
+    ]
+
+
+def _send_credential(bot: SupportBot) -> EnvVar:
+    """The credential replies are sent with: the MSG91 authkey or Meta's access token."""
+    field, ref = bot.spec.whatsapp.send_credential
+    return _secret(field, ref)
+
+
+def _api_base_url(bot: SupportBot) -> list[EnvVar]:
+    whatsapp = bot.spec.whatsapp
+    url = whatsapp.api_base_url
+    if not url:
+        return []
+    return [_var("meta_base_url" if whatsapp.provider == "meta" else "msg91_base_url", url)]
 
 
 def _template(bot: SupportBot) -> list[EnvVar]:
@@ -88,18 +120,19 @@ def handoff_env(bot: SupportBot) -> list[EnvVar]:
 
 
 def agent_api_env(bot: SupportBot) -> list[EnvVar]:
-    """What the webhook needs to serve the agent API: the token secret, and the MSG91 delivery
-    settings, because agent replies are sent from the webhook process (same rate limit and
-    out-of-window template as the worker's replies). Empty while the agent API is off."""
+    """What the webhook needs to serve the agent API: the token secret, and the delivery
+    settings (the provider's send credential, rate limit, API base URL, out-of-window template),
+    because agent replies are sent from the webhook process like the worker's replies. Empty
+    while the agent API is off."""
     spec = bot.spec
     ref = spec.jwt_secret_ref
     if ref is None:
         return []
     return [
         _secret("jwt_secret", ref),
-        _secret("msg91_auth_key", spec.whatsapp.auth_key_secret_ref),
+        _send_credential(bot),
         _var("send_rate_limit_per_minute", str(spec.whatsapp.send_rate_limit_per_minute)),
-        *_msg91_base_url(bot),
+        *_api_base_url(bot),
         *_template(bot),
     ]
 
@@ -115,7 +148,7 @@ def worker_env(bot: SupportBot) -> list[EnvVar]:
     spec = bot.spec
     env = [
         *base_env(bot),
-        _secret("msg91_auth_key", spec.whatsapp.auth_key_secret_ref),
+        _send_credential(bot),
         _secret("openrouter_api_key", spec.llm.api_key_secret_ref),
         _var("llm_models", ",".join(spec.llm.models)),
         _var("llm_timeout_seconds", _number(spec.llm.timeout_seconds)),
@@ -125,7 +158,7 @@ def worker_env(bot: SupportBot) -> list[EnvVar]:
         _var("worker_concurrency", str(spec.worker.concurrency)),
         _var("send_rate_limit_per_minute", str(spec.whatsapp.send_rate_limit_per_minute)),
         _var("metrics_port", str(names.WORKER_METRICS_PORT)),
-        *_msg91_base_url(bot),
+        *_api_base_url(bot),
     ]
     if spec.llm.base_url:
         env.append(_var("openrouter_base_url", spec.llm.base_url))

@@ -1,6 +1,7 @@
 """How traffic reaches the tenant: the webhook Service (port 80 -> 8080), the optional Ingress
-(the MSG91 webhook paths, plus the agent API when asked to; never /metrics), the optional
-NetworkPolicy, and the URLs reported in the status."""
+(the provider's webhook paths, `/webhooks/msg91/...` or `/webhooks/meta`, plus the agent API
+when asked to; never /metrics), the optional NetworkPolicy, and the URLs reported in the
+status."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def ingress(bot: SupportBot) -> Manifest:
     if spec.annotations:
         meta["annotations"] = dict(spec.annotations)
     service = names.webhook_name(bot.name)
-    prefixes = [names.INGRESS_PATH_PREFIX]
+    prefixes = [webhook_paths(bot).prefix]
     if agent_api_on_ingress(bot):
         prefixes.append(names.AGENT_API_PATH)
     rule: dict[str, Any] = {
@@ -70,9 +71,10 @@ def ingress(bot: SupportBot) -> Manifest:
 
 
 def network_policy(bot: SupportBot) -> Manifest:
-    """Ingress to the bot pods: the webhook port from anywhere (MSG91 arrives through the
-    ingress controller), worker metrics only from the selected namespaces. Egress is left open:
-    Redis, PostgreSQL, MSG91 and OpenRouter live at addresses the operator cannot know."""
+    """Ingress to the bot pods: the webhook port from anywhere (MSG91 or Meta arrives through
+    the ingress controller), worker metrics only from the selected namespaces. Egress is left
+    open: Redis, PostgreSQL, MSG91 / Meta and OpenRouter live at addresses the operator cannot
+    know."""
     selector = bot.spec.network_policy.metrics_namespace_selector
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -103,8 +105,27 @@ def agent_api_on_ingress(bot: SupportBot) -> bool:
 
 
 @dataclass(frozen=True)
+class WebhookPaths:
+    """Where the tenant's provider calls the webhook pods."""
+
+    prefix: str
+    """Ingress path prefix covering them all."""
+    inbound: str
+    """Messages (for Meta also the GET verification handshake)."""
+    status: str
+    """Delivery reports (Meta sends them to the same URL as messages)."""
+
+
+def webhook_paths(bot: SupportBot) -> WebhookPaths:
+    if bot.spec.whatsapp.provider == "meta":
+        path = names.META_WEBHOOK_PATH
+        return WebhookPaths(prefix=path, inbound=path, status=path)
+    return WebhookPaths(names.INGRESS_PATH_PREFIX, names.INBOUND_PATH, names.STATUS_PATH)
+
+
+@dataclass(frozen=True)
 class Endpoints:
-    """URLs for the status: what MSG91 calls, and where agents reach the agent API."""
+    """URLs for the status: what the provider calls, and where agents reach the agent API."""
 
     inbound: str
     status: str
@@ -113,9 +134,9 @@ class Endpoints:
 
 
 def endpoints(bot: SupportBot, cluster_domain: str) -> Endpoints:
-    """The URLs MSG91 must call for inbound messages and for delivery reports (through the
-    Ingress when there is one, else the in-cluster Service), and the agent API's base URL
-    (through the Ingress only when it routes the API there)."""
+    """The URLs the provider must call for inbound messages and for delivery reports (through
+    the Ingress when there is one, else the in-cluster Service; one URL for Meta), and the
+    agent API's base URL (through the Ingress only when it routes the API there)."""
     spec = bot.spec.ingress
     svc = names.webhook_name(bot.name)
     internal = f"http://{svc}.{bot.namespace}.svc.{cluster_domain}"
@@ -125,8 +146,9 @@ def endpoints(bot: SupportBot, cluster_domain: str) -> Endpoints:
     else:
         public = internal
     agent_base = public if agent_api_on_ingress(bot) else internal
+    paths = webhook_paths(bot)
     return Endpoints(
-        inbound=public + names.INBOUND_PATH,
-        status=public + names.STATUS_PATH,
+        inbound=public + paths.inbound,
+        status=public + paths.status,
         agent_api=agent_base + names.AGENT_API_PATH if bot.spec.jwt_secret_ref else None,
     )
