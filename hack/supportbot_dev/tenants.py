@@ -55,8 +55,23 @@ class Tenant:
     values: TenantValues
 
 
+DEMO_PROVIDERS = frozenset({"msg91"})
+"""WhatsApp providers the local platform simulates; examples of other providers (Meta's Cloud
+API) are left out of the demo and the e2e tests until it simulates them too."""
+
+
+def provider_of(directory: Path) -> str:
+    bot = supportbot_of(load_example(directory))
+    return str((bot["spec"].get("whatsapp") or {}).get("provider", "msg91"))
+
+
 def example_dirs() -> list[Path]:
-    return sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and (p / "supportbot.yaml").exists())
+    """The example tenants the local platform can run (see DEMO_PROVIDERS)."""
+    return sorted(
+        p
+        for p in EXAMPLES.iterdir()
+        if p.is_dir() and (p / "supportbot.yaml").exists() and provider_of(p) in DEMO_PROVIDERS
+    )
 
 
 def load_example(directory: Path) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """One WhatsApp number, one tenant: which SupportBot holds an `integratedNumber`, decided purely.
 
-MSG91 delivers a number's messages to exactly one webhook, so two tenants claiming the same
-number would silently split (or steal) a business's traffic. The rule, shared by the
-reconciler and the admission webhook so both always agree:
+MSG91 and Meta each deliver a number's messages to exactly one webhook, so two tenants
+claiming the same number would silently split (or steal) a business's traffic. The rule,
+shared by the reconciler and the admission webhook so both always agree:
 
 - the **older claimant keeps the number**: the SupportBot with the earliest
   `metadata.creationTimestamp`; equal timestamps (one-second resolution) are broken by
@@ -78,8 +78,9 @@ def conflict(me: Claim, number: str, claims: Iterable[Claim]) -> Problem | None:
     return Problem(
         REASON,
         f"integratedNumber {number} is already served by SupportBot {first.ref} "
-        f"(created {first.created}); MSG91 delivers a number to one webhook only, so this bot "
-        "runs no workload until the number is changed or the other bot is deleted",
+        f"(created {first.created}); a WhatsApp number's messages go to one webhook only "
+        "(MSG91's or Meta's), so this bot runs no workload until the number is changed or the "
+        "other bot is deleted",
     )
 
 
@@ -96,7 +97,7 @@ def admission_conflict(
     if first is None:
         return None
     return (
-        f"integratedNumber {number} is already used by SupportBot {first.ref}: MSG91 delivers "
-        "a WhatsApp number to one webhook only, so a number may belong to one SupportBot in "
-        "the cluster"
+        f"integratedNumber {number} is already used by SupportBot {first.ref}: a WhatsApp "
+        "number's messages go to one webhook only (MSG91's or Meta's), so a number may belong "
+        "to one SupportBot in the cluster"
     )

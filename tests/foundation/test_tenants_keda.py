@@ -55,3 +55,12 @@ def test_flow_http_steps_are_pointed_at_the_fake_order_backend() -> None:
                 if d["kind"] == "Secret" and d["metadata"]["name"] == backend_ref["name"]
             ]
             assert secret["stringData"][backend_ref["key"]] == tenants.SIM_ORDERS_KEY
+
+
+def test_the_demo_runs_only_the_examples_of_providers_it_simulates() -> None:
+    every = sorted(p.name for p in tenants.EXAMPLES.iterdir() if (p / "supportbot.yaml").exists())
+    run = [p.name for p in tenants.example_dirs()]
+    assert run == ["01-acme-retail", "02-globex-telecom"]
+    left_out = [name for name in every if name not in run]
+    assert left_out == ["03-initech-meta"]
+    assert tenants.provider_of(tenants.EXAMPLES / "03-initech-meta") == "meta"
