@@ -249,10 +249,20 @@ def test_every_spec_field_is_explained(kubectl: Kubectl) -> None:
     schemas = doc["components"]["schemas"]
     (bot,) = [s for key, s in schemas.items() if key.endswith(".v1alpha1.SupportBot")]
     assert _undescribed(bot["properties"]["spec"], "spec") == []
-    for field in ("worker.autoscaling", "imagePullSecrets", "logLevel", "ingress.enabled"):
+    for field in (
+        "worker.autoscaling",
+        "imagePullSecrets",
+        "logLevel",
+        "ingress.enabled",
+        "whatsapp.provider",
+        "whatsapp.meta",
+        "whatsapp.meta.verifyTokenSecretRef",
+    ):
         out = kubectl.run("explain", f"supportbots.spec.{field}").stdout
         description = out.split("DESCRIPTION:", 1)[1].split("FIELDS:", 1)[0].strip()
         assert description and description != "<empty>", (field, out)
+    provider = kubectl.run("explain", "supportbots.spec.whatsapp.provider").stdout
+    assert "/webhooks/meta" in provider and "/webhooks/msg91/inbound" in provider, provider
 
 
 def test_wide_output_shows_models_readably(kubectl: Kubectl, ns: str, example_docs: Docs) -> None:

@@ -14,6 +14,14 @@ from supportbot_operator.testing import Kubectl
 pytestmark = pytest.mark.cluster
 DELETE = object()
 NUMBER_MSG = "integratedNumber must be an E.164 number without '+'"
+META: dict[str, Any] = {
+    "phoneNumberId": "106540352242922",
+    "wabaId": "102290129340398",
+    "accessTokenSecretRef": {"name": "m", "key": "access-token"},
+    "appSecretSecretRef": {"name": "m", "key": "app-secret"},
+    "verifyTokenSecretRef": {"name": "m", "key": "verify-token"},
+}
+NO_MSG91 = [("spec.whatsapp.authKeySecretRef", DELETE), ("spec.whatsapp.webhookSecretRef", DELETE)]
 
 CASES: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
     ("no-whatsapp", [("spec.whatsapp", DELETE)], ["spec.whatsapp: Required value"]),
@@ -28,12 +36,96 @@ CASES: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
     (
         "no-auth-key",
         [("spec.whatsapp.authKeySecretRef", DELETE)],
-        ["spec.whatsapp.authKeySecretRef: Required value"],
+        [
+            "spec.whatsapp.authKeySecretRef: Required value: "
+            "whatsapp.authKeySecretRef is required when provider is msg91"
+        ],
     ),
     (
         "no-webhook-secret",
         [("spec.whatsapp.webhookSecretRef", DELETE)],
-        ["spec.whatsapp.webhookSecretRef: Required value"],
+        [
+            "spec.whatsapp.webhookSecretRef: Required value: "
+            "whatsapp.webhookSecretRef is required when provider is msg91"
+        ],
+    ),
+    (
+        "explicit-msg91-without-refs",
+        [
+            ("spec.whatsapp.provider", "msg91"),
+            ("spec.whatsapp.authKeySecretRef", DELETE),
+            ("spec.whatsapp.webhookSecretRef", DELETE),
+        ],
+        [
+            "whatsapp.authKeySecretRef is required when provider is msg91",
+            "whatsapp.webhookSecretRef is required when provider is msg91",
+        ],
+    ),
+    (
+        "meta-section-on-msg91",
+        [("spec.whatsapp.meta", META)],
+        ["spec.whatsapp.meta: Forbidden: whatsapp.meta must not be set unless provider is meta"],
+    ),
+    (
+        "meta-without-meta-section",
+        [("spec.whatsapp.provider", "meta"), *NO_MSG91],
+        ["spec.whatsapp.meta: Required value: whatsapp.meta is required when provider is meta"],
+    ),
+    (
+        "meta-with-msg91-refs",
+        [("spec.whatsapp.provider", "meta"), ("spec.whatsapp.meta", META)],
+        [
+            "whatsapp.authKeySecretRef and whatsapp.webhookSecretRef are MSG91 settings: "
+            "remove them when provider is meta"
+        ],
+    ),
+    *[
+        (
+            f"meta-without-{field}",
+            [
+                ("spec.whatsapp.provider", "meta"),
+                *NO_MSG91,
+                ("spec.whatsapp.meta", {k: v for k, v in META.items() if k != field}),
+            ],
+            [f"spec.whatsapp.meta.{field}: Required value"],
+        )
+        for field in META
+    ],
+    (
+        "meta-phone-number-id-not-digits",
+        [
+            ("spec.whatsapp.provider", "meta"),
+            *NO_MSG91,
+            ("spec.whatsapp.meta", {**META, "phoneNumberId": "+14155550199"}),
+        ],
+        ["spec.whatsapp.meta.phoneNumberId", "should match"],
+    ),
+    (
+        "meta-waba-id-not-digits",
+        [
+            ("spec.whatsapp.provider", "meta"),
+            *NO_MSG91,
+            ("spec.whatsapp.meta", {**META, "wabaId": "waba-1"}),
+        ],
+        ["spec.whatsapp.meta.wabaId", "should match"],
+    ),
+    (
+        "meta-api-version",
+        [
+            ("spec.whatsapp.provider", "meta"),
+            *NO_MSG91,
+            ("spec.whatsapp.meta", {**META, "apiVersion": "21.0"}),
+        ],
+        ["spec.whatsapp.meta.apiVersion", "should match"],
+    ),
+    (
+        "meta-inline-token",
+        [
+            ("spec.whatsapp.provider", "meta"),
+            *NO_MSG91,
+            ("spec.whatsapp.meta", {**META, "accessToken": "EAAG-plaintext"}),
+        ],
+        ['unknown field "spec.whatsapp.meta.accessToken"'],
     ),
     (
         "no-api-key",
@@ -246,6 +338,26 @@ def test_the_unmodified_example_is_accepted(
         "defaults applied"
     )
     assert stored["spec"]["flow"]["configMapRef"]["key"] == "flow.yaml"
+
+
+def test_the_meta_example_is_accepted_and_msg91_is_the_default(
+    kubectl: Kubectl, val_ns: str, example_docs: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    bot = next(d for d in example_docs("03-initech-meta") if d["kind"] == "SupportBot")
+    res = kubectl.apply(val_ns, bot, check=False)
+    assert res.returncode == 0, res.stderr
+    stored = kubectl.get("supportbot", "initech", val_ns) or {}
+    assert stored["spec"]["whatsapp"]["provider"] == "meta"
+    assert "authKeySecretRef" not in stored["spec"]["whatsapp"]
+    acme = copy.deepcopy(
+        next(d for d in example_docs("01-acme-retail") if d["kind"] == "SupportBot")
+    )
+    acme["metadata"]["name"] = "defaulted"
+    assert "provider" not in acme["spec"]["whatsapp"]
+    res = kubectl.apply(val_ns, acme, check=False)
+    assert res.returncode == 0, res.stderr
+    stored = kubectl.get("supportbot", "defaulted", val_ns) or {}
+    assert stored["spec"]["whatsapp"]["provider"] == "msg91"
 
 
 def test_requests_up_to_their_limits_are_accepted(
