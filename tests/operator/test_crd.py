@@ -61,6 +61,13 @@ def test_printer_columns(crd: dict[str, Any]) -> None:
         "Age",
     ]
     assert cols["Models"]["priority"] == 1 and cols["Flow"]["priority"] == 1
+    assert cols["Provider"] == {
+        "name": "Provider",
+        "type": "string",
+        "jsonPath": ".spec.whatsapp.provider",
+        "description": "who carries the tenant's WhatsApp traffic (msg91 or meta)",
+        "priority": 1,
+    }
     assert cols["Ready"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
 
 
