@@ -124,7 +124,8 @@ class WhatsApp(_Model):
         """(bot settings field, Secret key) of the credential replies are sent with."""
         if self.meta is not None:
             return "meta_access_token", self.meta.access_token_secret_ref
-        assert self.auth_key_secret_ref is not None  # the validator guarantees it
+        if self.auth_key_secret_ref is None:  # the validator rules it out; no silent default
+            raise InvalidSpecError(MSG91_REFS_REQUIRED.format(field="authKeySecretRef"))
         return "msg91_auth_key", self.auth_key_secret_ref
 
 
