@@ -26,7 +26,14 @@ from supportbot_operator.testing import (
 
 pytestmark = pytest.mark.cluster
 T = 30.0
-LISTED = ("acme-whatsapp", "acme-openrouter", "acme-storage", "acme-agent-api")
+LISTED = (
+    "acme-whatsapp",
+    "acme-openrouter",
+    "acme-storage",
+    "acme-agent-api",
+    "acme-orders-api",
+    *("initech-meta", "initech-meta-webhook", "initech-openrouter", "initech-storage"),
+)
 
 
 def _can(cluster: Cluster, user: str, verb: str, resource: str, ns: str) -> bool:
@@ -124,3 +131,25 @@ def test_only_listed_secrets_are_readable_and_the_tenant_still_works(
     assert k.get("deployment", "other-webhook", ns) is None
     assert "hunter2" not in op.log()
     assert "Not enough permissions" not in op.log(), "kopf must not try to watch Secrets"
+
+
+def test_a_meta_tenant_is_read_and_rolled_by_name(
+    api_cluster: Cluster,
+    referenced: tuple[str, str, OperatorProcess],
+    example_docs: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    """The Meta Secrets are read by name and polled: rotating the verify token rolls the pods."""
+    ns, _, _ = referenced
+    k = Kubectl(api_cluster.kubectl)
+    k.apply(ns, *example_docs("03-initech-meta"))
+
+    def template_hash() -> str:
+        dep = k.get("deployment", "initech-webhook", ns)
+        if dep is None:
+            return ""
+        annotations = dep["spec"]["template"]["metadata"].get("annotations") or {}
+        return str(annotations.get(names.ANNOTATION_SECRETS_HASH, ""))
+
+    before = wait_for(template_hash, T, "the Meta tenant's webhook Deployment")
+    k.patch("secret", "initech-meta-webhook", ns, {"stringData": {"verify-token": "rotated"}})
+    wait_for(lambda: template_hash() not in ("", before), T, "the webhook rolled on rotation")
