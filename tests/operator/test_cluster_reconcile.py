@@ -100,6 +100,7 @@ def test_apply_creates_every_child_with_owner_and_status(
             [("ingress", "globex"), ("networkpolicy", "globex")],
             ("True", "KEDANotInstalled"),
         ),
+        ("03-initech-meta", "initech", [("ingress", "initech")], ("False", "AsExpected")),
     ],
 )
 def test_every_example_applies(
