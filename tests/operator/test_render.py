@@ -211,6 +211,7 @@ def test_worker_environment_loads_as_bot_settings(
     settings = load_settings(_resolve(env, SECRETS))
     assert settings.tenant_id == "acme"
     assert settings.integrated_number == "919123456789"
+    assert settings.webhook_secret is not None
     assert settings.webhook_secret.get_secret_value() == "s3cret"
     assert (
         settings.msg91_auth_key is not None
