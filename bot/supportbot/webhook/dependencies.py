@@ -1,7 +1,7 @@
 """``/healthz/deps``: every dependency's state, for humans and dashboards (never a probe).
 
 Redis, PostgreSQL and Redis persistence come from the readiness probe's (cached) check; MSG91's
-state is the last send outcome the workers recorded in Redis (`msg91.health`): one HGETALL,
+state is the last send outcome the workers recorded in Redis (`provider.health`): one HGETALL,
 cached like the rest, and never a request to MSG91. MSG91 is not part of readiness: a webhook
 acknowledges messages whatever MSG91 does.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from supportbot.msg91.health import read_health
+from supportbot.provider.health import read_health
 from supportbot.webhook.readiness import ReadinessProbe
 
 

@@ -16,14 +16,19 @@ import time
 from collections.abc import Awaitable, Callable
 
 from supportbot.messages import OutboundMessage
-from supportbot.msg91 import metrics
-from supportbot.msg91.attempts import AttemptRecorder, DeliveryAttempt, SendContext
-from supportbot.msg91.backoff import RetryPolicy, backoff_delay
-from supportbot.msg91.client import Msg91Client, SendResult
-from supportbot.msg91.errors import AttemptOutcome, DeliveryError, SendError
-from supportbot.msg91.health import SendHealth
-from supportbot.msg91.payloads import SendRequest
-from supportbot.msg91.ratelimit import SendRateLimiter
+from supportbot.provider import metrics
+from supportbot.provider.attempts import AttemptRecorder, DeliveryAttempt, SendContext
+from supportbot.provider.backoff import RetryPolicy, backoff_delay
+from supportbot.provider.health import SendHealth
+from supportbot.provider.interface import (
+    AttemptOutcome,
+    DeliveryError,
+    SendError,
+    SendRequest,
+    SendResult,
+    SendTransport,
+)
+from supportbot.provider.ratelimit import SendRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,7 @@ class DeliveryDeferred(DeliveryError):
 class Sender:
     def __init__(
         self,
-        client: Msg91Client,
+        client: SendTransport,
         *,
         limiter: SendRateLimiter | None = None,
         recorder: AttemptRecorder | None = None,
@@ -67,7 +72,7 @@ class Sender:
         *,
         before_attempt: Callable[[int], Awaitable[None]] | None = None,
     ) -> SendResult:
-        """Deliver to MSG91 (accepted ≠ delivered). Raises InvalidOutboundMessage,
+        """Deliver through the provider (accepted ≠ delivered). Raises InvalidOutboundMessage,
         DefinitiveSendError, DeliveryDeferred or RateLimitTimeout.
 
         `before_attempt(n)` runs right before HTTP attempt n (after the rate-limit wait); it may
