@@ -5,6 +5,9 @@ shared secret sent in a header (``settings.webhook_secret_header``, default ``X-
 compared in constant time. A ``?token=`` query parameter is accepted only when
 ``settings.webhook_allow_query_token`` is on (it leaks into access logs). The payload must also
 name the tenant's own business number (``integratedNumber`` / Meta ``display_phone_number``).
+
+Meta signs its webhooks: ``X-Hub-Signature-256`` is the HMAC-SHA256 of the raw body under the
+app secret (`provider.webhooks`), checked before anything is parsed.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable
 
+from supportbot.provider.webhooks import SIGNATURE_HEADER, meta_signature_ok
 from supportbot.settings import BotSettings
 from supportbot.webhook.errors import ForbiddenError, UnauthorizedError, UnprocessableError
 from supportbot.webhook.parsing import ParsedItem
@@ -36,6 +40,20 @@ def check_secret(header: str | None, query_token: str | None, settings: BotSetti
     if header is None and query_token is None:
         raise UnauthorizedError("missing_secret", f"the {name} header is required")
     raise UnauthorizedError("invalid_secret", f"the {name} secret is not valid for this webhook")
+
+
+META_SIGNATURE_HEADER = SIGNATURE_HEADER
+
+
+def check_meta_signature(raw: bytes, header: str | None, settings: BotSettings) -> None:
+    """Raise UnauthorizedError unless `header` signs the raw body with the app secret."""
+    if header is None:
+        raise UnauthorizedError("missing_signature", f"the {SIGNATURE_HEADER} header is required")
+    if not meta_signature_ok(settings, raw, header):
+        raise UnauthorizedError(
+            "invalid_signature",
+            f"the {SIGNATURE_HEADER} signature does not match the request body",
+        )
 
 
 def check_numbers(items: Iterable[ParsedItem], settings: BotSettings) -> None:
