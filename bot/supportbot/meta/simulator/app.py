@@ -252,6 +252,8 @@ def create_app(config: MetaSimConfig) -> FastAPI:
     async def messages(request: Request, version: str, phone_number_id: str) -> Response:
         return await _send(request, version, phone_number_id)
 
+    app.include_router(admin.router)  # first: /_sim/... must not match the routes below
+
     @app.get("/{version}/{phone_number_id}")
     async def phone_number(request: Request, version: str, phone_number_id: str) -> Response:
         """The phone-number object (the bot's health check): Bearer token, then the id."""
@@ -264,5 +266,4 @@ def create_app(config: MetaSimConfig) -> FastAPI:
             return JSONResponse({"error": {**error, "type": "GraphMethodException"}}, 400)
         return JSONResponse({"id": phone_number_id, "display_phone_number": display})
 
-    app.include_router(admin.router)
     return app
