@@ -12,7 +12,7 @@ Routes (the operator exposes the two POST paths publicly; the rest are for the c
     GET  /readyz                   readiness: Redis PING (PostgreSQL and Redis persistence are
                                    reported, not required: `readiness`; cached ~2 s); 503
     GET  /healthz/deps             every dependency's state for humans and dashboards (Redis,
-                                   PostgreSQL, persistence, MSG91's last send outcome:
+                                   PostgreSQL, persistence, the provider's last send outcome:
                                    `dependencies`); always 200, ``status`` ok/degraded
     GET  /metrics                  Prometheus text format
 
@@ -126,6 +126,7 @@ def create_app(
             settings.tenant_id,
             ttl=readiness_ttl,
             timeout=readiness_timeout,
+            provider=settings.provider,
         )
         await app.state.readiness.check()  # logs at start when Redis is not durable
         log.info("webhook started", extra={"tenant": settings.tenant_id})
