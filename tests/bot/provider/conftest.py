@@ -49,7 +49,8 @@ VERIFY_TOKEN = "provider-test-verify-token"
 FAST_RETRIES = RetryPolicy(max_attempts=2, base_delay=0.01)
 
 Reply = tuple[str, str | None]
-"""(kind, text) of one accepted send: text / buttons / list (body text), template (name)."""
+"""(kind, text) of one accepted send: text / buttons / list (body text), template (name), media
+(its kind, caption)."""
 
 
 def _msg91_reply(body: dict[str, Any]) -> Reply:
@@ -61,7 +62,8 @@ def _msg91_reply(body: dict[str, Any]) -> Reply:
         return ("buttons" if inner["type"] == "button" else "list"), inner["body"]["text"]
     if content == "template":
         return "template", body["payload"]["template"]["name"]
-    return str(content), None
+    media = body.get("payload", {}).get(str(content), {})
+    return str(content), media.get("caption")
 
 
 def _meta_reply(body: dict[str, Any]) -> Reply:
@@ -73,7 +75,7 @@ def _meta_reply(body: dict[str, Any]) -> Reply:
         return ("buttons" if inner["type"] == "button" else "list"), inner["body"]["text"]
     if kind == "template":
         return "template", body["template"]["name"]
-    return str(kind), None
+    return str(kind), body.get(str(kind), {}).get("caption")
 
 
 @dataclass

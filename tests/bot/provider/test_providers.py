@@ -9,10 +9,28 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from supportbot.engine.conversation import ConversationEngine
-from supportbot.engine.testing import PRIMARY, TEMPLATE, TENANT, customer_message, make_turn
+from supportbot.engine.testing import (
+    CUSTOMER,
+    PRIMARY,
+    TEMPLATE,
+    TENANT,
+    customer_message,
+    make_turn,
+)
 from supportbot.llm.simulator.replies import reply_text
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
+from supportbot.messages import (
+    ListRow,
+    ListSection,
+    OutboundKind,
+    OutboundMessage,
+    ReplyButton,
+)
+from supportbot.provider.deliverer import Deliverer, Recipient, ReplyStatus
+from supportbot.provider.select import open_provider
 from supportbot.settings import BotSettings
 from supportbot.storage.db import Pool
 
@@ -37,6 +55,55 @@ async def outbound(pool: Pool) -> list[dict[str, Any]]:
 
 async def turns_done(pool: Pool, count: int) -> bool:
     return len(await rows(pool, "SELECT 1 FROM turns WHERE tenant_id = $1", TENANT)) >= count
+
+
+EVERY_KIND = [
+    OutboundMessage(kind=OutboundKind.TEXT, text="Plain text"),
+    OutboundMessage(
+        kind=OutboundKind.BUTTONS,
+        text="Pick one",
+        buttons=(ReplyButton("a", "Yes"), ReplyButton("b", "No")),
+    ),
+    OutboundMessage(
+        kind=OutboundKind.LIST,
+        text="Pick a store",
+        list_button="Stores",
+        sections=(ListSection("", (ListRow("pune", "Pune"), ListRow("goa", "Goa", "By the sea"))),),
+    ),
+    OutboundMessage(
+        kind=OutboundKind.IMAGE,
+        text="Your receipt",
+        media_url="https://files.example/receipt.jpg",
+        media_mime="image/jpeg",
+    ),
+    OutboundMessage(
+        kind=OutboundKind.TEMPLATE,
+        template_name=TEMPLATE,
+        template_language="en",
+        template_params=("Asha",),
+    ),
+]
+
+
+async def test_every_message_kind_through_the_provider(
+    sim: Any, settings: BotSettings, aredis: aioredis.Redis
+) -> None:
+    """The provider chosen from the settings sends text, buttons, list, media and template."""
+    async with open_provider(settings) as provider:
+        assert provider.name == sim.name
+        deliverer = Deliverer.from_settings(settings, aredis, provider)
+        customer = Recipient(CUSTOMER, phone=CUSTOMER, last_inbound_at=time.time())
+        outcomes = await deliverer.send_turn_replies("turn-kinds", customer, EVERY_KIND)
+    assert [o.status for o in outcomes] == [ReplyStatus.SENT] * 5
+    assert await sim.replies() == [
+        ("text", "Plain text"),
+        ("buttons", "Pick one"),
+        ("list", "Pick a store"),
+        ("image", "Your receipt"),
+        ("template", TEMPLATE),
+    ]
+    ids = [o.provider_message_id for o in outcomes]
+    assert ids == await sim.sent_ids()
 
 
 async def test_flow_reply(
