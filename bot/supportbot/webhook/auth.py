@@ -57,7 +57,8 @@ def check_meta_signature(raw: bytes, header: str | None, settings: BotSettings) 
 
 
 def check_numbers(items: Iterable[ParsedItem], settings: BotSettings) -> None:
-    """Every item must name this tenant's integrated number (checked before anything is stored)."""
+    """Every item must name this tenant's integrated number (checked before anything is stored)
+    and, for a Meta tenant, its Cloud API phone number id when the payload names one."""
     for item in items:
         if item.business_number is None:
             raise UnprocessableError(
@@ -69,4 +70,11 @@ def check_numbers(items: Iterable[ParsedItem], settings: BotSettings) -> None:
             raise ForbiddenError(
                 "wrong_integrated_number",
                 "the payload's integratedNumber is not this tenant's number",
+            )
+        expected_id = settings.meta_phone_number_id
+        named_id = item.phone_number_id
+        if named_id is not None and expected_id is not None and named_id != expected_id:
+            raise ForbiddenError(
+                "wrong_phone_number_id",
+                "the payload's metadata.phone_number_id is not this tenant's",
             )

@@ -203,3 +203,15 @@ async def test_meta_route_of_an_msg91_tenant_accepts_nobody(
     handshake_answer = await client.get(META_PATH, params=handshake(**{"hub.challenge": "1"}))
     assert handshake_answer.status_code == 403
     assert await aredis.dbsize() == 0
+
+
+async def test_another_phone_number_id_is_refused(
+    meta_client: httpx.AsyncClient, aredis: aioredis.Redis
+) -> None:
+    doc = t.meta_envelope(messages=[t.meta_message("text", {"body": "hi"})])
+    doc["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = "999000111"
+    raw = json.dumps(doc).encode()
+    response = await meta_client.post(META_PATH, content=raw, headers=signed_headers(raw))
+    assert response.status_code == 403
+    assert error_code(response) == "wrong_phone_number_id"
+    assert await aredis.dbsize() == 0
