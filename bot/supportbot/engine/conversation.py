@@ -78,7 +78,7 @@ from supportbot.notify import Event, NotifyConfig, enqueue as enqueue_notificati
 from supportbot.notify.metrics import NOTIFICATIONS
 from supportbot.observability import mask_phone, scrub
 from supportbot.provider.deliverer import Deliverer, SendFence, SendFenced
-from supportbot.provider.receipts import ReadReceipts, settle
+from supportbot.provider.receipts import ReadReceipts
 from supportbot.settings import BotSettings
 from supportbot.storage import history, queries
 from supportbot.storage.db import Pool
@@ -209,8 +209,9 @@ class ConversationEngine:
         await self._apply_effects(turn.customer_id, plan)
         await self._notify(turn, plan)
         conversation = await queries.get_conversation(self.pool, self.tenant_id, turn.customer_id)
-        for task in receipt:
-            await settle(task)
+        if self.receipts is not None:
+            for task in receipt:
+                await self.receipts.settle(task)
         if conversation is not None and plan.messages:
             await deliver_replies(
                 self.pool,

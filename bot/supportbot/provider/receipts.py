@@ -22,13 +22,20 @@ from supportbot.provider.interface import Provider
 log = logging.getLogger(__name__)
 
 RECEIPT_TIMEOUT_SECONDS = 5.0
-SETTLE_GRACE_SECONDS = 0.25
+SETTLE_GRACE_SECONDS = 0.5
 
 
 class ReadReceipts:
-    def __init__(self, provider: Provider, *, timeout: float = RECEIPT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        timeout: float = RECEIPT_TIMEOUT_SECONDS,
+        grace: float = SETTLE_GRACE_SECONDS,
+    ) -> None:
         self.provider = provider
         self.timeout = timeout
+        self.grace = grace
 
     def start(
         self, messages: Sequence[InboundMessage], *, reply_will_follow: bool
@@ -51,10 +58,10 @@ class ReadReceipts:
         except Exception as exc:  # best effort: never the turn's failure
             log.info("read receipt not sent", extra={"error": type(exc).__name__})
 
-
-async def settle(task: asyncio.Task[None], grace: float = SETTLE_GRACE_SECONDS) -> None:
-    """Before the replies go out: give a read receipt in flight `grace` seconds, then drop it."""
-    if not task.done():
-        await asyncio.wait({task}, timeout=grace)
-    if not task.done():
-        task.cancel()
+    async def settle(self, task: asyncio.Task[None]) -> None:
+        """Before the replies go out: give a read receipt in flight `grace` seconds, then drop
+        it."""
+        if not task.done():
+            await asyncio.wait({task}, timeout=self.grace)
+        if not task.done():
+            task.cancel()
