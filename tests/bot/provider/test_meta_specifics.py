@@ -122,3 +122,31 @@ async def test_health_check(settings: BotSettings, meta_server: MetaRunning) -> 
         assert caught.value.outcome is AttemptOutcome.REJECTED
     finally:
         await broken.aclose()
+
+
+async def test_the_simulators_handshake_and_signatures_against_the_bot(
+    sim: Any, run_bot: Any, settings: BotSettings, pool: Pool, until: Any
+) -> None:
+    """Meta's side of the webhook contract, played by the simulator against the real bot."""
+    assert sim.meta is not None
+    async with run_bot(settings) as bot_url:
+        url = bot_url + "/webhooks/meta"
+        good = await sim.meta.verify_webhook(url=url, challenge="8731")
+        assert (good["ok"], good["status"], good["body"]) == (True, 200, "8731")
+        bad = await sim.meta.verify_webhook(url=url, verify_token="guess", challenge="8731")
+        assert (bad["ok"], bad["status"]) == (False, 403)
+
+        for signature in ("wrong", "none"):
+            sent = await sim.meta.send_inbound("16505550000", "forged", signature=signature)
+            assert [d["http_status"] for d in sent["deliveries"]] == [401]
+        signed = await sim.meta.send_inbound("16505550000", "genuine")
+        assert [d["http_status"] for d in signed["deliveries"]] == [200]
+
+        async def turn_done() -> bool:
+            return bool(await rows(pool, "SELECT 1 FROM turns WHERE tenant_id = $1", TENANT))
+
+        await until(turn_done, "the genuine message's turn")
+    stored = await rows(
+        pool, "SELECT text FROM messages WHERE tenant_id = $1 AND direction = 'inbound'", TENANT
+    )
+    assert [r["text"] for r in stored] == ["genuine"]
