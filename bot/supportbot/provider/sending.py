@@ -56,6 +56,9 @@ class Sender:
         health: SendHealth | None = None,
     ) -> None:
         self.client = client
+        name = getattr(client, "name", "msg91")  # a bare Msg91Client has no name
+        self._attempt_message = f"{name} send attempt"
+        """The log message of each attempt: "msg91 send attempt" as before, "meta ..." for Meta."""
         self.health = health
         self.limiter = limiter
         self.recorder = recorder
@@ -159,7 +162,7 @@ class Sender:
         if self.health is not None and attempt > 0:  # attempt 0: confirmed later, not a request
             await self.health.observe(record.outcome)
         log.info(
-            "msg91 send attempt",
+            self._attempt_message,
             extra={
                 "turn_id": ctx.turn_id,
                 "seq": ctx.seq,
