@@ -252,5 +252,18 @@ def create_app(config: MetaSimConfig) -> FastAPI:
     async def messages(request: Request, version: str, phone_number_id: str) -> Response:
         return await _send(request, version, phone_number_id)
 
-    app.include_router(admin.router)
+    app.include_router(admin.router)  # first: /_sim/... must not match the routes below
+
+    @app.get("/{version}/{phone_number_id}")
+    async def phone_number(request: Request, version: str, phone_number_id: str) -> Response:
+        """The phone-number object (the bot's health check): Bearer token, then the id."""
+        if _token(request, state) not in ("valid", "open"):
+            error = {"message": "Invalid OAuth access token.", "code": 190}
+            return JSONResponse({"error": {**error, "type": "OAuthException"}}, status_code=401)
+        display = state.config.display_number(phone_number_id)
+        if display is None:
+            error = {"message": "Unsupported get request.", "code": 100, "error_subcode": 33}
+            return JSONResponse({"error": {**error, "type": "GraphMethodException"}}, 400)
+        return JSONResponse({"id": phone_number_id, "display_phone_number": display})
+
     return app
