@@ -25,6 +25,8 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from supportbot.simkit.faults import take_rule
+
 Mode = Literal[
     "rate_limit",
     "payment",
@@ -132,13 +134,9 @@ class FaultRule:
 def take_fault(rules: list[FaultRule], model: str, *, has_system: bool = True) -> FaultRule | None:
     """The first rule for `model` (consuming one use of a counted rule). `no_system` rules only
     apply to requests that carry a system message."""
-    for rule in rules:
-        if rule.mode == "no_system" and not has_system:
-            continue
-        if rule.model is None or rule.model == model:
-            if rule.count is not None:
-                rule.count -= 1
-                if rule.count <= 0:
-                    rules.remove(rule)
-            return rule
-    return None
+    return take_rule(
+        rules,
+        lambda rule: (
+            (rule.mode != "no_system" or has_system) and (rule.model is None or rule.model == model)
+        ),
+    )

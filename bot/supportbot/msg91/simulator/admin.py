@@ -12,20 +12,29 @@
 - ``POST /_sim/inbound`` (`InboundSpec`): emit a customer message to the bot;
 - ``POST /_sim/status``: emit a delivery report for an accepted message now;
 - ``PUT /_sim/window``: set a customer's last inbound time (24 h window enforcement).
+
+The routes every simulator has (health, stats, reset, config, faults, one message, webhooks) are
+`supportbot.simkit.admin`'s.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from supportbot.msg91.simulator.config import FaultRule, Route, SimConfig
-from supportbot.msg91.simulator.emitter import EmitError, Emitter
+from supportbot.msg91.simulator.emitter import EmitError
 from supportbot.msg91.simulator.specs import InboundSpec
 from supportbot.msg91.simulator.state import SimState
+from supportbot.simkit.admin import (
+    add_admin_routes,
+    add_recording_routes,
+    deliveries,
+    sim_emitter,
+    sim_state,
+)
 
 router = APIRouter(prefix="/_sim", tags=["simulator"])
 
@@ -50,44 +59,11 @@ class WindowSpec(BaseModel):
 
 
 def _state(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
+    state: SimState = sim_state(request)
     return state
 
 
-def _emitter(request: Request) -> Emitter:
-    emitter: Emitter = request.app.state.emitter
-    return emitter
-
-
-@router.get("/health")
-async def health() -> dict[str, bool]:
-    return {"ok": True}
-
-
-@router.get("/stats")
-async def stats(request: Request) -> dict[str, Any]:
-    return _state(request).stats()
-
-
-@router.post("/reset")
-async def reset(request: Request) -> dict[str, bool]:
-    _state(request).reset()
-    return {"ok": True}
-
-
-@router.get("/config")
-async def get_config(request: Request) -> dict[str, Any]:
-    return _state(request).config.public()
-
-
-@router.patch("/config")
-async def patch_config(request: Request, patch: dict[str, Any]) -> dict[str, Any]:
-    state = _state(request)
-    try:
-        state.config = SimConfig.model_validate({**state.config.model_dump(), **patch})
-    except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from None
-    return state.config.public()
+add_admin_routes(router, config_type=SimConfig, rule_type=FaultRule)
 
 
 @router.put("/routes/{integrated_number}")
@@ -96,23 +72,6 @@ async def put_route(request: Request, integrated_number: str, route: Route) -> d
     state = _state(request)
     state.config.routes = {**state.config.routes, integrated_number: route}
     return state.config.public()
-
-
-@router.get("/faults")
-async def get_faults(request: Request) -> list[dict[str, Any]]:
-    return [f.model_dump() for f in _state(request).faults]
-
-
-@router.post("/faults")
-async def add_faults(request: Request, rules: list[FaultRule]) -> list[dict[str, Any]]:
-    _state(request).faults.extend(rules)
-    return await get_faults(request)
-
-
-@router.delete("/faults")
-async def clear_faults(request: Request) -> dict[str, bool]:
-    _state(request).faults.clear()
-    return {"ok": True}
 
 
 @router.get("/messages")
@@ -136,40 +95,19 @@ async def messages(
     return {"messages": [r.as_dict() for r in found]}
 
 
-@router.get("/messages/{message_id}")
-async def message(request: Request, message_id: str) -> dict[str, Any]:
-    found = _state(request).find_message(message_id)
-    if found is None:
-        raise HTTPException(404, "no such message")
-    return dataclasses.asdict(found)
-
-
-@router.get("/webhooks")
-async def webhooks(
-    request: Request, kind: str | None = None, message_id: str | None = None, after: int = 0
-) -> dict[str, Any]:
-    found = [
-        e.as_dict()
-        for e in _state(request).emitted
-        if e.seq > after
-        and (kind is None or e.kind == kind)
-        and (message_id is None or e.message_id == message_id)
-    ]
-    return {"webhooks": found}
+add_recording_routes(router)
 
 
 @router.post("/inbound")
 async def inbound(request: Request, spec: InboundSpec) -> dict[str, Any]:
     try:
-        wamid, sent = await _emitter(request).emit_inbound(spec)
+        wamid, sent = await sim_emitter(request).emit_inbound(spec)
     except EmitError as exc:
         raise HTTPException(400, str(exc)) from None
     return {
         "message_id": wamid,
         "payload": sent[0].payload,
-        "deliveries": [
-            {"http_status": e.http_status, "error": e.error, "attempts": e.attempts} for e in sent
-        ],
+        "deliveries": deliveries(sent),
     }
 
 
@@ -179,7 +117,7 @@ async def status(request: Request, spec: StatusSpec) -> dict[str, Any]:
     if found is None:
         raise HTTPException(404, "no such message")
     sent = [
-        await _emitter(request).emit_status(
+        await sim_emitter(request).emit_status(
             found,
             spec.status,
             error_code=spec.error_code,
@@ -190,9 +128,7 @@ async def status(request: Request, spec: StatusSpec) -> dict[str, Any]:
     ]
     return {
         "payload": sent[0].payload,
-        "deliveries": [
-            {"http_status": e.http_status, "error": e.error, "attempts": e.attempts} for e in sent
-        ],
+        "deliveries": deliveries(sent),
     }
 
 
