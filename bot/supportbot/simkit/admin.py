@@ -18,10 +18,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, Literal, TypeVar, cast
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from supportbot.simkit.emitter import WebhookEmitter
 from supportbot.simkit.recording import RecordingState
@@ -29,18 +29,41 @@ from supportbot.simkit.recording import RecordingState
 AnyState = RecordingState[Any, Any, Any, Any, Any]
 
 
-def sim_state(request: Request) -> Any:
-    """The simulator's store (``app.state.sim``)."""
-    return request.app.state.sim
+class StatusSpecBase(BaseModel):
+    """``POST /_sim/status``: a status for an accepted message; each simulator adds its error
+    fields and ``duplicates``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: str
+    status: Literal["sent", "delivered", "read", "failed"]
 
 
-def sim_emitter(request: Request) -> Any:
-    """The simulator's webhook emitter (``app.state.emitter``)."""
-    return request.app.state.emitter
+class WindowSpecBase(BaseModel):
+    """``PUT /_sim/window``: a customer's last inbound time (None: forgotten); each simulator
+    adds the business number field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer: str
+    last_inbound_at: float | None
+
+
+T = TypeVar("T")
+
+
+def sim_state(request: Request, kind: type[T]) -> T:
+    """The simulator's store (``app.state.sim``), as its `kind`."""
+    return cast(T, request.app.state.sim)
+
+
+def sim_emitter(request: Request, kind: type[T]) -> T:
+    """The simulator's webhook emitter (``app.state.emitter``), as its `kind`."""
+    return cast(T, request.app.state.emitter)
 
 
 def _state(request: Request) -> AnyState:
-    return cast(AnyState, sim_state(request))
+    return sim_state(request, RecordingState)
 
 
 def deliveries(sent: list[Any]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import argparse
 import logging
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -29,6 +29,11 @@ def add_bind_options(p: argparse.ArgumentParser, *, port: int) -> None:
 def add_webhook_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--webhook-retries", type=int, default=2)
     p.add_argument("--max-records", type=int, default=100_000)
+
+
+def webhook_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields of `add_webhook_options`."""
+    return {"webhook_retries": args.webhook_retries, "max_records": args.max_records}
 
 
 def add_log_option(p: argparse.ArgumentParser) -> None:

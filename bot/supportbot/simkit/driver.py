@@ -30,6 +30,15 @@ class AdminClient:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._http.request(method, "/_sim" + path, **kwargs)
         response.raise_for_status()
@@ -122,16 +131,6 @@ class AdminClient:
 
     async def _set_window(self, spec: dict[str, Any]) -> None:
         await self._call("PUT", "/window", json=spec)
-
-    # --- closing --------------------------------------------------------------------------
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 async def poll(

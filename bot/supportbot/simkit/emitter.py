@@ -9,10 +9,13 @@ The payloads, headers (a shared secret, a signature) and URLs are each simulator
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
+
+from supportbot.simkit.recording import new_wamid
 
 STATUS_ORDER = ["sent", "delivered", "read"]
 
@@ -30,7 +33,38 @@ class Delivery(Protocol):
     error: str | None
 
 
+class InboundRequest(Protocol):
+    """What `inbound_identity` reads of a simulator's ``InboundSpec``."""
+
+    @property
+    def phone(self) -> str | None: ...
+
+    @property
+    def bsuid(self) -> str | None: ...
+
+    @property
+    def message_id(self) -> str | None: ...
+
+    @property
+    def ts(self) -> float | None: ...
+
+
 StateT = TypeVar("StateT")
+T = TypeVar("T")
+
+
+def inbound_identity(spec: InboundRequest) -> tuple[str, float]:
+    """The wamid and time of a customer message to emit (the spec's, else new and now);
+    `EmitError` when it names no customer (neither phone nor BSUID)."""
+    if not spec.phone and not spec.bsuid:
+        raise EmitError("'from' (phone) or 'bsuid' is required")
+    return spec.message_id or new_wamid(), spec.ts if spec.ts is not None else time.time()
+
+
+async def post_copies(copies: int, post: Callable[[], Awaitable[T]]) -> list[T]:
+    """`post()` `copies` times, one after the other (providers deliver at least once: the
+    extra copies are duplicates on purpose)."""
+    return [await post() for _ in range(copies)]
 
 
 def status_sequence(*, failed: bool, final: str) -> list[str] | None:

@@ -40,15 +40,18 @@ class RunningSimulator:
     log: Path
 
     def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM to the simulator's process group; SIGKILL when it outlives `timeout`."""
         if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
+            self._signal_group(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self._signal_group(signal.SIGKILL)
                 self.proc.wait(timeout)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
 
     def __enter__(self) -> RunningSimulator:
         return self

@@ -106,6 +106,13 @@ class RecordingState(Generic[ConfigT, RecordT, MessageT, EmittedT, RuleT]):
         last = self.last_inbound.get((number, customer))
         return last is not None and now < last + self.window_seconds
 
+    def set_last_inbound(self, number: str, customer: str, at: float | None) -> None:
+        """`customer`'s last inbound to `number` is `at` (None: none, the window is closed)."""
+        if at is None:
+            self.last_inbound.pop((number, customer), None)
+        else:
+            self.last_inbound[(number, customer)] = at
+
     def select(
         self,
         match: Callable[[RecordT], bool],

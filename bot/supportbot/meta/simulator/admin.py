@@ -16,13 +16,13 @@
 - ``POST /_sim/verify`` ``{"url","verify_token","challenge"}``: run Meta's GET handshake
   against the bot and report whether it echoed the challenge.
 
-The routes every simulator has (health, stats, reset, config, faults, one message, webhooks) are
-`supportbot.simkit.admin`'s.
+Shared with the MSG91 simulator through `supportbot.simkit.admin`: health, stats, reset, config,
+faults, ``/messages/{wamid}``, ``/webhooks``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict
@@ -31,32 +31,18 @@ from supportbot.meta.simulator.config import FaultRule, MetaSimConfig
 from supportbot.meta.simulator.emitter import EmitError, Emitter
 from supportbot.meta.simulator.state import SimState
 from supportbot.meta.simulator.webhooks import InboundSpec
-from supportbot.simkit.admin import (
-    add_admin_routes,
-    add_recording_routes,
-    deliveries,
-    sim_emitter,
-    sim_state,
-)
+from supportbot.simkit import admin as simkit
 
 router = APIRouter(prefix="/_sim", tags=["simulator"])
 
 
-class StatusSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message_id: str
-    status: Literal["sent", "delivered", "read", "failed"]
+class StatusSpec(simkit.StatusSpecBase):
     error_code: int | None = None
     error_details: str | None = None
     duplicates: int = 0
 
 
-class WindowSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    customer: str
-    last_inbound_at: float | None
+class WindowSpec(simkit.WindowSpecBase):
     phone_number_id: str | None = None
 
 
@@ -75,16 +61,14 @@ class ExpireSpec(BaseModel):
 
 
 def _state(request: Request) -> SimState:
-    state: SimState = sim_state(request)
-    return state
+    return simkit.sim_state(request, SimState)
 
 
 def _emitter(request: Request) -> Emitter:
-    emitter: Emitter = sim_emitter(request)
-    return emitter
+    return simkit.sim_emitter(request, Emitter)
 
 
-add_admin_routes(router, config_type=MetaSimConfig, rule_type=FaultRule)
+simkit.add_admin_routes(router, config_type=MetaSimConfig, rule_type=FaultRule)
 
 
 @router.post("/tokens/expire")
@@ -108,7 +92,7 @@ async def messages(
     return {"messages": [r.as_dict() for r in found]}
 
 
-add_recording_routes(router)
+simkit.add_recording_routes(router)
 
 
 @router.get("/receipts")
@@ -134,7 +118,7 @@ async def inbound(request: Request, spec: InboundSpec) -> dict[str, Any]:
         "message_id": wamid,
         "payload": sent[0].payload,
         "signature": sent[0].signature,
-        "deliveries": deliveries(sent),
+        "deliveries": simkit.deliveries(sent),
     }
 
 
@@ -152,7 +136,7 @@ async def status(request: Request, spec: StatusSpec) -> dict[str, Any]:
         ]
     except EmitError as exc:
         raise HTTPException(400, str(exc)) from None
-    return {"payload": sent[0].payload, "deliveries": deliveries(sent)}
+    return {"payload": sent[0].payload, "deliveries": simkit.deliveries(sent)}
 
 
 @router.put("/window")
@@ -161,10 +145,7 @@ async def window(request: Request, spec: WindowSpec) -> dict[str, bool]:
     number_id = spec.phone_number_id or state.config.default_phone_number_id()
     if not number_id:
         raise HTTPException(400, "phone_number_id is required (none configured)")
-    if spec.last_inbound_at is None:
-        state.last_inbound.pop((number_id, spec.customer), None)
-    else:
-        state.last_inbound[(number_id, spec.customer)] = spec.last_inbound_at
+    state.set_last_inbound(number_id, spec.customer, spec.last_inbound_at)
     return {"ok": True}
 
 

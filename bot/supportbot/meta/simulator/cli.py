@@ -13,13 +13,7 @@ import os
 
 from supportbot.meta.simulator.app import create_app
 from supportbot.meta.simulator.config import WEBHOOK_PATH, MetaSimConfig
-from supportbot.simkit.cli import (
-    add_bind_options,
-    add_log_option,
-    add_webhook_options,
-    run,
-    with_env_list,
-)
+from supportbot.simkit import cli as simkit
 
 
 def _phone_number(value: str) -> tuple[str, str]:
@@ -31,7 +25,7 @@ def _phone_number(value: str) -> tuple[str, str]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="supportbot meta-sim", description=__doc__)
-    add_bind_options(p, port=9092)
+    simkit.add_bind_options(p, port=9092)
     p.add_argument("--access-token", action="append", default=[], help="accepted token (repeat)")
     p.add_argument(
         "--phone-number",
@@ -49,13 +43,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--status-final", choices=["none", "sent", "delivered", "read"], default="read")
     p.add_argument("--status-delay-ms", type=float, default=20.0)
     p.add_argument("--retry-after", type=float, help="Retry-After seconds on throughput errors")
-    add_webhook_options(p)
-    add_log_option(p)
+    simkit.add_webhook_options(p)
+    simkit.add_log_option(p)
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> MetaSimConfig:
-    tokens = with_env_list(args.access_token, "SUPPORTBOT_META_SIM_ACCESS_TOKENS")
+    tokens = simkit.with_env_list(args.access_token, "SUPPORTBOT_META_SIM_ACCESS_TOKENS")
     url = args.webhook_url or (args.bot_url.rstrip("/") + WEBHOOK_PATH if args.bot_url else None)
     return MetaSimConfig(
         access_tokens=tokens,
@@ -67,13 +61,12 @@ def config_from_args(args: argparse.Namespace) -> MetaSimConfig:
         status_final=args.status_final,
         status_delay_ms=args.status_delay_ms,
         retry_after=args.retry_after,
-        webhook_retries=args.webhook_retries,
-        max_records=args.max_records,
+        **simkit.webhook_config(args),
     )
 
 
 def main(argv: list[str]) -> int:
-    return run(
+    return simkit.run(
         argv,
         parser(),
         config_from_args,

@@ -20,13 +20,14 @@ import httpx
 
 from supportbot.meta.signature import SIGNATURE_HEADER, sign
 from supportbot.meta.simulator import webhooks
-from supportbot.meta.simulator.state import Emitted, SimMessage, SimState, new_wamid
-from supportbot.simkit.emitter import EmitError, WebhookEmitter, status_sequence
+from supportbot.meta.simulator.state import Emitted, SimMessage, SimState
+from supportbot.simkit import emitter as simkit
+from supportbot.simkit.emitter import EmitError
 
 __all__ = ["EmitError", "Emitter"]
 
 
-class Emitter(WebhookEmitter[SimState]):
+class Emitter(simkit.WebhookEmitter[SimState]):
     def _display(self, phone_number_id: str) -> str:
         display = self.state.config.display_number(phone_number_id)
         if display is None:
@@ -88,20 +89,17 @@ class Emitter(WebhookEmitter[SimState]):
 
     async def emit_inbound(self, spec: webhooks.InboundSpec) -> tuple[str, list[Emitted]]:
         """Post a customer message (plus `spec.duplicates` identical copies); opens the window."""
-        if not spec.phone and not spec.bsuid:
-            raise EmitError("'from' (phone) or 'bsuid' is required")
+        wamid, ts = simkit.inbound_identity(spec)
         number_id = self._number_id(spec.phone_number_id)
         display = self._display(number_id)
-        wamid = spec.message_id or new_wamid()
-        ts = spec.ts if spec.ts is not None else time.time()
         payload = webhooks.inbound(spec, number_id, display, wamid, ts)
         self.state.note_inbound(number_id, spec.phone or spec.bsuid or "", wamid, ts)
-        sent = [
-            await self.post(
+        sent = await simkit.post_copies(
+            spec.duplicates + 1,
+            lambda: self.post(
                 "inbound", number_id, payload, message_id=wamid, signature=spec.signature
-            )
-            for _ in range(spec.duplicates + 1)
-        ]
+            ),
+        )
         return wamid, sent
 
     async def emit_status(
@@ -136,7 +134,7 @@ class Emitter(WebhookEmitter[SimState]):
         cfg = self.state.config
         if cfg.webhook_url is None:
             return
-        states = status_sequence(failed=message.failure is not None, final=cfg.status_final)
+        states = simkit.status_sequence(failed=message.failure is not None, final=cfg.status_final)
         if states is None:
             return
         self.spawn(self._statuses(message, states, cfg.status_delay_ms / 1000))

@@ -13,8 +13,8 @@
 - ``POST /_sim/status``: emit a delivery report for an accepted message now;
 - ``PUT /_sim/window``: set a customer's last inbound time (24 h window enforcement).
 
-The routes every simulator has (health, stats, reset, config, faults, one message, webhooks) are
-`supportbot.simkit.admin`'s.
+Health, stats, reset, config, faults, ``/messages/{id}`` and ``/webhooks`` come from
+`supportbot.simkit.admin`.
 """
 
 from __future__ import annotations
@@ -22,48 +22,36 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict
 
 from supportbot.msg91.simulator.config import FaultRule, Route, SimConfig
-from supportbot.msg91.simulator.emitter import EmitError
+from supportbot.msg91.simulator.emitter import EmitError, Emitter
 from supportbot.msg91.simulator.specs import InboundSpec
 from supportbot.msg91.simulator.state import SimState
-from supportbot.simkit.admin import (
-    add_admin_routes,
-    add_recording_routes,
-    deliveries,
-    sim_emitter,
-    sim_state,
-)
+from supportbot.simkit import admin as simkit
 
 router = APIRouter(prefix="/_sim", tags=["simulator"])
 
 
-class StatusSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message_id: str
-    status: Literal["sent", "delivered", "read", "failed"]
+class StatusSpec(simkit.StatusSpecBase):
     error_code: str | None = None
     error_reason: str | None = None
     format: Literal["msg91", "meta"] | None = None
     duplicates: int = 0
 
 
-class WindowSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    customer: str
-    last_inbound_at: float | None
+class WindowSpec(simkit.WindowSpecBase):
     integrated_number: str | None = None
 
 
 def _state(request: Request) -> SimState:
-    state: SimState = sim_state(request)
-    return state
+    return simkit.sim_state(request, SimState)
 
 
-add_admin_routes(router, config_type=SimConfig, rule_type=FaultRule)
+def _emitter(request: Request) -> Emitter:
+    return simkit.sim_emitter(request, Emitter)
+
+
+simkit.add_admin_routes(router, config_type=SimConfig, rule_type=FaultRule)
 
 
 @router.put("/routes/{integrated_number}")
@@ -95,19 +83,19 @@ async def messages(
     return {"messages": [r.as_dict() for r in found]}
 
 
-add_recording_routes(router)
+simkit.add_recording_routes(router)
 
 
 @router.post("/inbound")
 async def inbound(request: Request, spec: InboundSpec) -> dict[str, Any]:
     try:
-        wamid, sent = await sim_emitter(request).emit_inbound(spec)
+        wamid, sent = await _emitter(request).emit_inbound(spec)
     except EmitError as exc:
         raise HTTPException(400, str(exc)) from None
     return {
         "message_id": wamid,
         "payload": sent[0].payload,
-        "deliveries": deliveries(sent),
+        "deliveries": simkit.deliveries(sent),
     }
 
 
@@ -117,7 +105,7 @@ async def status(request: Request, spec: StatusSpec) -> dict[str, Any]:
     if found is None:
         raise HTTPException(404, "no such message")
     sent = [
-        await sim_emitter(request).emit_status(
+        await _emitter(request).emit_status(
             found,
             spec.status,
             error_code=spec.error_code,
@@ -128,7 +116,7 @@ async def status(request: Request, spec: StatusSpec) -> dict[str, Any]:
     ]
     return {
         "payload": sent[0].payload,
-        "deliveries": deliveries(sent),
+        "deliveries": simkit.deliveries(sent),
     }
 
 
@@ -138,8 +126,5 @@ async def window(request: Request, spec: WindowSpec) -> dict[str, bool]:
     number = spec.integrated_number or (state.config.numbers[0] if state.config.numbers else "")
     if not number:
         raise HTTPException(400, "integrated_number is required (no --number configured)")
-    if spec.last_inbound_at is None:
-        state.last_inbound.pop((number, spec.customer), None)
-    else:
-        state.last_inbound[(number, spec.customer)] = spec.last_inbound_at
+    state.set_last_inbound(number, spec.customer, spec.last_inbound_at)
     return {"ok": True}

@@ -13,13 +13,7 @@ import os
 
 from supportbot.msg91.simulator.app import create_app
 from supportbot.msg91.simulator.config import Route, SimConfig
-from supportbot.simkit.cli import (
-    add_bind_options,
-    add_log_option,
-    add_webhook_options,
-    run,
-    with_env_list,
-)
+from supportbot.simkit import cli as simkit
 
 
 def _latency(value: str) -> tuple[float, float]:
@@ -36,7 +30,7 @@ def _template(value: str) -> tuple[str, int]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="supportbot msg91-sim", description=__doc__)
-    add_bind_options(p, port=9091)
+    simkit.add_bind_options(p, port=9091)
     p.add_argument("--auth-key", action="append", default=[], help="accepted authkey (repeat)")
     p.add_argument("--number", action="append", default=[], help="integrated number (repeat)")
     p.add_argument(
@@ -68,14 +62,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME[:LANG]=PARAMS",
         help="approved template and its body parameter count (repeat)",
     )
-    add_webhook_options(p)
+    simkit.add_webhook_options(p)
     p.add_argument("--seed", type=int, help="seed of random faults / shuffles")
-    add_log_option(p)
+    simkit.add_log_option(p)
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
-    keys = with_env_list(args.auth_key, "SUPPORTBOT_SIM_AUTH_KEYS")
+    keys = simkit.with_env_list(args.auth_key, "SUPPORTBOT_SIM_AUTH_KEYS")
     route = Route(secret=args.webhook_secret, secret_header=args.webhook_secret_header)
     if args.bot_url:
         route = Route.for_bot(args.bot_url, args.webhook_secret, args.webhook_secret_header)
@@ -102,13 +96,12 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         dlr_duplicates=args.dlr_duplicates,
         enforce_window=args.enforce_window,
         templates=dict(args.template),
-        webhook_retries=args.webhook_retries,
-        max_records=args.max_records,
+        **simkit.webhook_config(args),
     )
 
 
 def main(argv: list[str]) -> int:
-    return run(
+    return simkit.run(
         argv,
         parser(),
         config_from_args,

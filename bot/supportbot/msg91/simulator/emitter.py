@@ -19,14 +19,14 @@ from supportbot.msg91.simulator.state import (
     SimMessage,
     SimState,
     new_request_id,
-    new_wamid,
 )
-from supportbot.simkit.emitter import EmitError, WebhookEmitter, status_sequence
+from supportbot.simkit import emitter as simkit
+from supportbot.simkit.emitter import EmitError
 
 __all__ = ["EmitError", "Emitter"]
 
 
-class Emitter(WebhookEmitter[SimState]):
+class Emitter(simkit.WebhookEmitter[SimState]):
     async def post(
         self,
         kind: str,
@@ -76,12 +76,9 @@ class Emitter(WebhookEmitter[SimState]):
 
     async def emit_inbound(self, spec: specs.InboundSpec) -> tuple[str, list[Emitted]]:
         """Post a customer message (plus `spec.duplicates` identical copies)."""
-        if not spec.phone and not spec.bsuid:
-            raise EmitError("'from' (phone) or 'bsuid' is required")
+        wamid, ts = simkit.inbound_identity(spec)
         cfg = self.state.config
         number = self._number(spec.integrated_number)
-        wamid = spec.message_id or new_wamid()
-        ts = spec.ts if spec.ts is not None else time.time()
         if (spec.format or cfg.webhook_format) == "meta":
             payload = webhooks.meta_inbound(spec, number, wamid, ts)
         else:
@@ -95,10 +92,10 @@ class Emitter(WebhookEmitter[SimState]):
                 placeholders=cfg.placeholders,
             )
         self.state.last_inbound[(number, spec.phone or spec.bsuid or "")] = ts
-        sent = [
-            await self.post("inbound", number, payload, message_id=wamid)
-            for _ in range(spec.duplicates + 1)
-        ]
+        sent = await simkit.post_copies(
+            spec.duplicates + 1,
+            lambda: self.post("inbound", number, payload, message_id=wamid),
+        )
         return wamid, sent
 
     async def emit_status(
@@ -144,7 +141,7 @@ class Emitter(WebhookEmitter[SimState]):
         cfg = self.state.config
         if cfg.route(message.integrated_number).status_url is None:
             return
-        states = status_sequence(failed=message.failure is not None, final=cfg.dlr_final)
+        states = simkit.status_sequence(failed=message.failure is not None, final=cfg.dlr_final)
         if states is None:
             return
         if cfg.dlr_order == "reverse":
