@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Self
 
 import httpx
@@ -29,6 +30,16 @@ class AdminClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
+
+    @classmethod
+    @asynccontextmanager
+    async def reset_around(cls, base_url: str) -> AsyncIterator[Self]:
+        """A driver of the simulator at `base_url` that is reset before and after the block (a
+        test's clean simulator)."""
+        async with cls(base_url) as driver:
+            await driver.reset()
+            yield driver
+            await driver.reset()
 
     async def __aenter__(self) -> Self:
         return self

@@ -16,6 +16,8 @@ Fault rules: a mode, optionally restricted to one model and to the next `count` 
 | empty         | HTTP 200, ``content: null`` ("no content generated") |
 | hang          | no answer for ``hang_seconds`` (default 3600) or until the client hangs up |
 | no_system     | 400 "system role not supported" when the request has a system message |
+
+Consuming rules is the simulators' shared fault queue (`supportbot.simkit.faults.take_rule`).
 """
 
 from __future__ import annotations

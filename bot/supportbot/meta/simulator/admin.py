@@ -22,6 +22,7 @@ faults, ``/messages/{wamid}``, ``/webhooks``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -60,12 +61,8 @@ class ExpireSpec(BaseModel):
     token: str
 
 
-def _state(request: Request) -> SimState:
-    return simkit.sim_state(request, SimState)
-
-
-def _emitter(request: Request) -> Emitter:
-    return simkit.sim_emitter(request, Emitter)
+_state = partial(simkit.sim_state, kind=SimState)
+_emitter = partial(simkit.sim_emitter, kind=Emitter)
 
 
 simkit.add_admin_routes(router, config_type=MetaSimConfig, rule_type=FaultRule)

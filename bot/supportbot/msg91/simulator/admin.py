@@ -19,6 +19,7 @@ Health, stats, reset, config, faults, ``/messages/{id}`` and ``/webhooks`` come 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -43,12 +44,8 @@ class WindowSpec(simkit.WindowSpecBase):
     integrated_number: str | None = None
 
 
-def _state(request: Request) -> SimState:
-    return simkit.sim_state(request, SimState)
-
-
-def _emitter(request: Request) -> Emitter:
-    return simkit.sim_emitter(request, Emitter)
+_state = partial(simkit.sim_state, kind=SimState)
+_emitter = partial(simkit.sim_emitter, kind=Emitter)
 
 
 simkit.add_admin_routes(router, config_type=SimConfig, rule_type=FaultRule)
