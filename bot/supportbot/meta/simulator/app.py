@@ -18,8 +18,6 @@ import asyncio
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,6 +34,7 @@ from supportbot.meta.simulator.state import (
     new_fbtrace_id,
     new_wamid,
 )
+from supportbot.simkit.admin import create_sim_app
 
 _FAULT_TEXT = {
     130429: "(#130429) Rate limit hit",
@@ -236,17 +235,7 @@ def _read(state: SimState, rec: Recorded, receipt: validation.ReadReceipt) -> Re
 
 def create_app(config: MetaSimConfig) -> FastAPI:
     state = SimState(config)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.emitter = Emitter(state)
-        try:
-            yield
-        finally:
-            await app.state.emitter.aclose()
-
-    app = FastAPI(title="Meta WhatsApp Cloud API simulator", lifespan=lifespan)
-    app.state.sim = state
+    app = create_sim_app("Meta WhatsApp Cloud API simulator", state, Emitter)
 
     @app.post("/{version}/{phone_number_id}/messages")
     async def messages(request: Request, version: str, phone_number_id: str) -> Response:
