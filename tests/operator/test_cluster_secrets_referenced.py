@@ -26,7 +26,7 @@ from supportbot_operator.testing import (
 
 pytestmark = pytest.mark.cluster
 T = 30.0
-LISTED = ("acme-whatsapp", "acme-openrouter", "acme-storage", "acme-agent-api")
+LISTED = ("acme-whatsapp", "acme-openrouter", "acme-storage", "acme-agent-api", "acme-orders-api")
 
 
 def _can(cluster: Cluster, user: str, verb: str, resource: str, ns: str) -> bool:
