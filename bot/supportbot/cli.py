@@ -16,11 +16,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "storage": ("supportbot.storage.cli", "history tools: export, retention, seed, reset"),
     "flow": ("supportbot.flow.cli", "validate / inspect a conversation flow file"),
     "msg91-sim": ("supportbot.msg91.simulator.cli", "run the MSG91 simulator"),
+    "meta-sim": ("supportbot.meta.simulator.cli", "run the Meta WhatsApp Cloud API simulator"),
     "openrouter-sim": ("supportbot.llm.simulator.cli", "run the OpenRouter simulator"),
     "agent-token": ("supportbot.agentapi.cli", "mint an agent-API bearer token (HS256 JWT)"),
     "deadletters": (
         "supportbot.queueing.deadletters_cli",
         "list, show, replay or drop the tenant's dead-lettered turns",
+    ),
+    "notifications": (
+        "supportbot.notify.cli",
+        "list the tenant's handoff notifications; resend failed ones",
     ),
 }
 

@@ -30,6 +30,7 @@ so phone numbers never appear in key names or rq job ids:
     sb:{t}:sent:{turn_id}:{seq}      STRING  claim/outcome of reply `seq` of a turn (msg91.claims)
     sb:{t}:outrep:{customer_id}      ZSET    outbound reports naming no recorded send (indoubt)
     sb:{t}:msg91:health              HASH    last MSG91 send outcome (msg91.health), EX
+    sb:{t}:answer:{digest}           STRING  a cached LLM answer (engine.answers), EX ttl
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def tenant_prefix(tenant_id: str) -> str:
 
 def turn_plan_key(tenant_id: str, turn_id: str) -> str:
     return f"{tenant_prefix(tenant_id)}turnplan:{turn_id}"
+
+
+def answer_key(tenant_id: str, digest: str) -> str:
+    """A cached LLM answer (`engine.answers`); `digest` is a sha256 hex of its ingredients."""
+    return f"{tenant_prefix(tenant_id)}answer:{digest}"
 
 
 def session_key(tenant_id: str, customer_id: str) -> str:

@@ -32,6 +32,13 @@ class MessageKind(StrEnum):
     UNKNOWN = "unknown"
 
 
+MEDIA_KINDS = frozenset(
+    {MessageKind.IMAGE, MessageKind.DOCUMENT, MessageKind.AUDIO, MessageKind.VIDEO,
+     MessageKind.STICKER}
+)  # fmt: skip
+"""Inbound kinds that carry a file (a URL and/or Meta media id, see `InboundMessage.media`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One customer message, provider-neutral."""
@@ -65,6 +72,16 @@ class InboundMessage:
     """Our correlation id: the webhook request's ``X-Request-ID`` (or one generated for it); it
     follows the message into its turn's logs, LLM call and sends (`observability`). Not MSG91's
     ``requestId`` (that one is in `extra`). None: accepted before request ids existed."""
+
+    @property
+    def media_id(self) -> str | None:
+        """Meta's media id of a media message (the parser keeps it in `extra`)."""
+        value = self.extra.get("media_id") if self.kind in MEDIA_KINDS else None
+        return value if isinstance(value, str) else None
+
+    @property
+    def has_media(self) -> bool:
+        return self.kind in MEDIA_KINDS and bool(self.media_url or self.media_id)
 
     def to_json(self) -> str:
         """Compact JSON of the wire fields (`WIRE_FIELDS`) in field order.
@@ -199,6 +216,17 @@ class OutboundKind(StrEnum):
     BUTTONS = "buttons"  # WhatsApp reply buttons: <= 3, title <= 20 chars
     LIST = "list"  # WhatsApp list: <= 10 rows, title <= 24, description <= 72
     TEMPLATE = "template"
+    IMAGE = "image"  # media by link; `text` is the caption (shared/reference §2.6 limits)
+    DOCUMENT = "document"
+    VIDEO = "video"
+    AUDIO = "audio"  # no caption
+    STICKER = "sticker"  # no caption
+
+
+MEDIA_OUTBOUND_KINDS = frozenset(
+    {OutboundKind.IMAGE, OutboundKind.DOCUMENT, OutboundKind.VIDEO, OutboundKind.AUDIO,
+     OutboundKind.STICKER}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +264,23 @@ class OutboundMessage:
     template_name: str | None = None
     template_language: str | None = None
     template_params: tuple[str, ...] = ()
+    media_url: str | None = None
+    """Media kinds: the public https link WhatsApp fetches the file from (Meta's ``link``)."""
+    media_filename: str | None = None
+    """Documents: the file name the customer sees."""
+    media_mime: str | None = None
+    """Declared MIME type, checked against WhatsApp's allowed types before sending."""
+    media_size: int | None = None
+    """Declared size in bytes, checked against WhatsApp's limits before sending (None: unknown,
+    only the type is checked)."""
+    template_header_type: str | None = None
+    """Templates with a media header: image | document | video (``header_1`` component)."""
+    template_header_url: str | None = None
+    """The header media's link."""
+
+    @property
+    def is_media(self) -> bool:
+        return self.kind in MEDIA_OUTBOUND_KINDS
 
 
 @dataclass(frozen=True, slots=True)

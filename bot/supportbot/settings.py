@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -117,11 +118,31 @@ class BotSettings(BaseSettings):
         default=0.3, ge=0, le=2, validation_alias=_env("LLM_TEMPERATURE")
     )
     llm_mask_pii: bool = Field(default=True, validation_alias=_env("LLM_MASK_PII"))
+    answer_cache_enabled: bool = Field(default=False, validation_alias=_env("ANSWER_CACHE_ENABLED"))
+    """Answer repeated free-text questions from the cache (`engine.answers`); off by default."""
+    answer_cache_ttl_seconds: int = Field(
+        default=3600, ge=60, le=7 * 86_400, validation_alias=_env("ANSWER_CACHE_TTL_SECONDS")
+    )
+    answer_cache_memory_entries: int = Field(
+        default=1024, ge=0, le=100_000, validation_alias=_env("ANSWER_CACHE_MEMORY_ENTRIES")
+    )
+    """Size of the in-process tier in front of Redis (0: Redis only)."""
 
     # --- conversation flow -----------------------------------------------------------------
     flow_path: Path = Field(
         default=Path("/etc/supportbot/flow/flow.yaml"), validation_alias=_env("FLOW_PATH")
     )
+    flow_http_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("FLOW_HTTP_ALLOW_HOSTS")
+    )
+    """Hosts (`host` or `host:port`, comma-separated) the flow's HTTP steps may reach over plain
+    http or at private/loopback addresses (in-cluster services). Link-local and cloud metadata
+    addresses stay refused."""
+    flow_http_secrets_dir: Path | None = Field(
+        default=None, validation_alias=_env("FLOW_HTTP_SECRETS_DIR")
+    )
+    """Directory of the backend Secret's keys (one file each), read for `{{secret:NAME}}` in the
+    header values of HTTP steps; unset: such steps fail to the flow's error branch."""
 
     # --- webhook ---------------------------------------------------------------------------
     port: int = Field(default=8080, ge=1, le=65535, validation_alias=_env("PORT", "PORT"))
@@ -191,6 +212,56 @@ class BotSettings(BaseSettings):
         default_factory=list, validation_alias=_env("OUT_OF_WINDOW_TEMPLATE_PARAMS")
     )
 
+    # --- handoff notifications (outbound webhook to the business: supportbot.notify) -------
+    handoff_webhook_url: str | None = Field(
+        default=None, validation_alias=_env("HANDOFF_WEBHOOK_URL")
+    )
+    """Where the worker POSTs `handoff.requested` / `handoff.customer_message` events (https;
+    plain http only for hosts in `handoff_webhook_allow_http_hosts`). Unset: no notifications."""
+    handoff_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("HANDOFF_WEBHOOK_SECRET")
+    )
+    """HMAC-SHA256 key of the `X-Supportbot-Signature` header (at least 16 bytes); required
+    with the URL."""
+    handoff_webhook_include_phone: bool = Field(
+        default=False, validation_alias=_env("HANDOFF_WEBHOOK_INCLUDE_PHONE")
+    )
+    """Send the customer's full phone number (default: masked, e.g. 91******3210)."""
+    handoff_webhook_allow_http_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("HANDOFF_WEBHOOK_ALLOW_HTTP_HOSTS")
+    )
+    """Hosts the webhook may be reached at over plain http (comma-separated; tests, in-cluster
+    receivers behind a mesh). Every other URL must be https."""
+    handoff_webhook_last_messages: int = Field(
+        default=10, ge=0, le=50, validation_alias=_env("HANDOFF_WEBHOOK_LAST_MESSAGES")
+    )
+    handoff_webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, validation_alias=_env("HANDOFF_WEBHOOK_TIMEOUT_SECONDS")
+    )
+    handoff_webhook_max_attempts: int = Field(
+        default=20, ge=1, le=100, validation_alias=_env("HANDOFF_WEBHOOK_MAX_ATTEMPTS")
+    )
+    handoff_webhook_give_up_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        le=7 * 86_400,
+        validation_alias=_env("HANDOFF_WEBHOOK_GIVE_UP_SECONDS"),
+    )
+    """A notification not delivered this long after it was made is marked failed."""
+    handoff_webhook_retry_base_seconds: float = Field(
+        default=2.0, gt=0, le=600, validation_alias=_env("HANDOFF_WEBHOOK_RETRY_BASE_SECONDS")
+    )
+    handoff_webhook_retry_max_delay_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=3600,
+        validation_alias=_env("HANDOFF_WEBHOOK_RETRY_MAX_DELAY_SECONDS"),
+    )
+    handoff_webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, validation_alias=_env("HANDOFF_WEBHOOK_POLL_SECONDS")
+    )
+    """How often the sender looks for due notifications when it found none."""
+
     # --- process ---------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=_env("LOG_LEVEL")
@@ -219,7 +290,13 @@ class BotSettings(BaseSettings):
             raise ValueError("must be an E.164 number: 8-15 digits, country code first, no '+'")
         return digits
 
-    @field_validator("llm_models", "out_of_window_template_params", mode="before")
+    @field_validator(
+        "llm_models",
+        "out_of_window_template_params",
+        "handoff_webhook_allow_http_hosts",
+        "flow_http_allow_hosts",
+        mode="before",
+    )
     @classmethod
     def _csv(cls, v: Any) -> Any:
         if isinstance(v, str):
@@ -255,7 +332,30 @@ class BotSettings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}DATABASE_POOL_MIN must be <= {ENV_PREFIX}DATABASE_POOL_MAX"
             )
+        self._check_handoff_webhook()
         return self
+
+    def _check_handoff_webhook(self) -> None:
+        url = self.handoff_webhook_url
+        if not url:
+            return
+        name = f"{ENV_PREFIX}HANDOFF_WEBHOOK_URL"
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("https", "http") or not parsed.hostname:
+            raise ValueError(f"{name} must be an absolute https:// URL")
+        if parsed.username or parsed.password:
+            raise ValueError(f"{name} must not carry credentials (the request is signed)")
+        allowed = {h.lower() for h in self.handoff_webhook_allow_http_hosts}
+        if parsed.scheme == "http" and parsed.hostname.lower() not in allowed:
+            raise ValueError(
+                f"{name} must be https (plain http only for hosts in "
+                f"{ENV_PREFIX}HANDOFF_WEBHOOK_ALLOW_HTTP_HOSTS)"
+            )
+        secret = self.handoff_webhook_secret
+        if secret is None or len(secret.get_secret_value().encode()) < 16:
+            raise ValueError(
+                f"{ENV_PREFIX}HANDOFF_WEBHOOK_SECRET (at least 16 bytes) is required with {name}"
+            )
 
 
 def env_var_names() -> dict[str, str]:

@@ -111,7 +111,8 @@ def volume_options(
         source = volume_dirs[mount["name"]]
         if mount.get("subPath"):
             source = source / mount["subPath"]
-        read_only = mount.get("readOnly") or "configMap" in vol or "secret" in vol
+        kinds = ("configMap", "secret", "projected")
+        read_only = mount.get("readOnly") or any(k in vol for k in kinds)
         options.append(f"--volume={source}:{path}:{'ro' if read_only else 'rw'}")
     return options
 

@@ -32,9 +32,17 @@ def choices(body: dict[str, Any]) -> list[tuple[str, str]]:
     return [(r["id"], r["title"]) for s in action.get("sections", []) for r in s.get("rows", [])]
 
 
+MEDIA_TYPES = ("image", "document", "video", "audio", "sticker")
+
+
 def render(body: dict[str, Any]) -> str:
     """One readable line for a recorded outbound message."""
     inner = body_payload(body)
+    kind = body.get("content_type")
+    if kind in MEDIA_TYPES and isinstance(inner.get(kind), dict):
+        media = inner[kind]
+        caption = f" {media['caption']}" if media.get("caption") else ""
+        return f"[{kind} {media.get('filename') or media.get('link')}]{caption}"
     if body.get("content_type") == "template" or inner.get("type") == "template":
         tpl = inner.get("template", {})
         return f"[template {tpl.get('name')}]"
@@ -98,6 +106,21 @@ class Customer:
     def say(self, text: str, **wait: float) -> list[dict[str, Any]]:
         self.transcript.append(f"  customer > {text}")
         self._emit({"text": text})
+        return self.wait_replies(**wait)
+
+    def send_media(
+        self, kind: str, url: str, caption: str | None = None, **wait: float
+    ) -> list[dict[str, Any]]:
+        """Send a file by URL (the simulator emits MSG91's media webhook)."""
+        self.transcript.append(f"  customer > [{kind} {url}]" + (f" {caption}" if caption else ""))
+        self._emit({"type": kind, "url": url, "text": caption})
+        return self.wait_replies(**wait)
+
+    def share_location(
+        self, latitude: float, longitude: float, **wait: float
+    ) -> list[dict[str, Any]]:
+        self.transcript.append(f"  customer > [location {latitude},{longitude}]")
+        self._emit({"type": "location", "latitude": latitude, "longitude": longitude})
         return self.wait_replies(**wait)
 
     def tap(self, index: int = 0, **wait: float) -> list[dict[str, Any]]:

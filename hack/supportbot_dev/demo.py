@@ -3,7 +3,8 @@
 Brings up the whole system locally (see `supportbot_dev.stack`: control plane with KWOK nodes,
 Redis, PostgreSQL, the operator installed with Helm, the two example tenants, their webhook and
 worker processes started from the pod specs the operator rendered, MSG91 and OpenRouter
-simulators), plays a short scripted conversation per tenant and prints it, then serves the
+simulators, the fake order backend), plays a short scripted conversation per tenant and prints
+it (each one's "Track my order" looks the order up in the backend for real), then serves the
 phone-simulator page until Ctrl-C and shuts everything down.
 
 `--autoscale` also runs KEDA on the control plane and, after the scripted conversations, shows a
@@ -28,11 +29,20 @@ from supportbot_dev.phone.server import start_page
 from supportbot_dev.stack import Stack
 
 SCRIPTS: dict[str, list[str]] = {
-    # per example tenant; "@tap" taps the first button/row of the latest menu
-    "acme": ["hi", "@tap", "ACME-12345", "Do you also ship to Germany?"],
-    "globex": ["hi", "@tap", "Why is my bill higher this month?"],
+    # per example tenant; "@tap" taps the first button/row of the latest menu, "@wait" waits for
+    # a message the bot sends on its own (acme: the CSAT question after the order lookup ends)
+    "acme": ["hi", "@tap", "ACME-12345", "@wait", "@tap", "Do you also ship to Germany?"],
+    "globex": ["hi", "@tap", "GX-100200", "Why is my bill higher this month?"],
 }
 DEFAULT_SCRIPT = ["hi", "@tap", "Can you help me with my account?"]
+MEDIA_SCRIPTS: dict[str, list[str]] = {
+    # played after SCRIPTS: "@photo" sends the phone page's sample photo (with a caption),
+    # "@location" shares a location, "@voice" a voice note the flow does not take
+    "acme": ["My kettle arrived damaged", "@photo"],
+    "globex": ["internet down", "@location", "@voice"],
+}
+SAMPLE_PHOTO = "/static/samples/damaged-kettle.png"
+"""Served by the phone page (`--port`), so the page shows the customer's photo."""
 
 
 class Page(Protocol):
@@ -43,8 +53,25 @@ def _say(msg: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def play_script(stack: Stack) -> dict[str, list[str]]:
-    """One scripted conversation per tenant: greeting, a button tap, a free-text question."""
+def play_step(customer: Customer, step: str, media_base: str) -> None:
+    if step == "@tap":
+        customer.tap(0)
+    elif step == "@wait":
+        customer.wait_replies(timeout=45)
+    elif step == "@photo":
+        customer.send_media("image", media_base + SAMPLE_PHOTO, "The spout is cracked")
+    elif step == "@location":
+        customer.share_location(37.7793, -122.4193)
+    elif step == "@voice":
+        customer.send_media("audio", media_base + "/static/samples/voice-note.ogg")
+    else:
+        customer.say(step)
+
+
+def play_script(stack: Stack, media_base: str = "http://127.0.0.1:8765") -> dict[str, list[str]]:
+    """One scripted conversation per tenant: greeting, tapping "Track my order", an order number
+    (looked up in the fake order backend), a free-text question; then the media script (a
+    photo and the bot's image, a shared location, a voice note)."""
     assert stack.msg91 is not None
     transcripts: dict[str, list[str]] = {}
     for i, (name, tenant) in enumerate(stack.bots.items()):
@@ -54,11 +81,8 @@ def play_script(stack: Stack) -> dict[str, list[str]]:
             phone=f"9198765{43210 + i:05d}",
             name="Asha" if i == 0 else "Ben",
         )
-        for step in SCRIPTS.get(name, DEFAULT_SCRIPT):
-            if step == "@tap":
-                customer.tap(0)
-            else:
-                customer.say(step)
+        for step in [*SCRIPTS.get(name, DEFAULT_SCRIPT), *MEDIA_SCRIPTS.get(name, [])]:
+            play_step(customer, step, media_base)
         transcripts[name] = customer.transcript
     return transcripts
 
@@ -113,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("step 1-4: platform, simulators, operator, tenants, bot processes")
         stack.start()
         _say("step 5: scripted conversations (customer ↔ bot through the MSG91 simulator)")
-        for name, lines in play_script(stack).items():
+        for name, lines in play_script(stack, f"http://127.0.0.1:{args.port}").items():
             tenant = stack.bots[name]
             print(f"\n=== tenant {name} (WhatsApp number {tenant.number}) ===", flush=True)
             print("\n".join(lines), flush=True)

@@ -9,9 +9,10 @@ spec as stored in the API server:
   project's virtualenv first (the image's console scripts), then PATH;
 - env from literal values, Secrets and ConfigMaps (`valueFrom`, `envFrom`) and the downward API
   fields we use (pod name/namespace);
-- configMap/secret/emptyDir volumes materialised under a per-pod root with kubelet's atomic
-  `..data` symlink layout, refreshed when the source objects change; any env value or argument
-  that starts with a mount path is rewritten to the local directory;
+- configMap/secret/projected (secret and configMap sources)/emptyDir volumes materialised under
+  a per-pod root with kubelet's atomic `..data` symlink layout, refreshed when the source
+  objects change; any env value or argument that starts with a mount path is rewritten to the
+  local directory;
 - each declared containerPort gets a free loopback port (like a pod IP); env values equal to a
   declared port number, in variables whose name ends with PORT, are rewritten to it;
 - the pod's ServiceAccount identity: a token from the TokenRequest API (as kubelet's projected
@@ -346,6 +347,24 @@ class LocalKubelet:
         elif vol.secret is not None:
             data = self._secret(vol.secret.secret_name, optional=bool(vol.secret.optional))
             items = vol.secret.items
+        elif vol.projected is not None:  # secret and configMap sources (the backend keys)
+            files: dict[str, str] = {}
+            for src in vol.projected.sources or []:
+                if src.secret is not None:
+                    part = self._secret(src.secret.name, optional=bool(src.secret.optional))
+                    chosen = src.secret.items
+                elif src.config_map is not None:
+                    part = self._config_map(
+                        src.config_map.name, optional=bool(src.config_map.optional)
+                    )
+                    chosen = src.config_map.items
+                else:
+                    continue
+                if chosen:
+                    files.update({i.path: part[i.key] for i in chosen if i.key in part})
+                else:
+                    files.update(part)
+            return files
         else:
             return None
         if items:

@@ -3,7 +3,8 @@
 `Stack.start()`:
 1. the local platform: control plane in full mode (KWOK nodes), Redis, PostgreSQL;
 2. the MSG91 and OpenRouter simulators (a real MSG91_AUTH_KEY / OPENROUTER_API_KEY in the
-   environment switches that side to the real service);
+   environment switches that side to the real service) and the fake order backend the flows'
+   HTTP steps call (`supportbot_dev.orders_backend`, allow-listed per tenant);
 3. `helm install` of the operator chart; the operator's pod is run by the local kubelet with the
    chart's ServiceAccount token, so it reconciles with exactly the chart's RBAC;
 4. the example tenants (their Secrets filled with local values) applied, waited on until Ready;
@@ -46,6 +47,7 @@ from supportbot_dev.containers import ContainerKubelet
 from supportbot_dev.controlplane import LocalControlPlane
 from supportbot_dev.keda import LocalKeda
 from supportbot_dev.localkubelet import LocalKubelet, LocalPod
+from supportbot_dev.orders_backend import RunningBackend, start_backend
 from supportbot_dev.postgres_server import PostgresServer, start_postgres
 from supportbot_dev.procs import HarnessError
 from supportbot_dev.redis_server import RedisServer, start_redis
@@ -100,6 +102,7 @@ class Stack:
     msg91: RunningSimulator | None = None
     openrouter: Any = None
     openrouter_url: str = ""
+    orders: RunningBackend | None = None
     operator_kubelet: LocalKubelet | None = None
     kubelet: LocalKubelet | None = None
     bots: dict[str, tenants.Tenant] = field(default_factory=dict)
@@ -151,6 +154,8 @@ class Stack:
             procs.stop(self.openrouter)
         if self.msg91 is not None:
             self.msg91.stop()
+        if self.orders is not None:
+            self.orders.stop()
         for svc in (self.pg, self.redis, self.local_keda, self.plane):
             if svc is not None:
                 svc.stop()
@@ -201,6 +206,10 @@ class Stack:
         )
         self.openrouter_url = f"http://127.0.0.1:{port}"
         procs.wait_until(lambda: procs.port_open(port), 30, "OpenRouter simulator", self.openrouter)
+        self.orders = start_backend(
+            self.workdir / "orders-backend.log", api_keys=[tenants.SIM_ORDERS_KEY]
+        )
+        self.log(f"fake order backend {self.orders.url} (the flows' 'Track my order' lookups)")
         self.log(
             f"MSG91 simulator {self.msg91.url}"
             + (" (sending to the REAL MSG91 API: MSG91_AUTH_KEY is set)" if real_msg91 else "")
@@ -255,6 +264,7 @@ class Stack:
             openrouter_base_url=None if real_llm else self.openrouter_url + "/api/v1",
             msg91_auth_key=real_msg91 or tenants.SIM_MSG91_KEY,
             openrouter_api_key=real_llm or tenants.SIM_OPENROUTER_KEY,
+            orders_backend_url=self.orders.url if self.orders else None,
         )
 
     def _tenants(self) -> None:

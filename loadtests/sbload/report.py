@@ -405,6 +405,10 @@ def write(doc: dict[str, Any], folder: Path, name: str) -> Path:
             name,
             f"overhead-{run.get('rate', 0):.0f}" + (f"-x{replicas}" if replicas > 1 else ""),
         )
+    if "seed" in ph:
+        from sbload import seedreport
+
+        out += seedreport.section(ph["seed"], folder, name)
     path = folder / f"{name}.md"
     path.write_text("\n".join(out))
     return path

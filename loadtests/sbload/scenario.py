@@ -18,6 +18,10 @@ import yaml
 Handler = Literal["echo", "llm-echo", "engine"]
 HANDLERS: tuple[Handler, ...] = ("echo", "llm-echo", "engine")
 PHASES = ("ack", "customers", "inflight", "naive", "overhead")
+"""The phases a scenario without `phases:` runs."""
+KNOWN_PHASES = (*PHASES, "seed")
+"""`seed`: ours vs the seed design's Node stack vs bare, figure by figure (`sbload.seedphases`)."""
+SYSTEMS = ("ours", "seed")
 
 
 class ScenarioError(ValueError):
@@ -105,6 +109,36 @@ class OverheadPhase:
 
 
 @dataclass(frozen=True)
+class SeedPhase:
+    """The `seed` phase: the same measurements on each of `systems` (ours = `supportbot webhook`
+    + `supportbot worker --handler llm-echo`; seed = `loadtests/seedstack`, Fastify + Bull), in
+    the same run, with the same driver and ledger; bare FastAPI joins the webhook figures."""
+
+    systems: tuple[str, ...] = SYSTEMS
+    parts: tuple[str, ...] = ("ack", "overhead", "inflight", "customers")
+    concurrency: int = 2000
+    """The seed worker's Bull concurrency (ours: the scenario's `worker.concurrency`)."""
+    nest: bool = True
+    """The `ack` part also measures the seed webhook on NestJS (+ Fastify adapter), `seed-nest`."""
+    ack_seconds: float = 10
+    """Closed loop (wrk, `ack.connections`) per system; the open-loop sweep uses `ack`'s
+    `fixed_rate` + `sweep_rates` for `ack.sweep_seconds` each."""
+    overhead_rates: tuple[float, ...] = (100, 300)
+    """0 ms LLM, open loop: end-to-end overhead and turns per CPU-second at each rate."""
+    overhead_seconds: float = 20
+    warmup_seconds: float = 3
+    overhead_customers: int = 4000
+    inflight_customers: int = 1500
+    """Queued through the webhook first, then one worker process takes them (LLM as the
+    scenario's `llm_latency`)."""
+    inflight_post_rate: float = 1000
+    inflight_drain_seconds: float = 120
+    customers: int = 0
+    """The ledger run (the scenario's crowd: bursts, taps, duplicates; 0 = `customers`)."""
+    customers_seconds: float = 60
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str = ""
@@ -132,6 +166,7 @@ class Scenario:
     naive: NaivePhase = NaivePhase()
     inflight: InflightPhase = InflightPhase()
     overhead: OverheadPhase = OverheadPhase()
+    seedstack: SeedPhase = SeedPhase()
     seed: int = 7
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -194,6 +229,7 @@ def parse_scenario(doc: dict[str, Any], source: str = "") -> Scenario:
         naive=_sub(NaivePhase, d.pop("naive", None), "naive"),
         inflight=_sub(InflightPhase, d.pop("inflight", None), "inflight"),
         overhead=_sub(OverheadPhase, d.pop("overhead", None), "overhead"),
+        seedstack=_sub(SeedPhase, d.pop("seedstack", None), "seedstack"),
         phases=tuple(d.pop("phases", PHASES)),
         source=source,
     )
@@ -214,9 +250,17 @@ def validate(s: Scenario) -> Scenario:
         raise ScenarioError("duplicate_share: 0..1")
     if s.actions.text + s.actions.burst + s.actions.button <= 0:
         raise ScenarioError("actions: at least one positive weight")
-    bad = sorted(set(s.phases) - set(PHASES))
+    bad = sorted(set(s.phases) - set(KNOWN_PHASES))
     if bad:
-        raise ScenarioError(f"phases: unknown {', '.join(bad)} (known: {', '.join(PHASES)})")
+        raise ScenarioError(f"phases: unknown {', '.join(bad)} (known: {', '.join(KNOWN_PHASES)})")
+    bad = sorted(set(s.seedstack.systems) - set(SYSTEMS))
+    if bad:
+        raise ScenarioError(f"seedstack.systems: unknown {', '.join(bad)} (known: ours, seed)")
+    parts = ("ack", "overhead", "inflight", "customers")
+    bad = sorted(set(s.seedstack.parts) - set(parts))
+    if bad:
+        known = ", ".join(parts)
+        raise ScenarioError(f"seedstack.parts: unknown {', '.join(bad)} (known: {known})")
     if s.duration_seconds <= 0 or s.duration_seconds > 3600:
         raise ScenarioError("duration_seconds: 0..3600 (load runs are bounded)")
     if s.status_order not in ("in_order", "reverse", "shuffle"):

@@ -1,13 +1,15 @@
 """Start and stop the processes under test, all on loopback: Redis, PostgreSQL (engine only), the
 MSG91 and OpenRouter simulators, `supportbot webhook`, `supportbot worker`, the bare FastAPI
 baseline and the naive rq design. Every child runs in its own process group and is stopped by
-its own id (SIGTERM, then SIGKILL).
+its own id (SIGTERM, then SIGKILL). The seed stack (`loadtests/seedstack/`, Node: Fastify webhook
++ Bull worker) starts through `start_seed_webhook` / `start_seed_worker`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +28,8 @@ NUMBER = "919100000001"
 SECRET = "loadtest-webhook-secret-0123456789"  # noqa: S105 - a local test value
 LLM_MODEL = "openai/gpt-4o-mini"
 FLOW = Path(__file__).resolve().parent.parent / "scenarios" / "flow.yaml"
+SEEDSTACK = Path(__file__).resolve().parent.parent / "seedstack"
+"""The Node project of the seed design's stack (package.json + package-lock.json)."""
 HANDLER_SPECS = {
     "echo": "supportbot.queueing.echo:echo_handler",
     "llm-echo": "sbload.llm_echo:llm_echo_handler",
@@ -56,6 +60,31 @@ def _wait_http(url: str, proc: Proc, timeout: float = 30.0) -> None:
         return False
 
     procs.wait_until(ok, timeout, proc.name, proc.popen, proc.log)
+
+
+class SeedStackUnavailable(RuntimeError):
+    """`node` or `npm` is missing, or `npm ci` failed: the seed stack cannot run here."""
+
+
+def ensure_seedstack(project: Path = SEEDSTACK) -> str:
+    """The `node` binary, after `npm ci` in `project` when its node_modules is missing or older
+    than the lockfile."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        raise SeedStackUnavailable("the seed stack needs Node 20+ (`node` and `npm` on PATH)")
+    installed = project / "node_modules" / ".package-lock.json"
+    lock = project / "package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel", "error"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SeedStackUnavailable(f"npm ci failed in {project}: {done.stderr[-2000:]}")
+    return node
 
 
 @dataclass
@@ -188,6 +217,51 @@ class Stack:
             argv += ["-n", f"naive-{n}-{os.getpid()}", "naive"]
             started.append(self._spawn(f"rq-worker-{n}", argv, env))
         return started
+
+    # --- the seed stack (Node) -----------------------------------------------------------------
+    def seed_env(self, **overrides: object) -> dict[str, str]:
+        """Environment of the seed stack's processes (see loadtests/seedstack/src/config.js)."""
+        assert self.redis is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
+        settings: dict[str, object] = {
+            "REDIS_URL": self.redis.url,
+            "TENANT_ID": TENANT,
+            "INTEGRATED_NUMBER": NUMBER,
+            "WEBHOOK_SECRET": SECRET,
+            "MSG91_BASE_URL": self.msg91.url if self.msg91 else "http://127.0.0.1:1",
+            "OPENROUTER_BASE_URL": (self.openrouter.url if self.openrouter else "") + "/api/v1",
+            "OPENROUTER_API_KEY": "loadtest",
+            "LLM_MODEL": LLM_MODEL,
+            "NODE_ENV": "production",
+        }
+        settings.update({k.upper(): v for k, v in overrides.items()})
+        env.update({k: str(v) for k, v in settings.items()})
+        return env
+
+    def start_seed_webhook(
+        self, throttle_per_minute: int, name: str = "seed-webhook", *, nest: bool = False
+    ) -> Proc:
+        """The seed stack's webhook: plain Fastify (`loadtests/seedstack/src/webhook.js`) or
+        NestJS on the Fastify adapter (`src/nest-webhook.mjs`); the same logic (`src/ingest.js`)."""
+        node = ensure_seedstack()
+        port = procs.free_port()
+        env = self.seed_env(port=port, throttle_per_minute=throttle_per_minute)
+        script = SEEDSTACK / "src" / ("nest-webhook.mjs" if nest else "webhook.js")
+        proc = self._spawn(name, [node, str(script)], env)
+        proc.url = f"http://127.0.0.1:{port}"
+        _wait_http(proc.url + "/healthz", proc)
+        return proc
+
+    def start_seed_worker(self, concurrency: int, name: str = "seed-worker") -> Proc:
+        """The seed stack's Bull worker (`loadtests/seedstack/src/worker.js`), `concurrency` jobs
+        at a time; its /metrics serves the gauges the sampler reads."""
+        node = ensure_seedstack()
+        port = procs.free_port()
+        env = self.seed_env(metrics_port=port, concurrency=concurrency)
+        proc = self._spawn(name, [node, str(SEEDSTACK / "src" / "worker.js")], env)
+        proc.metrics_url = f"http://127.0.0.1:{port}/metrics"
+        _wait_http(proc.metrics_url, proc)
+        return proc
 
     # --- plumbing ---------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:

@@ -1,6 +1,9 @@
 """The flow validator the reconciler runs before a flow reaches the pods.
 
-The contract is `validate_flow_text(text) -> list[str]` (error messages; empty means valid).
+The contract is `validate_flow_text(text, http_allow_hosts=None) -> list[str]` (error messages;
+empty means valid). `http_allow_hosts` is the tenant's `spec.flow.httpAllowHosts`, against which
+the URLs of the flow's HTTP steps are checked as the worker will (None: not checked, e.g. for a
+ConfigMap edit at admission, where the SupportBot using it is not known).
 The real validator lives in the bot (`supportbot.flow`) and is imported lazily so the operator
 keeps working, with a structural fallback, while that module is absent.
 """
@@ -8,16 +11,17 @@ keeps working, with a structural fallback, while that module is absent.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import yaml
 
 
 class FlowValidator(Protocol):
-    def __call__(self, text: str) -> list[str]: ...
+    def __call__(self, text: str, http_allow_hosts: Sequence[str] | None = None) -> list[str]: ...
 
 
-def basic_validate(text: str) -> list[str]:
+def basic_validate(text: str, http_allow_hosts: Sequence[str] | None = None) -> list[str]:
     """Fallback: a YAML mapping with `version: 1`. Enough to catch a broken edit."""
     try:
         doc: Any = yaml.safe_load(text)
@@ -46,7 +50,9 @@ def load_validator() -> FlowValidator:
     if not callable(found):
         return basic_validate
 
-    def validate(text: str) -> list[str]:
-        return [str(e) for e in found(text)]
+    def validate(text: str, http_allow_hosts: Sequence[str] | None = None) -> list[str]:
+        if http_allow_hosts is None:
+            return [str(e) for e in found(text)]
+        return [str(e) for e in found(text, http_allow_hosts)]
 
     return validate

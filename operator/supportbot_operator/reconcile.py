@@ -63,6 +63,8 @@ class FlowMemo:
     hash: str
     text: str
     errors: list[str]
+    allow_hosts: tuple[str, ...] = ()
+    """The tenant's `spec.flow.httpAllowHosts` the verdict was given under."""
 
 
 @dataclass
@@ -73,6 +75,8 @@ class Context:
     validate: FlowValidator
     metrics: Metrics
     flows: dict[tuple[str, str], FlowMemo] = field(default_factory=dict)
+    snapshot_verdicts: dict[tuple[str, str], FlowMemo] = field(default_factory=dict)
+    """The running flow snapshot re-checked under the tenant's current `httpAllowHosts`."""
     conditions: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     conflicted: set[tuple[str, str]] = field(default_factory=set)
     """Tenants waiting for their number (re-decided whenever any SupportBot changes)."""
@@ -114,8 +118,14 @@ def _snapshot(children: Mapping[tuple[str, str], Body], bot: spec.SupportBot) ->
 async def resolve_flow(
     ctx: Context, bot: spec.SupportBot, children: Mapping[tuple[str, str], Body]
 ) -> tuple[Snapshot | None, Problem | None]:
-    """The flow to run: the current source when valid, else the last snapshot + a problem."""
+    """The flow to run: the current source when valid, else the last snapshot + a problem.
+    Validity includes the tenant's `spec.flow.httpAllowHosts`: a snapshot that no longer passes
+    under it (the list was narrowed) is not used, so nothing rolls out until flow and list agree
+    (the running pods keep both as they were)."""
     snapshot = _snapshot(children, bot)
+    hosts = tuple(bot.spec.flow.http_allow_hosts)
+    if snapshot is not None and _snapshot_errors(ctx, bot, snapshot, hosts):
+        snapshot = None
     ref = bot.spec.flow.config_map_ref
     source, problem = inputs.flow_source_problem(
         bot, lambda n: ctx.view.configmap(bot.namespace, n)
@@ -127,18 +137,30 @@ async def resolve_flow(
         return snapshot, None
     key = (bot.namespace, bot.name)
     memo = ctx.flows.get(key)
-    if memo is None or memo.hash != want:
+    if memo is None or memo.hash != want or memo.allow_hosts != hosts:
         cm = await ctx.api.get(object_path("v1", "ConfigMap", bot.namespace, ref.name))
         text = ((cm or {}).get("data") or {}).get(ref.key)
         if text is None:
             return snapshot, Problem(
                 "ConfigMapKeyNotFound", f"flow ConfigMap {ref.name!r} has no key {ref.key!r}"
             )
-        memo = FlowMemo(inputs.flow_hash(text), text, ctx.validate(text))
+        memo = FlowMemo(inputs.flow_hash(text), text, ctx.validate(text, list(hosts)), hosts)
         ctx.flows[key] = memo
     if memo.errors:
         return snapshot, inputs.invalid_flow(memo.errors, previous=snapshot is not None)
     return Snapshot(memo.hash, memo.text), None
+
+
+def _snapshot_errors(
+    ctx: Context, bot: spec.SupportBot, snapshot: Snapshot, hosts: tuple[str, ...]
+) -> list[str]:
+    key = (bot.namespace, bot.name)
+    verdict = ctx.snapshot_verdicts.get(key)
+    if verdict is None or verdict.hash != snapshot.hash or verdict.allow_hosts != hosts:
+        errors = ctx.validate(snapshot.text, list(hosts))
+        verdict = FlowMemo(snapshot.hash, "", errors, hosts)
+        ctx.snapshot_verdicts[key] = verdict
+    return verdict.errors
 
 
 def _running(children: Mapping[tuple[str, str], Body], bot_name: str) -> dict[str, str]:
@@ -210,6 +232,7 @@ async def _reconcile(ctx: Context, namespace: str, name: str) -> str:
     body = ctx.view.bot(namespace, name)
     if body is None:
         ctx.flows.pop((namespace, name), None)
+        ctx.snapshot_verdicts.pop((namespace, name), None)
         ctx.conditions.pop((namespace, name), None)
         ctx.rejected.pop((namespace, name), None)
         ctx.conflicted.discard((namespace, name))

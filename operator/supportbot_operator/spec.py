@@ -52,6 +52,11 @@ class WhatsApp(_Model):
     api_base_url: str | None = None
 
 
+class AnswerCache(_Model):
+    enabled: bool = False
+    ttl_seconds: int = 3600
+
+
 class Llm(_Model):
     api_key_secret_ref: SecretKeyRef
     models: list[str]
@@ -59,10 +64,23 @@ class Llm(_Model):
     max_tokens: int = 512
     temperature: float = 0.3
     base_url: str | None = None
+    answer_cache: AnswerCache | None = None
 
 
 class Flow(_Model):
     config_map_ref: FlowConfigMapRef
+    backend_secret_refs: list[SecretKeyRef] = Field(default_factory=list)
+    """Secret keys the flow's HTTP steps may use as `{{secret:KEY}}` (each key mounted as a file
+    of that name in the worker pods); keys must be unique."""
+    http_allow_hosts: list[str] = Field(default_factory=list)
+    """Hosts HTTP steps may reach over plain http or at private addresses (in-cluster)."""
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> Flow:
+        keys = [ref.key for ref in self.backend_secret_refs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("flow.backendSecretRefs: every key must be unique")
+        return self
 
 
 class Storage(_Model):
@@ -165,6 +183,23 @@ class AgentApi(_Model):
         return self
 
 
+class HandoffWebhook(_Model):
+    """The business's endpoint for handoff notifications (the worker POSTs them, signed)."""
+
+    url: str
+    secret_ref: SecretKeyRef
+    """HMAC-SHA256 key of the `X-Supportbot-Signature` header (at least 16 bytes)."""
+    include_phone: bool = False
+    """Send the customer's full phone number (default: masked)."""
+    allow_insecure_http: bool = False
+    """Allow an http:// URL (its host is allow-listed for the bot); otherwise https only."""
+    last_messages: int = 10
+
+
+class Handoff(_Model):
+    webhook: HandoffWebhook | None = None
+
+
 class LocalObjectRef(_Model):
     name: str
 
@@ -179,6 +214,7 @@ class SupportBotSpec(_Model):
     ingress: Ingress = Field(default_factory=Ingress)
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     agent_api: AgentApi | None = None
+    handoff: Handoff | None = None
     image: str | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     image_pull_secrets: list[LocalObjectRef] = Field(default_factory=list)
@@ -202,7 +238,15 @@ class SupportBotSpec(_Model):
         }
         if self.jwt_secret_ref is not None:
             refs["agentApi.jwtSecretRef"] = self.jwt_secret_ref
+        if self.handoff_webhook is not None:
+            refs["handoff.webhook.secretRef"] = self.handoff_webhook.secret_ref
+        for i, ref in enumerate(self.flow.backend_secret_refs):
+            refs[f"flow.backendSecretRefs[{i}]"] = ref
         return refs
+
+    @property
+    def handoff_webhook(self) -> HandoffWebhook | None:
+        return None if self.handoff is None else self.handoff.webhook
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,24 @@ async def test_customers_of_one_tenant_never_see_the_other(stack: Stack) -> None
         assert {r["tenant_id"] for r in rows} <= {tenant.name}, other
 
 
+def test_track_my_order_looks_the_order_up_in_the_backend(stack: Stack) -> None:
+    """Both examples' "Track my order" flow step calls the fake order backend through the
+    operator-rendered worker (backend key mounted from the Secret, host allow-listed)."""
+    assert stack.msg91 is not None
+    cases = (
+        ("acme", "ACME-54321", "Order ACME-54321 is being packed. Expected delivery: next week."),
+        ("globex", "GX-100200", "Your order GX-100200 (5G SIM card) is dispatched"),
+        ("acme", "ACME-00001", "I couldn't find order ACME-00001."),
+    )
+    for i, (name, order, expected) in enumerate(cases):
+        phone = f"91980000001{i}"  # a new conversation each (greeting, then the menu)
+        customer = Customer(stack.msg91.url, stack.bots[name].number, phone)
+        customer.say("hi", timeout=60)
+        customer.tap(0, timeout=60)
+        texts = [render(r["body"]) for r in customer.say(order, timeout=60)]
+        assert any(t.startswith(expected) for t in texts), (name, texts)
+
+
 def test_agent_api_sees_only_its_tenant(stack: Stack) -> None:
     acme, globex = stack.bots["acme"], stack.bots["globex"]
 

@@ -66,6 +66,8 @@ def test_wheel_contains_both_packages(tmp_path: Path) -> None:
     assert "supportbot/__init__.py" in names
     assert "supportbot_operator/__init__.py" in names
     assert "supportbot/py.typed" in names
+    assert "supportbot/notify/schema.json" in names, "the handoff payload schema is package data"
+    assert "supportbot/storage/sql/0002_handoff_notifications.sql" in names
     assert not any(n.startswith(("operator/", "bot/", "hack/", "supportbot_dev/")) for n in names)
 
 

@@ -125,7 +125,8 @@ def test_suffixes_follow_the_family_type() -> None:
 def test_the_dashboard_has_the_issue_panels_per_tenant() -> None:
     titles = " | ".join(p["title"].lower() for p in _panels(DASHBOARD["panels"]))
     for topic in ("inbound", "ack latency", "backlog", "in flight", "turn latency", "llm latency",
-                  "llm cost", "fallbacks", "replies", "handoffs"):  # fmt: skip
+                  "llm cost", "fallbacks", "replies", "handoffs", "flow http steps",
+                  "answer cache hit ratio", "csat", "handoff notifications"):  # fmt: skip
         assert topic in titles, topic
     for panel in _panels(DASHBOARD["panels"]):
         for target in panel.get("targets", []):

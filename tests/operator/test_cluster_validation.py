@@ -134,6 +134,26 @@ CASES: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
         ["agentApi.jwtSecretRef is required when the agent API is enabled"],
     ),
     (
+        "handoff-webhook-plain-http",
+        [
+            (
+                "spec.handoff",
+                {
+                    "webhook": {
+                        "url": "http://crm.example.com/h",
+                        "secretRef": {"name": "h", "key": "k"},
+                    }
+                },
+            )
+        ],
+        ["handoff.webhook.url must be https unless allowInsecureHttp is true"],
+    ),
+    (
+        "handoff-webhook-without-secret",
+        [("spec.handoff", {"webhook": {"url": "https://crm.example.com/h"}})],
+        ["spec.handoff.webhook.secretRef: Required value"],
+    ),
+    (
         "agent-api-inline-secret",
         [("spec.agentApi", {"jwtSecret": "plaintext"})],
         ['unknown field "spec.agentApi.jwtSecret"'],

@@ -235,6 +235,60 @@ def test_worker_environment_loads_as_bot_settings(
     assert settings.flow_path == BotSettings.model_fields["flow_path"].default
 
 
+def test_answer_cache_reaches_the_worker_only_when_enabled(
+    make_body: Callable[..., Body], op_settings: OperatorSettings
+) -> None:
+    def worker(**llm: Any) -> Body:
+        body = make_body(llm={**make_body()["spec"]["llm"], **llm})
+        return _children(body, op_settings)[("Deployment", "acme-worker")]
+
+    plain = worker()
+    settings = load_settings(_resolve(_container(plain)["env"], SECRETS))
+    assert settings.answer_cache_enabled is False
+    # declared but off (the CRD default): the same pod template, so no tenant rolls
+    assert worker(answerCache={})["spec"]["template"] == plain["spec"]["template"]
+    cached = worker(answerCache={"enabled": True, "ttlSeconds": 900})
+    settings = load_settings(_resolve(_container(cached)["env"], SECRETS))
+    assert settings.answer_cache_enabled is True
+    assert settings.answer_cache_ttl_seconds == 900
+
+
+def test_handoff_webhook_reaches_the_worker_only(
+    make_body: Callable[..., Body], op_settings: OperatorSettings
+) -> None:
+    hook = {
+        "url": "https://crm.example.com/hooks/handoff",
+        "secretRef": {"name": "crm", "key": "k"},
+    }
+    body = make_body(handoff={"webhook": {**hook, "includePhone": True, "lastMessages": 5}})
+    kids = _children(body, op_settings)
+    env = _container(kids[("Deployment", "acme-worker")])["env"]
+    secret = env_var_names()["handoff_webhook_secret"]
+    [var] = [v for v in env if v["name"] == secret]
+    assert var["valueFrom"] == {"secretKeyRef": {"name": "crm", "key": "k"}}
+    settings = load_settings(_resolve(env, {**SECRETS, ("crm", "k"): "crm-signing-secret-0123"}))
+    assert settings.handoff_webhook_url == hook["url"]
+    assert settings.handoff_webhook_secret is not None
+    assert settings.handoff_webhook_secret.get_secret_value() == "crm-signing-secret-0123"
+    assert settings.handoff_webhook_include_phone is True
+    assert settings.handoff_webhook_last_messages == 5
+    assert settings.handoff_webhook_allow_http_hosts == []
+    webhook_env = _container(kids[("Deployment", "acme-webhook")])["env"]
+    assert secret not in {v["name"] for v in webhook_env}
+    assert spec.parse(body).spec.secret_refs()["handoff.webhook.secretRef"].name == "crm"
+
+    plain = {**hook, "url": "http://receiver.crm.svc:8080/h", "allowInsecureHttp": True}
+    env = _container(
+        _children(make_body(handoff={"webhook": plain}), op_settings)[("Deployment", "acme-worker")]
+    )["env"]
+    settings = load_settings(_resolve(env, {**SECRETS, ("crm", "k"): "crm-signing-secret-0123"}))
+    assert settings.handoff_webhook_allow_http_hosts == ["receiver.crm.svc"]
+    assert settings.handoff_webhook_include_phone is False
+
+    no_hook = _container(_children(make_body(), op_settings)[("Deployment", "acme-worker")])["env"]
+    assert env_var_names()["handoff_webhook_url"] not in {v["name"] for v in no_hook}
+
+
 def test_secrets_only_by_reference(
     make_body: Callable[..., Body], op_settings: OperatorSettings
 ) -> None:

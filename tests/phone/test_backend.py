@@ -14,6 +14,7 @@ from supportbot_dev.phone.testing import GREETING, HOURS, MENU, Chat, Stack
 
 OpenChat = Callable[[str], Chat]
 OTHER = "919812345678"
+UNSUPPORTED = "Sorry, I can only read text messages and menu choices."
 
 
 async def say(stack: Stack, text: str, customer: str = CUSTOMER, name: str = "Asha") -> Any:
@@ -201,3 +202,38 @@ async def test_the_browser_never_sees_the_agent_token(stack: Stack) -> None:
     ]
     assert "token" not in json.dumps(config).lower()
     assert config["customers"][0] == {"name": "Asha", "phone": "919876543210"}
+
+
+async def test_customer_file_and_agent_image_through_the_page(
+    stack: Stack, open_chat: OpenChat
+) -> None:
+    chat = open_chat(CUSTOMER)
+    await say(stack, "Hello")
+    await chat.until(has_bot_text(MENU), "the menu")
+    sent = await stack.page.post(
+        f"/api/chat/{TENANT}/media",
+        json={
+            "customer": CUSTOMER,
+            "name": "Asha",
+            "type": "document",
+            "url": "https://files.example/receipt.pdf?sig=1",
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    [item] = sent.json()["items"]
+    assert item["kind"] == "document" and item["media"]["filename"] == "receipt.pdf"
+    message, _ = await last_inbound(stack)
+    assert message.kind is MessageKind.DOCUMENT and message.extra["filename"] == "receipt.pdf"
+    await chat.until(has_bot_text(UNSUPPORTED), "the flow's unsupported reply")
+
+    path = f"/api/agent/{TENANT}/conversations/{CUSTOMER}/messages"
+    media = {"kind": "image", "url": "https://cdn.example.com/media/return-label.png"}
+    reply = await stack.page.post(path, json={"text": "Your label", "media": media})
+    assert reply.status_code == 200, reply.text
+    await chat.until(has_bot_text("Your label"), "the agent's image on the phone")
+    [bubble] = [b for b in chat.bubbles("bot") if b["text"] == "Your label"]
+    assert bubble["kind"] == "image" and bubble["media"]["url"] == media["url"]
+    sticker = {"kind": "sticker", "url": "https://cdn.example.com/s.webp"}
+    refused = await stack.page.post(path, json={"text": "hi", "media": sticker})
+    assert refused.status_code == 422, refused.text  # the agent API's WhatsApp check
+    assert "cannot carry a caption" in refused.text

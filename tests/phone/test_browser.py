@@ -1,7 +1,8 @@
 """The phone page in a real headless Chromium (Debian's chromium driven by playwright-core; no
 browser download) against the real bot stack: send a message, see the bot's reply and its
 buttons, click one, open the list it leads to, pick a row, see the next step; then hand off,
-answer as the agent in the agent view and see the agent's message and banner on the phone."""
+answer as the agent in the agent view and see the agent's message and banner on the phone; send
+a photo from the phone and see it, and the bot's image and document, rendered."""
 
 from __future__ import annotations
 
@@ -118,3 +119,34 @@ async def test_chat_buttons_list_handoff_and_agent_reply_in_a_real_browser(
     await b.call("wait", selector="#handoff-banner", state="hidden")
     bubbles = await b.call("texts", selector=".bubble")
     print(json.dumps(bubbles, ensure_ascii=False))
+
+
+async def test_customer_photo_and_bot_media_render_in_a_real_browser(
+    stack: Stack, browser: Browser, tmp_path: Path
+) -> None:
+    b = browser
+    await b.call("goto", url=stack.page_url)
+    await b.call("click", selector=".preset", text="Asha")
+    await b.call("fill", selector="#chat-input", value="My kettle arrived damaged")
+    await b.call("press", selector="#chat-input", key="Enter")
+    await b.call("wait", selector=".bubble.bot", text="Please send a photo")
+
+    await b.call("click", selector="#chat-attach")
+    await b.call("click", selector="#attach-sample")
+    await b.call("fill", selector="#attach-caption", value="The spout is cracked")
+    await b.call("click", selector="#attach-send")
+    # the customer's photo: served by the page, loaded from its own URL
+    await b.call("wait", selector=".bubble.customer img.media-img[data-loaded=url]")
+    await b.call("wait", selector=".bubble.customer", text="The spout is cracked")
+    # the bot's image (an example host: previewed from the page's sample) and document link
+    await b.call("wait", selector=".bubble.bot img.media-img[data-loaded=sample]")
+    await b.call("wait", selector=".bubble.bot", text="Print this return label.")
+    await b.call("wait", selector=".bubble.bot a.doc", text="returns-guide.pdf")
+    await b.call("wait", selector=".bubble.bot .tick.read")
+    await shot(b, tmp_path, "5-media")
+    sources = await b.call(
+        "evaluate",
+        expression="[...document.querySelectorAll('img.media-img')].map((i) => i.dataset.url)",
+    )
+    assert sources[-1] == "https://cdn.example.com/media/return-label.png"
+    assert sources[0].endswith("/static/samples/damaged-kettle.png")

@@ -196,7 +196,7 @@ def test_outbound_content_forms() -> None:
         "language": "en",
         "params": ["two", "ten"],
     }
-    assert timeline.outbound_content({"content_type": "image"}, CUSTOMER)["kind"] == "unknown"
+    assert timeline.outbound_content({"content_type": "location"}, CUSTOMER)["kind"] == "unknown"
     bulk_record = record(9, bulk, message_ids=["wamid.x", "wamid.y"])
     bulk_record["response"] = {
         "data": [
@@ -205,6 +205,64 @@ def test_outbound_content_forms() -> None:
         ]
     }
     assert timeline.bot_items([bulk_record], NUMBER, CUSTOMER)[0]["message_id"] == "wamid.y"
+
+
+def test_media_bubbles_both_ways() -> None:
+    image = {
+        "integrated_number": NUMBER,
+        "content_type": "image",
+        "payload": {
+            "messaging_product": "whatsapp",
+            "to": CUSTOMER,
+            "type": "image",
+            "image": {"link": "https://cdn.example.com/kettle.png", "caption": "Replacement"},
+        },
+    }
+    assert timeline.outbound_content(image, CUSTOMER) == {
+        "kind": "image",
+        "text": "Replacement",
+        "media": {"type": "image", "url": "https://cdn.example.com/kettle.png", "filename": None},
+    }
+    doc = {
+        "content_type": "document",
+        "payload": {
+            "type": "document",
+            "document": {"link": "https://x/m.pdf", "filename": "m.pdf"},
+        },
+    }
+    assert timeline.outbound_content(doc, CUSTOMER)["media"]["filename"] == "m.pdf"
+    header = {
+        "content_type": "template",
+        "payload": {
+            "template": {
+                "name": "shipped",
+                "to_and_components": [
+                    {
+                        "to": [CUSTOMER],
+                        "components": {"header_1": {"type": "image", "value": "https://x/b.png"}},
+                    }
+                ],
+            }
+        },
+    }
+    assert timeline.outbound_content(header, CUSTOMER)["template"]["header"] == {
+        "type": "image",
+        "url": "https://x/b.png",
+    }
+    photo = InboundSpec.model_validate(
+        {"from": CUSTOMER, "type": "image", "url": "https://files.example/p.jpg", "text": "Broken"}
+    )
+    pdf = InboundSpec.model_validate(
+        {"from": CUSTOMER, "type": "document", "url": "https://files.example/r.pdf",
+         "filename": "receipt.pdf"}
+    )  # fmt: skip
+    items = update([], [inbound(1, photo), inbound(2, pdf, meta=True)]).items
+    assert [(i["kind"], i["text"], i["media"]) for i in items] == [
+        ("image", "Broken", {"type": "image", "url": "https://files.example/p.jpg",
+                             "filename": None}),
+        ("document", "", {"type": "document", "url": "https://files.example/r.pdf",
+                          "filename": "receipt.pdf"}),
+    ]  # fmt: skip
 
 
 def test_agent_list_puts_handed_off_conversations_first() -> None:

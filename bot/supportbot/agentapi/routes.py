@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import redis.asyncio as aioredis
@@ -28,7 +29,9 @@ from supportbot.agentapi.schemas import (
     ConversationDetailOut,
     ConversationOut,
     ConversationPageOut,
+    CsatOut,
     ErrorBody,
+    HandbackIn,
     HandoffIn,
     MessageOut,
     ReplyIn,
@@ -40,9 +43,11 @@ from supportbot.engine import control, metrics
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.messages import OutboundKind, OutboundMessage
 from supportbot.msg91.deliverer import Deliverer, ReplyOutcome, ReplyStatus
+from supportbot.msg91.errors import InvalidOutboundMessage
+from supportbot.msg91.payloads import build_request
 from supportbot.msg91.sending import DeliveryDeferred
 from supportbot.settings import BotSettings
-from supportbot.storage import queries
+from supportbot.storage import csat, queries
 from supportbot.storage.db import Pool
 from supportbot.storage.models import Conversation, HandoffState
 
@@ -54,6 +59,27 @@ CustomerId = Annotated[
     Path(min_length=1, description="Conversation key: the BSUID, else the phone digits."),
     AfterValidator(storable_text),
 ]
+
+
+def reply_message(body: ReplyIn) -> OutboundMessage:
+    """The agent's reply; media is checked against WhatsApp's limits here (a 422), before any
+    conversation state changes or a send is attempted."""
+    if body.media is None:
+        return OutboundMessage(kind=OutboundKind.TEXT, text=body.text or "")
+    media = body.media
+    message = OutboundMessage(
+        kind=OutboundKind(media.kind),
+        text=body.text or "",
+        media_url=media.url,
+        media_filename=media.filename,
+        media_mime=media.mime,
+        media_size=media.size,
+    )
+    try:
+        build_request("0", "0", message)
+    except InvalidOutboundMessage as exc:
+        raise ApiError(422, "invalid_media", str(exc), field="body.media") from None
+    return message
 
 
 class ApiError(Exception):
@@ -204,10 +230,12 @@ def create_router(
         found = await queries.get_messages(
             res.pool, settings.tenant_id, customer_id, limit=limit, before_id=before_id
         )
+        surveys = await csat.of_customer(res.pool, settings.tenant_id, customer_id)
         return ConversationDetailOut(
             conversation=ConversationOut.of(conversation, clock()),
             messages=[MessageOut.of(m) for m in found],
             next_before_id=found[0].id if len(found) == limit else None,
+            csat=[CsatOut.of(s) for s in surveys],
         )
 
     @router.post(
@@ -239,8 +267,8 @@ def create_router(
         conversation = await conversation_or_404(res, customer_id)
         if conversation.opted_out:
             raise ApiError(409, "opted_out", "the customer opted out of messages")
+        message = reply_message(body)
         turn_id = f"agent:{claims.agent}:{idempotency_key or uuid.uuid4().hex}"
-        message = OutboundMessage(kind=OutboundKind.TEXT, text=body.text)
         try:
             outcomes = await deliver_replies(
                 res.pool,
@@ -309,10 +337,22 @@ def create_router(
         summary="Hand the conversation back to the bot",
         responses=_NOT_FOUND,
     )
-    async def handback(customer_id: CustomerId, claims: Agent, res: Res) -> ConversationOut:
+    async def handback(
+        customer_id: CustomerId, claims: Agent, res: Res, body: HandbackIn | None = None
+    ) -> ConversationOut:
         found = await control.hand_back(res.pool, settings.tenant_id, customer_id)
         if found is None:
             raise ApiError(404, "not_found", "no such conversation")
+        if body is not None and body.resolved:
+            # the worker's CSAT sender asks (or records why not) once the flow's delay passed
+            await csat.create(
+                res.pool,
+                settings.tenant_id,
+                customer_id,
+                "agent_resolved",
+                now=datetime.fromtimestamp(clock(), UTC),
+                delay_seconds=0,
+            )
         return ConversationOut.of(found, clock())
 
     return router

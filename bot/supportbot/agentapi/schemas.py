@@ -5,14 +5,16 @@ the conversions from storage rows. Errors use the bot's one shape:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from supportbot.agentapi.fields import MessageText, StorableText
 from supportbot.msg91.deliverer import ReplyOutcome
 from supportbot.msg91.limits import WINDOW_SECONDS
-from supportbot.storage.models import Conversation, MessageRecord
+from supportbot.storage.csat import Survey
+from supportbot.storage.export import shared_place
+from supportbot.storage.models import Conversation, MediaRef, MessageRecord
 
 
 class ErrorDetail(BaseModel):
@@ -75,6 +77,30 @@ class ConversationPageOut(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
 
 
+class MediaOut(BaseModel):
+    """A media reference (the file itself is not stored)."""
+
+    url: str | None = Field(description="Provider download URL, or the link the bot sent.")
+    media_id: str | None = Field(description="Meta media id (inbound; expires after ~7 days).")
+    mime: str | None
+    size: int | None = Field(description="Bytes, when declared.")
+    caption: str | None
+    filename: str | None
+
+    @classmethod
+    def of(cls, ref: MediaRef | None) -> MediaOut | None:
+        if ref is None:
+            return None
+        return cls(
+            url=ref.url,
+            media_id=ref.media_id,
+            mime=ref.mime,
+            size=ref.size,
+            caption=ref.caption,
+            filename=ref.filename,
+        )
+
+
 class MessageOut(BaseModel):
     id: int
     direction: str = Field(description="inbound | outbound")
@@ -93,9 +119,17 @@ class MessageOut(BaseModel):
     delivered_at: datetime | None
     read_at: datetime | None
     failed_at: datetime | None
+    media: MediaOut | None = Field(
+        default=None, description="Image/document/audio/video/sticker reference."
+    )
+    location: dict[str, Any] | None = Field(
+        default=None, description="A shared location: latitude, longitude, name?, address?, url?"
+    )
+    contacts: list[Any] | None = Field(default=None, description="Shared contact cards (Meta's).")
 
     @classmethod
     def of(cls, m: MessageRecord) -> MessageOut:
+        location, contacts = shared_place(m.kind, m.body)
         return cls(
             id=m.id,
             direction=m.direction.value,
@@ -114,6 +148,40 @@ class MessageOut(BaseModel):
             delivered_at=m.delivered_at,
             read_at=m.read_at,
             failed_at=m.failed_at,
+            media=MediaOut.of(m.media),
+            location=location,
+            contacts=contacts,
+        )
+
+
+class CsatOut(BaseModel):
+    """A satisfaction survey of the conversation (one per resolution)."""
+
+    id: int
+    trigger: str = Field(description="flow_end | agent_resolved | idle")
+    status: str = Field(description="pending | asked | answered | skipped")
+    skip_reason: str | None = Field(
+        description="Why it was not asked: disabled, opted_out, handed_off, "
+        "conversation_continued, window_closed, cooldown, undeliverable."
+    )
+    created_at: datetime
+    asked_at: datetime | None
+    rating: int | None = Field(description="1 (worst) to `scale`.")
+    scale: int | None
+    answered_at: datetime | None
+
+    @classmethod
+    def of(cls, s: Survey) -> CsatOut:
+        return cls(
+            id=s.id,
+            trigger=s.trigger,
+            status=s.status,
+            skip_reason=s.skip_reason,
+            created_at=s.created_at,
+            asked_at=s.asked_at,
+            rating=s.rating,
+            scale=s.scale,
+            answered_at=s.answered_at,
         )
 
 
@@ -123,14 +191,38 @@ class ConversationDetailOut(BaseModel):
     next_before_id: int | None = Field(
         description="Pass as `before_id` to read older messages; null when there are none."
     )
+    csat: list[CsatOut] = Field(
+        default_factory=list, description="Satisfaction surveys, newest first."
+    )
+
+
+class MediaIn(BaseModel):
+    """Media to send by link; checked against WhatsApp's limits before sending (a 422 names
+    the broken field): image jpeg/png ≤ 5 MB, video mp4/3gpp ≤ 16 MB, audio ≤ 16 MB, document
+    ≤ 100 MB, sticker webp ≤ 100 KB; the size is checked only when given (no HEAD request)."""
+
+    kind: Literal["image", "document", "video", "audio", "sticker"]
+    url: StorableText = Field(min_length=1, max_length=2000, description="Public http(s) link.")
+    filename: StorableText | None = Field(default=None, max_length=240)
+    mime: StorableText | None = Field(default=None, max_length=100)
+    size: int | None = Field(default=None, ge=0, le=2**40, description="Bytes, if known.")
 
 
 class ReplyIn(BaseModel):
-    text: MessageText = Field(
+    text: MessageText | None = Field(
+        default=None,
         min_length=1,
         max_length=4096,
-        description="WhatsApp text (≤ 4096 chars; not blank; no U+0000 or lone surrogates).",
+        description="WhatsApp text (≤ 4096 chars; not blank; no U+0000 or lone surrogates); "
+        "with `media`: its caption (≤ 1024 chars, image/video/document only).",
     )
+    media: MediaIn | None = Field(default=None, description="Send an image/document/... .")
+
+    @model_validator(mode="after")
+    def _something(self) -> ReplyIn:
+        if self.text is None and self.media is None:
+            raise ValueError("give text, media or both")
+        return self
 
 
 class ReplyOutcomeOut(BaseModel):
@@ -161,6 +253,14 @@ class ReplyOut(BaseModel):
 
 class HandoffIn(BaseModel):
     reason: StorableText | None = Field(default=None, max_length=200)
+
+
+class HandbackIn(BaseModel):
+    resolved: bool = Field(
+        default=False,
+        description="The customer's issue is resolved: the bot asks for a satisfaction rating "
+        "(if the flow has a `csat` section with `agent_resolved`).",
+    )
 
 
 class AgentOut(BaseModel):

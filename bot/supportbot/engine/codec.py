@@ -51,4 +51,10 @@ def outbound_from_dict(doc: dict[str, Any]) -> OutboundMessage:
         template_name=doc.get("template_name"),
         template_language=doc.get("template_language"),
         template_params=tuple(doc.get("template_params") or ()),
+        media_url=doc.get("media_url"),
+        media_filename=doc.get("media_filename"),
+        media_mime=doc.get("media_mime"),
+        media_size=doc.get("media_size"),
+        template_header_type=doc.get("template_header_type"),
+        template_header_url=doc.get("template_header_url"),
     )

@@ -5,11 +5,18 @@ For each turn:
 1. store the inbound messages and upsert the conversation (idempotent on the provider id);
 2. reuse the turn's stored `TurnPlan` if an earlier attempt made one, else think: load the
    durable state (handoff, opt-out) from PostgreSQL and the session from Redis (1 h idle TTL),
-   hold back throttled messages, run `flow.decide`, ask the LLM for an `LLMRequest` (history
+   hold back throttled messages, run `flow.decide`, perform its `HTTPCall`s (the tenant's
+   backend, `engine.httpstep`; at most `MAX_HTTP_CALLS_PER_TURN`, each continued with
+   `flow.continue_after_http`), ask the LLM for an `LLMRequest` (history
    from PostgreSQL; PII masked by the client per settings) and fall back to the flow's failure
    message plus a 'talk to a human' button when every model failed (never silence), add the
-   throttle notice once; store the plan under the turn id;
-3. save the session, persist handoff / opt-out changes in PostgreSQL;
+   throttle notice once; store the plan under the turn id (the HTTP results are in it: the
+   replies and slots they produced, and a summary under `notes["http"]`, so a retried turn
+   neither calls the backend again nor answers differently);
+3. save the session, persist handoff / opt-out changes in PostgreSQL; when the tenant has a
+   handoff webhook, write the turn's notification (`handoff.requested`, or
+   `handoff.customer_message` for a human-owned conversation) to the outbox (`supportbot.notify`,
+   once per (turn id, event); the worker's sender POSTs it);
 4. deliver the replies (`delivery.deliver_replies`: history rows, MSG91, 24 h window, exactly
    once per (turn id, seq), fenced by the runner's conversation lease: a run that lost the
    lease raises `SendFenced` and sends nothing);
@@ -30,13 +37,17 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from supportbot import keyspace
-from supportbot.engine import control, metrics
+from supportbot.engine import answers, control, csat, metrics
+from supportbot.engine.answers import Tier
+from supportbot.engine.csat import NOTE_RATINGS, NOTE_RESOLVED, csat_notes
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.engine.failures import deferral
+from supportbot.engine.httpstep import BackendCaller
 from supportbot.engine.plan import (
     LLMUsage,
     TurnPlan,
@@ -46,17 +57,25 @@ from supportbot.engine.plan import (
     throttle_notice,
 )
 from supportbot.flow import (
+    Decision,
+    Flow,
     FlowStore,
+    HTTPCall,
+    HTTPResult,
     LLMRequest,
     OptOutChanged,
     SessionState,
+    abandon_http,
+    continue_after_http,
     decide,
     render_llm_failure,
     render_llm_reply,
 )
 from supportbot.llm import ChatMessage, LLMUnavailable, OpenRouterClient, pseudonymous_user
-from supportbot.messages import Turn
+from supportbot.messages import InboundMessage, Turn
 from supportbot.msg91.deliverer import Deliverer, SendFence, SendFenced
+from supportbot.notify import Event, NotifyConfig, enqueue as enqueue_notification
+from supportbot.notify.metrics import NOTIFICATIONS
 from supportbot.observability import mask_phone, scrub
 from supportbot.settings import BotSettings
 from supportbot.storage import history, queries
@@ -67,6 +86,8 @@ from supportbot.storage.sessions import Session, SessionStore
 log = logging.getLogger(__name__)
 
 PLAN_TTL_SECONDS = 86_400
+MAX_HTTP_CALLS_PER_TURN = 3
+"""HTTP steps one turn may call in a chain; past it the customer gets the flow's fallback."""
 SESSION_FLOW_KEY = "flow"
 """Where the flow's `SessionState` lives inside the Redis session's data."""
 
@@ -81,6 +102,7 @@ class ConversationEngine:
         flows: FlowStore,
         deliverer: Deliverer,
         llm: OpenRouterClient | None,
+        backend: BackendCaller | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -90,10 +112,31 @@ class ConversationEngine:
         self.flows = flows
         self.deliverer = deliverer
         self.llm = llm
+        self.backend = backend
+        """Performs the flow's HTTP steps; None: every call takes the step's error branch."""
         self.clock = clock
         self.sessions = SessionStore(redis, settings.tenant_id, settings.session_ttl_seconds)
+        self.notify = NotifyConfig.from_settings(settings)
+        """The tenant's handoff webhook (None: no notifications)."""
         self.llm_deadline_seconds = settings.turn_timeout_seconds / 2
         """The LLM (fallbacks and Retry-After waits included) gets half the turn's time."""
+        self.answers = (
+            answers.AnswerCache(
+                redis,
+                settings.tenant_id,
+                ttl_seconds=settings.answer_cache_ttl_seconds,
+                memory_entries=settings.answer_cache_memory_entries,
+            )
+            if settings.answer_cache_enabled
+            else None
+        )
+        self.model_chain = answers.ModelChain(
+            models=tuple(settings.llm_models),
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
+        )
+        self.http_budget_seconds = settings.turn_timeout_seconds / 4
+        """The flow's HTTP calls of one turn (retries included) get a quarter of its time."""
 
     # --- TurnHandler ----------------------------------------------------------------------
     async def handle_turn(self, turn: Turn) -> None:
@@ -152,6 +195,7 @@ class ConversationEngine:
             plan = await self._store_plan(turn.turn_id, await self._think(turn))
         await self._save_session(turn.customer_id, plan.state)
         await self._apply_effects(turn.customer_id, plan)
+        await self._notify(turn, plan)
         conversation = await queries.get_conversation(self.pool, self.tenant_id, turn.customer_id)
         if conversation is not None and plan.messages:
             await deliver_replies(
@@ -182,19 +226,26 @@ class ConversationEngine:
             quiet = current.opted_out or current.handed_off
             replies = (throttle_notice(),) if notice and not quiet else ()
             return TurnPlan(messages=replies, state=current, outcome="throttled")
-        decision = decide(flow, state, chosen, datetime.fromtimestamp(self.clock(), UTC))
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        decision, http_notes = await self._decide(turn, flow, state, chosen, now)
         messages = list(decision.messages)
         at = len(messages) if decision.llm_at is None else decision.llm_at
         outcome: str = decision.outcome
         usage: LLMUsage | None = None
         llm_error: str | None = None
+        notes: dict[str, Any] = {"http": http_notes} if http_notes else {}
         if decision.llm is not None:
             # history first, outside the fallback: a storage outage defers the turn, it is never
             # answered as an LLM failure
             past = await self._history(turn, decision.llm.history_messages)
             try:
-                answer, usage = await self._ask_llm(turn, decision.llm, past)
+                name = next((m.customer_name for m in turn.messages if m.customer_name), None)
+                if name is None and conversation is not None:
+                    name = conversation.name
+                answer, usage, tier = await self._answer(turn, flow, decision.llm, past, name)
                 messages[at:at] = render_llm_reply(flow, decision.state, answer)
+                if tier is not None:
+                    outcome, notes["answer_cache"] = "llm_cached", tier
             except Exception as exc:  # LLMUnavailable, or a bug: either way never silence
                 if not isinstance(exc, LLMUnavailable):
                     log.exception("unexpected LLM client error", extra={"turn_id": turn.turn_id})
@@ -204,6 +255,7 @@ class ConversationEngine:
         if notice and not (final.opted_out or final.handed_off):
             messages.append(throttle_notice())
         changes = [e.opted_out for e in decision.effects if isinstance(e, OptOutChanged)]
+        notes.update(csat_notes(decision.effects))
         return TurnPlan(
             messages=tuple(messages),
             state=final,
@@ -212,7 +264,123 @@ class ConversationEngine:
             opted_out=changes[-1] if changes else None,
             llm=usage,
             llm_error=llm_error,
+            notes=notes,
         )
+
+    async def _answer(
+        self,
+        turn: Turn,
+        flow: Flow,
+        request: LLMRequest,
+        past: list[ChatMessage],
+        customer_name: str | None,
+    ) -> tuple[str, LLMUsage, Tier | None]:
+        """The answer to the turn's free text: from the answer cache when it may and has it
+        (then also the tier), else from the LLM (offered to the cache when it may keep it)."""
+        digest = None
+        if self.answers is not None and flow.llm is not None:
+            reason = answers.uncacheable_reason(
+                question=request.user_text,
+                system_prompt_template=flow.llm.system_prompt,
+                history=past,
+                customer_name=customer_name,
+            )
+            if reason is not None:
+                metrics.ANSWER_CACHE_LOOKUPS.labels("uncacheable").inc()
+            else:
+                digest = answers.lookup_key(
+                    flow_sha256=self.flows.sha256,
+                    chain=self.model_chain,
+                    system_prompt=request.system_prompt,
+                    history=past,
+                    question=request.user_text,
+                )
+                found = await self._cached(digest)
+                if found is not None:
+                    return found
+        answer, usage = await self._ask_llm(turn, request, past)
+        if digest is not None and self.answers is not None:
+            entry = answers.CachedAnswer(
+                answer=answer,
+                model=usage.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cost=usage.cost,
+            )
+            await self.answers.offer(digest, entry, customer_name)
+        return answer, usage, None
+
+    async def _cached(self, digest: str) -> tuple[str, LLMUsage, Tier] | None:
+        assert self.answers is not None
+        started = time.monotonic()
+        found = await self.answers.lookup(digest)
+        if found is None:
+            return None
+        hit, tier = found
+        usage = LLMUsage(
+            model=hit.model,
+            requested_model=hit.model,
+            prompt_tokens=0,
+            completion_tokens=0,
+            cost=0.0,
+            latency_seconds=time.monotonic() - started,
+        )
+        return hit.answer, usage, tier
+
+    async def _decide(
+        self,
+        turn: Turn,
+        flow: Flow,
+        state: SessionState | None,
+        chosen: list[InboundMessage],
+        now: datetime,
+    ) -> tuple[Decision, list[dict[str, object]]]:
+        """`decide`, then each `HTTPCall` performed and continued (`continue_after_http`),
+        folded into one decision: the messages in order, every effect, the last state, the
+        first LLM request at its place."""
+        decision = decide(flow, state, chosen, now)
+        messages = list(decision.messages)
+        effects = [e for e in decision.effects if not isinstance(e, HTTPCall)]
+        llm_at = decision.llm_at
+        notes: list[dict[str, object]] = []
+        budget_end = time.monotonic() + self.http_budget_seconds
+        while (call := decision.http) is not None:
+            if len(notes) >= MAX_HTTP_CALLS_PER_TURN:
+                log.warning(
+                    "too many HTTP steps in one turn; sending the fallback",
+                    extra={"turn_id": turn.turn_id, "step": call.step},
+                )
+                decision = abandon_http(flow, decision.state, decision.pending, now)
+            else:
+                key = f"{turn.turn_id}:{call.step}:{len(notes)}"
+                left = max(0.1, budget_end - time.monotonic())
+                result = (
+                    await self.backend.call(call, idempotency_key=key, deadline_seconds=left)
+                    if self.backend is not None
+                    else HTTPResult("error", detail="no backend caller configured")
+                )
+                notes.append(
+                    {"step": call.step, "outcome": result.outcome, "status": result.status}
+                )
+                decision = continue_after_http(
+                    flow, decision.state, call, result, decision.pending, now
+                )
+            if (
+                decision.llm is not None
+                and llm_at is None
+                and not any(isinstance(e, LLMRequest) for e in effects)
+            ):
+                llm_at = len(messages) + (decision.llm_at or 0)
+            messages += decision.messages
+            effects += [e for e in decision.effects if not isinstance(e, HTTPCall)]
+        folded = Decision(
+            messages=tuple(messages),
+            state=decision.state,
+            effects=tuple(effects),
+            outcome=decision.outcome,
+            llm_at=llm_at if any(isinstance(e, LLMRequest) for e in effects) else None,
+        )
+        return folded, notes
 
     async def _ask_llm(
         self, turn: Turn, request: LLMRequest, past: list[ChatMessage]
@@ -258,10 +426,37 @@ class ConversationEngine:
     async def _apply_effects(self, customer_id: str, plan: TurnPlan) -> None:
         if plan.opted_out is not None:
             await control.change_opt_out(self.pool, self.tenant_id, customer_id, plan.opted_out)
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        for survey_id, rating in plan.notes.get(NOTE_RATINGS, ()):
+            await csat.record_rating(
+                self.pool, self.tenant_id, customer_id, int(survey_id), int(rating), now=now
+            )
+        if plan.notes.get(NOTE_RESOLVED):
+            config = self.flows.current().csat
+            await csat.plan_after_flow_end(self.pool, self.tenant_id, customer_id, config, now=now)
         if plan.handoff is not None:
             await control.request_handoff(
                 self.pool, self.tenant_id, customer_id, reason=plan.handoff.reason, source="bot"
             )
+
+    async def _notify(self, turn: Turn, plan: TurnPlan) -> None:
+        """Write the turn's handoff notification to the outbox (idempotent per (turn, event)),
+        after the handoff was saved and before any reply is sent."""
+        event = notification_event(turn, plan)
+        if self.notify is None or event is None:
+            return
+        written = await enqueue_notification(
+            self.pool,
+            self.notify,
+            tenant_id=self.tenant_id,
+            customer_id=turn.customer_id,
+            turn_id=turn.turn_id,
+            event=event,
+            reason=None if plan.handoff is None else plan.handoff.reason,
+            out_of_hours=plan.handoff is not None and plan.handoff.out_of_hours,
+        )
+        if written:
+            NOTIFICATIONS.labels(event, "enqueued").inc()
 
     # --- records --------------------------------------------------------------------------
     def _turn_record(self, turn: Turn, plan: TurnPlan, started: float) -> TurnRecord:
@@ -294,3 +489,18 @@ class ConversationEngine:
             await history.record_turn(self.pool, record)
         except Exception:
             log.warning("could not record a failed turn", extra={"turn_id": turn.turn_id})
+
+
+def notification_event(turn: Turn, plan: TurnPlan) -> Event | None:
+    """What the business hears about this turn: the bot handed off, or the customer wrote while
+    a human owns the conversation (one event per turn, however many messages it coalesced)."""
+    if plan.handoff is not None:
+        return "handoff.requested"
+    if turn.messages and plan.state.handed_off and plan.outcome in HANDED_OFF_OUTCOMES:
+        return "handoff.customer_message"
+    return None
+
+
+HANDED_OFF_OUTCOMES = frozenset({"silent_handed_off", "throttled"})
+"""Outcomes of a turn in a human-owned conversation that the agents hear about (a throttled
+turn's messages are stored, just not answered)."""

@@ -10,6 +10,9 @@ Engine usage::
     # send decision.messages; persist decision.state and the effects; if decision.llm:
     #   reply = await llm_client.complete(...); send render_llm_reply(flow, state, reply.content)
     #   or, on LLMUnavailable, send render_llm_failure(flow, state)
+    # while decision.http: result = <perform the call>;
+    #   decision = continue_after_http(flow, decision.state, decision.http, result,
+    #                                  decision.pending, now)
 """
 
 from supportbot.flow.hours import is_open
@@ -20,13 +23,21 @@ from supportbot.flow.render import (
     render_step,
     system_prompt,
 )
-from supportbot.flow.rules import decide, match_intent, normalise
+from supportbot.flow.rules import (
+    abandon_http,
+    continue_after_http,
+    decide,
+    match_intent,
+    normalise,
+)
 from supportbot.flow.schema import Flow
 from supportbot.flow.state import (
     HUMAN_OFFER_ID,
     Decision,
     Effect,
     HandoffRequested,
+    HTTPCall,
+    HTTPResult,
     LLMRequest,
     OptOutChanged,
     SessionState,
@@ -47,11 +58,15 @@ __all__ = [
     "Flow",
     "FlowError",
     "FlowStore",
+    "HTTPCall",
+    "HTTPResult",
     "HandoffRequested",
     "LLMRequest",
     "LoadedFlow",
     "OptOutChanged",
     "SessionState",
+    "abandon_http",
+    "continue_after_http",
     "decide",
     "interpolate",
     "is_open",

@@ -1,14 +1,18 @@
 """`supportbot flow validate FILE...` and `supportbot flow show FILE`.
 
 `validate` exits 0 when every file is valid and 1 otherwise, printing ``FILE:line N: field:
-problem`` lines on stderr; the operator runs it before rolling out a new flow ConfigMap.
+problem`` lines on stderr; the operator runs it before rolling out a new flow ConfigMap. The
+URLs of HTTP steps are also checked against the allow-list given with `--http-allow-host`
+(repeatable) or, without it, `SUPPORTBOT_FLOW_HTTP_ALLOW_HOSTS` when that is set.
 `show` prints a short summary (steps, menus, intents, LLM, business hours) of a valid flow.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from supportbot.flow.schema import Flow
@@ -19,11 +23,21 @@ def _read(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
-def _validate(files: list[str]) -> int:
+ALLOW_HOSTS_ENV = "SUPPORTBOT_FLOW_HTTP_ALLOW_HOSTS"
+
+
+def _allow_hosts(given: list[str] | None) -> list[str] | None:
+    if given:
+        return [h.strip() for item in given for h in item.split(",") if h.strip()]
+    env = os.environ.get(ALLOW_HOSTS_ENV)
+    return None if env is None else [h.strip() for h in env.split(",") if h.strip()]
+
+
+def _validate(files: list[str], allow_hosts: Collection[str] | None = None) -> int:
     failed = 0
     for name in files:
         try:
-            loaded = parse_flow_text(_read(name))
+            loaded = parse_flow_text(_read(name), allow_hosts)
         except OSError as exc:
             print(f"{name}: cannot read: {exc.strerror}", file=sys.stderr)
             failed += 1
@@ -56,6 +70,13 @@ def summary(flow: Flow, sha256: str) -> str:
         elif step.ask:
             what = f"ask {step.ask.slot}" + (f" /{step.ask.pattern}/" if step.ask.pattern else "")
             what += f" -> {step.next or 'rest'}"
+        elif step.http:
+            branches = ", ".join(
+                f"{b.removeprefix('on_')} -> {getattr(step.http, b)}"
+                for b in ("on_success", "on_not_found", "on_error", "on_timeout")
+                if getattr(step.http, b)
+            )
+            what = f"http {step.http.method} {step.http.url} ({branches or 'fallback'})"
         elif step.action:
             what = f"action {step.action}"
         else:
@@ -102,11 +123,18 @@ def main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     validate = sub.add_parser("validate", help="validate flow files (exit 1 on errors)")
     validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument(
+        "--http-allow-host",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="host HTTP steps may reach over http or at a private address "
+        f"(default: ${ALLOW_HOSTS_ENV})",
+    )
     show = sub.add_parser("show", help="summarise a flow file")
     show.add_argument("file", metavar="FILE")
     args = parser.parse_args(argv)
     if args.command == "validate":
-        return _validate(args.files)
+        return _validate(args.files, _allow_hosts(args.http_allow_host))
     return _show(args.file)
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import builtins
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 BUTTON_TITLE_MAX = 20
 MAX_BUTTONS = 3
@@ -151,6 +152,128 @@ class Ask(_Model):
     """Step entered after `max_attempts` invalid answers; absent: hand off to a human."""
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+HTTP_TIMEOUT_MAX = 15.0
+HTTP_RETRIES_MAX = 3
+HTTP_RESPONSE_MAX = 1_048_576
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+_FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_EXTRACT_PATH = re.compile(r"^(\$\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,9}$")
+SECRET_REF = re.compile(r"\{\{\s*secret:([A-Za-z0-9._-]{1,253})\s*\}\}")
+"""`{{secret:NAME}}` in a header value: key NAME of the tenant's backend Secret."""
+_ANY_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+
+
+def _header_name(value: str) -> str:
+    if not _HEADER_NAME.match(value):
+        raise ValueError(f"{value!r} is not a valid HTTP header name")
+    if value.lower() in _FORBIDDEN_HEADERS:
+        raise ValueError(f"header {value!r} is set by the bot")
+    return value
+
+
+def _extract_path(value: str) -> str:
+    if not _EXTRACT_PATH.match(value):
+        raise ValueError(
+            "extract paths are dotted keys or list indexes like 'status', 'shipment.eta', "
+            "'items.0.name' (optionally starting with '$.'), at most 10 parts"
+        )
+    return value
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why a templated URL is unsafe or malformed (None = fine). Slots may appear in the path
+    and query only: the scheme and host are literal, so a customer's answer never picks the
+    server."""
+    if SECRET_REF.search(url):
+        return "secrets ({{secret:...}}) may only appear in header values, not in the URL"
+    parts = urlsplit(_ANY_TEMPLATE.sub("x", url))
+    if parts.scheme not in ("https", "http"):
+        return "the URL must start with https:// (or http:// for an allow-listed host)"
+    authority = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if "{{" in authority or "}}" in authority:
+        return "the host of the URL must be written out: {{variables}} only in path and query"
+    if not parts.hostname:
+        return "the URL has no host"
+    if parts.username is not None or parts.password is not None:
+        return "credentials in the URL are not allowed; use headers with {{secret:NAME}}"
+    if parts.fragment:
+        return "the URL must not have a #fragment"
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "the URL has an invalid port"
+    return None
+
+
+def _http_url(value: str) -> str:
+    problem = http_url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+ExtractPath = Annotated[str, AfterValidator(_extract_path)]
+
+
+class HTTPStep(_Model):
+    """A call to the tenant's backend (SCHEMA.md, 'HTTP steps')."""
+
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: Annotated[str, Field(min_length=8, max_length=2000), AfterValidator(_http_url)]
+    """Slots in the path and query are URL-encoded; the scheme and host are literal."""
+    headers: dict[HeaderName, Annotated[str, Field(max_length=1000)]] = {}
+    """Values may use {{slot}} and {{secret:NAME}} (a key of the backend Secret)."""
+    body: dict[str, JsonValue] | None = None
+    """JSON body (POST/PUT/PATCH/DELETE); string values may use {{slot}}."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=HTTP_TIMEOUT_MAX)] = 5.0
+    retries: Annotated[int, Field(ge=0, le=HTTP_RETRIES_MAX)] = 0
+    """Extra attempts after a timeout, connection error, 429 or 5xx (idempotent calls only)."""
+    idempotency_key: bool = False
+    """Send an `Idempotency-Key` header, the same on every attempt of the turn (allows retries
+    of POST/PATCH)."""
+    max_response_bytes: Annotated[int, Field(ge=1, le=HTTP_RESPONSE_MAX)] = 65_536
+    extract: dict[Name, ExtractPath] = {}
+    """slot -> path into the JSON response, read on success."""
+    on_success: str | None = None
+    on_not_found: str | None = None
+    on_error: str | None = None
+    on_timeout: str | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> HTTPStep:
+        if self.retries and self.method not in IDEMPOTENT_METHODS and not self.idempotency_key:
+            raise ValueError(
+                f"retries of a {self.method} could act twice; retry only GET, HEAD, PUT, "
+                "DELETE, or set idempotency_key: true"
+            )
+        if self.body is not None and self.method in ("GET", "HEAD"):
+            raise ValueError(f"a {self.method} request has no body")
+        return self
+
+
+MediaKind = Literal["image", "document", "audio", "video", "sticker", "location", "contacts"]
+"""Customer message kinds a step can `accept` (and `fallback.media` can answer)."""
+CAPTION_MAX = 1024
+
+
+def _media_link(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+\S*$", value):
+        raise ValueError("media is sent by a public http(s) link")
+    return value
+
+
+class StepMedia(_Model):
+    """Media the step sends (by link); the step's `text` is its caption (<= 1024)."""
+
+    kind: Literal["image", "document", "video"]
+    url: Annotated[str, Field(max_length=2000), AfterValidator(_media_link)]
+    filename: Annotated[str, _limit(240, "file name")] | None = None
+    """Documents: the name the customer sees."""
+
+
 class Step(_Model):
     text: Text | None = None
     footer: Annotated[str, _limit(FOOTER_MAX, "footer")] | None = None
@@ -160,23 +283,47 @@ class Step(_Model):
     next: str | None = None
     action: Literal["handoff", "end"] | None = None
     on_text: Literal["llm", "repeat"] | None = None
+    http: HTTPStep | None = None
+    """Call the tenant's backend after sending `text`; continue on a branch of the result."""
+    media: StepMedia | None = None
+    """Send this image/document/video (the step's text as caption)."""
+    accept: Annotated[builtins.list[MediaKind], Field(min_length=1)] | None = None
+    """Customer media kinds this step takes: an `ask` slot gets the reference, then `on_media`."""
+    on_media: str | None = None
+    """Step entered when accepted media arrives (absent: `next`, else stay)."""
+
+    @model_validator(mode="after")
+    def _media_shape(self) -> Step:
+        if self.media and (self.buttons or self.list):
+            raise ValueError("'media' cannot be combined with buttons or list")
+        if self.media and self.text and len(self.text) > CAPTION_MAX:
+            raise ValueError(f"a media caption is {len(self.text)} characters; at most 1024")
+        if self.on_media and not self.accept:
+            raise ValueError("'on_media' needs 'accept' (the media kinds the step takes)")
+        if self.accept and (self.buttons or self.list):
+            raise ValueError("'accept' waits for media; it cannot be combined with a menu")
+        if self.accept and len(set(self.accept)) != len(self.accept):
+            raise ValueError("'accept' lists a media kind twice")
+        return self
 
     @model_validator(mode="after")
     def _shape(self) -> Step:
-        menus = [n for n in ("buttons", "list", "ask") if getattr(self, n) is not None]
+        menus = [n for n in ("buttons", "list", "ask", "http") if getattr(self, n) is not None]
         if len(menus) > 1:
-            raise ValueError(f"a step has at most one of buttons, list, ask (got {menus})")
+            raise ValueError(f"a step has at most one of buttons, list, ask, http (got {menus})")
         if menus and self.action:
             raise ValueError(f"'action' cannot be combined with {menus[0]}")
         if (self.buttons or self.list) and self.next:
             raise ValueError("a menu step waits for a choice; use goto on its options, not next")
+        if self.http and self.next:
+            raise ValueError("an http step continues on its branches (on_success ...), not next")
         if self.action and self.next:
             raise ValueError("'next' cannot follow an action")
         if (self.buttons or self.list) and not self.text:
             raise ValueError("a menu needs 'text' (WhatsApp requires a body)")
         if (self.buttons or self.list) and self.text and len(self.text) > INTERACTIVE_BODY_MAX:
             raise ValueError(f"menu text is {len(self.text)} characters; at most 1024")
-        if not (self.text or menus or self.next or self.action):
+        if not (self.text or menus or self.next or self.action or self.media or self.accept):
             raise ValueError("the step does nothing: give it text, a menu, ask, next or action")
         return self
 
@@ -218,6 +365,9 @@ class Fallback(_Model):
     human_button: Annotated[str, _limit(BUTTON_TITLE_MAX, "button title")] = "Talk to a human"
     unmatched: Text = "Sorry, I didn't get that. Please choose one of the options."
     unsupported: Text = "Sorry, I can only read text messages and menu choices."
+    media: dict[Literal[MediaKind, "default"], Text] | None = None
+    """Reply to a customer's media the current step does not `accept`, by kind (`default`: any
+    other kind); replaces `unsupported` for media. Captions still count as text."""
 
 
 class Handoff(_Model):
@@ -240,6 +390,29 @@ class OptOut(_Model):
         "You have been unsubscribed and won't get more messages. Reply START to resume."
     )
     opt_in_confirmation: Text = "Welcome back! You will receive messages again."
+
+
+class Csat(_Model):
+    """Ask a satisfaction rating once a conversation is resolved (`engine.csat`)."""
+
+    question: Text = "How would you rate the help you got today?"
+    scale: Literal[3, 5] = 5
+    """5: a list of five ratings (5 = best); 3: three reply buttons (Good / OK / Poor)."""
+    button: Annotated[str, _limit(LIST_BUTTON_MAX, "list button label")] = "Rate us"
+    """Label of the button that opens the rating list (scale 5)."""
+    thanks: Text = "Thank you for your feedback!"
+    after: Annotated[list[Literal["flow_end", "agent_resolved", "idle"]], Field(min_length=1)] = [
+        "flow_end",
+        "agent_resolved",
+        "idle",
+    ]
+    """What counts as resolved: the flow reaching an ``action: end`` step, an agent handing
+    back with ``resolved: true``, or the conversation idle for `idle_minutes`."""
+    delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    """Wait this long after a flow end or a handback; a new customer message cancels the ask."""
+    idle_minutes: Annotated[int, Field(ge=1, le=1380)] = 30
+    cooldown_hours: Annotated[int, Field(ge=0, le=720)] = 24
+    """At most one rating request per customer within this time."""
 
 
 class BusinessHours(_Model):
@@ -273,3 +446,5 @@ class Flow(_Model):
     handoff: Handoff = Handoff()
     opt_out: OptOut = OptOut()
     business_hours: BusinessHours | None = None
+    csat: Csat | None = None
+    """Satisfaction ratings after a resolution; off when absent."""

@@ -6,7 +6,9 @@ its fields must also survive the Redis TTL, so the engine persists them in Postg
 matching effect appears: `opted_out` (`OptOutChanged`) and `handed_off` (`HandoffRequested`).
 
 A `Decision` lists the messages to send in order, the new state and the effects the engine
-carries out (an LLM call, a handoff, an opt-out change).
+carries out (an LLM call, a handoff, an opt-out change, a call to the tenant's backend). After an
+`HTTPCall` the engine performs it and hands the `HTTPResult` to `rules.continue_after_http`,
+which continues the flow (and the turn's remaining messages) on the matching branch.
 """
 
 from __future__ import annotations
@@ -14,10 +16,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from supportbot.messages import OutboundMessage
+from pydantic import JsonValue
+
+from supportbot.messages import InboundMessage, OutboundMessage
 
 HUMAN_OFFER_ID = "sb:handoff"
 """Reply-button id of the 'talk to a human' button the bot adds to fallback messages."""
+CSAT_REPLY_PREFIX = "sb:csat:"
+"""Reply ids of a CSAT question's options: ``sb:csat:{survey id}:{rating}``."""
+
+
+def csat_reply_id(survey_id: int, rating: int) -> str:
+    return f"{CSAT_REPLY_PREFIX}{survey_id}:{rating}"
+
+
+def parse_csat_reply(reply_id: str) -> tuple[int, int] | None:
+    """(survey id, rating) of a CSAT option's reply id; None when it is not a well-formed one."""
+    if not reply_id.startswith(CSAT_REPLY_PREFIX):
+        return None
+    survey, _, rating = reply_id[len(CSAT_REPLY_PREFIX) :].partition(":")
+    if not (survey.isdigit() and rating.isdigit() and len(survey) <= 18 and len(rating) == 1):
+        return None
+    return int(survey), int(rating)
 
 
 @dataclass
@@ -94,7 +114,56 @@ class OptOutChanged:
     opted_out: bool
 
 
-Effect = LLMRequest | HandoffRequested | OptOutChanged
+@dataclass(frozen=True)
+class Resolved:
+    """The flow reached an ``action: end`` step: the engine may plan a CSAT survey."""
+
+
+@dataclass(frozen=True)
+class CsatAnswered:
+    """The customer tapped a rating of CSAT survey `survey_id`."""
+
+    survey_id: int
+    rating: int
+
+
+@dataclass(frozen=True)
+class HTTPCall:
+    """Call the tenant's backend for the HTTP step `step`, then continue with
+    `rules.continue_after_http`. Slots are filled in (URL-encoded in the URL); `{{secret:NAME}}`
+    in header values is left for the engine to resolve from the backend Secret, so secrets never
+    enter a decision, a stored plan or a log."""
+
+    step: str
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: JsonValue = None
+    """JSON body, None = no body."""
+    timeout_seconds: float = 5.0
+    retries: int = 0
+    idempotency_key: bool = False
+    max_response_bytes: int = 65_536
+
+
+HTTPOutcome = Literal["success", "not_found", "error", "timeout"]
+
+
+@dataclass(frozen=True)
+class HTTPResult:
+    """What an `HTTPCall` came to: `success` (2xx), `not_found` (404), `timeout` (no answer in
+    time, retries included) or `error` (anything else: refused by policy, other status, a body
+    over the size limit or not JSON when the step extracts)."""
+
+    outcome: HTTPOutcome
+    status: int | None = None
+    data: JsonValue = None
+    """The parsed JSON body on success (None when there was none)."""
+    detail: str = ""
+    """Why (for logs and the turn record): never the body or the URL's path."""
+
+
+Effect = LLMRequest | HandoffRequested | OptOutChanged | Resolved | CsatAnswered | HTTPCall
 
 Outcome = Literal[
     "greeting",
@@ -110,6 +179,10 @@ Outcome = Literal[
     "out_of_hours",
     "unmatched",
     "unsupported",
+    "csat",
+    "http",
+    "http_fallback",
+    "media",
 ]
 
 
@@ -124,6 +197,9 @@ class Decision:
     llm_at: int | None = None
     """Where the LLM reply goes in `messages`: after the replies to messages the customer sent
     before the free text, before those to later ones (a coalesced turn keeps the order)."""
+    pending: tuple[InboundMessage, ...] = ()
+    """Messages of the turn not handled yet because an `HTTPCall` must run first; pass them to
+    `continue_after_http`."""
 
     @property
     def llm(self) -> LLMRequest | None:
@@ -132,3 +208,7 @@ class Decision:
     @property
     def handoff(self) -> HandoffRequested | None:
         return next((e for e in self.effects if isinstance(e, HandoffRequested)), None)
+
+    @property
+    def http(self) -> HTTPCall | None:
+        return next((e for e in self.effects if isinstance(e, HTTPCall)), None)

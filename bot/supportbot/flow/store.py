@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from prometheus_client import Counter, Gauge
@@ -57,8 +57,10 @@ class FlowStore:
         *,
         min_check_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        http_allow_hosts: Collection[str] | None = None,
     ) -> None:
         self.path = Path(path)
+        self.http_allow_hosts = http_allow_hosts
         self.min_check_interval = min_check_interval
         self._clock = clock
         self._lock = threading.Lock()
@@ -71,7 +73,7 @@ class FlowStore:
         except OSError as exc:
             raise FlowError([f"cannot read {self.path}: {exc.strerror}"], str(self.path)) from None
         try:
-            self._loaded = parse_flow_text(text)
+            self._loaded = parse_flow_text(text, self.http_allow_hosts)
         except FlowError as exc:
             raise FlowError(exc.errors, str(self.path)) from None
         self._publish(None)
@@ -110,7 +112,7 @@ class FlowStore:
             if digest == self._failed_hash:
                 return False
             try:
-                loaded = parse_flow_text(text)
+                loaded = parse_flow_text(text, self.http_allow_hosts)
             except FlowError as exc:
                 self._reject(digest, exc.errors)
                 return False

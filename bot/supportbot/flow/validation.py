@@ -9,6 +9,7 @@ WhatsApp allows at most 20``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,8 +71,9 @@ def _version_problem(src: Located) -> str | None:
     return None
 
 
-def parse_flow_text(text: str) -> LoadedFlow:
-    """Validate `text`; raises FlowError listing every problem found."""
+def parse_flow_text(text: str, http_allow_hosts: Collection[str] | None = None) -> LoadedFlow:
+    """Validate `text`; raises FlowError listing every problem found. `http_allow_hosts`: the
+    hosts HTTP steps may reach over plain http or at private addresses (None: not checked)."""
     try:
         src = yamlsrc.load(text)
     except yamlsrc.YamlSourceError as exc:
@@ -87,7 +89,7 @@ def parse_flow_text(text: str) -> LoadedFlow:
             path = _clean(tuple(err.get("loc") or ()))
             errors.append(_line(src, path) + _message(err))
         raise FlowError(sorted(set(errors), key=_sort_key)) from None
-    problems = checks.check_flow(flow)
+    problems = checks.check_flow(flow, http_allow_hosts)
     if problems:
         errors = [_line(src, path) + message for path, message in problems]
         raise FlowError(sorted(set(errors), key=_sort_key))
@@ -100,15 +102,15 @@ def _sort_key(error: str) -> tuple[int, str]:
     return (int(head) if head.isdigit() else 0, error)
 
 
-def load_flow_text(text: str) -> Flow:
+def load_flow_text(text: str, http_allow_hosts: Collection[str] | None = None) -> Flow:
     """The validated flow in `text`; raises FlowError."""
-    return parse_flow_text(text).flow
+    return parse_flow_text(text, http_allow_hosts).flow
 
 
-def validate_flow_text(text: str) -> list[str]:
+def validate_flow_text(text: str, http_allow_hosts: Collection[str] | None = None) -> list[str]:
     """Problems in `text` (empty list = valid). Each message starts with 'line N: '."""
     try:
-        parse_flow_text(text)
+        parse_flow_text(text, http_allow_hosts)
     except FlowError as exc:
         return list(exc.errors)
     return []

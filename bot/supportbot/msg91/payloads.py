@@ -2,14 +2,18 @@
 
 Bodies follow shared/reference/msg91-whatsapp.md §1.5: session text and interactive messages use
 the flat form on ``/whatsapp-outbound-message/``; templates use the ``/bulk/`` form with
-positional ``body_<n>`` components. Limits are enforced here, so an invalid message is rejected
-before any HTTP call (`InvalidOutboundMessage`).
+positional ``body_<n>`` components (and a ``header_1`` media component for a media header).
+Media (image/document/video/audio/sticker) use the wrapper form whose ``payload`` is Meta's
+message object; which parts of that are confirmed for MSG91 is in ``msg91/MEDIA.md``. Limits
+are enforced here, so an invalid message is rejected before any HTTP call
+(`InvalidOutboundMessage`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from supportbot.messages import OutboundKind, OutboundMessage
 from supportbot.msg91 import limits
@@ -121,12 +125,82 @@ def _list_action(message: OutboundMessage) -> dict[str, Any]:
     return {"button": message.list_button, "sections": out}
 
 
+def check_media(
+    kind: str,
+    url: str | None,
+    *,
+    mime: str | None = None,
+    size: int | None = None,
+    caption: str | None = None,
+    filename: str | None = None,
+    animated: bool = False,
+) -> None:
+    """WhatsApp's media rules (§2.6), before any HTTP call: a http(s) link, an allowed MIME type
+    (when declared), the size limit (when the size is declared), caption <= 1024 characters and
+    only on image/video/document. Raises `InvalidOutboundMessage`."""
+    _require(kind in limits.MEDIA_MAX_BYTES, f"unknown media type {kind!r}")
+    parts = urlsplit(url or "")
+    _require(
+        parts.scheme in ("https", "http") and bool(parts.netloc), f"{kind} needs a http(s) link"
+    )
+    if mime is not None:
+        allowed = limits.MEDIA_MIME_TYPES[kind]
+        base = mime.split(";", 1)[0].strip().lower()
+        _require(
+            allowed is None or base in allowed,
+            f"{kind} type {mime!r} is not allowed (WhatsApp accepts {sorted(allowed or ())})",
+        )
+    if size is not None:
+        most = limits.MEDIA_MAX_BYTES[kind]
+        if kind == "sticker" and animated:
+            most = limits.STICKER_ANIMATED_MAX_BYTES
+        _require(size >= 0, f"{kind} size is negative")
+        _require(size <= most, f"{kind} is {size} bytes; WhatsApp allows at most {most} bytes")
+    if caption:
+        _require(kind in limits.CAPTIONED_MEDIA, f"a {kind} cannot carry a caption")
+        _bounded(caption, limits.CAPTION_MAX, "caption")
+    if filename is not None:
+        _bounded(filename, limits.FILENAME_MAX, "file name")
+
+
+def _media(recipient: str, message: OutboundMessage) -> dict[str, Any]:
+    kind = message.kind.value
+    check_media(
+        kind,
+        message.media_url,
+        mime=message.media_mime,
+        size=message.media_size,
+        caption=message.text or None,
+        filename=message.media_filename,
+    )
+    obj: dict[str, Any] = {"link": message.media_url}
+    if message.text:
+        obj["caption"] = message.text
+    if message.media_filename and message.kind is OutboundKind.DOCUMENT:
+        obj["filename"] = message.media_filename
+    return {
+        "content_type": kind,
+        "payload": {"messaging_product": "whatsapp", "to": recipient, "type": kind, kind: obj},
+    }
+
+
+HEADER_MEDIA_TYPES = ("image", "document", "video")
+
+
 def _template(integrated_number: str, recipient: str, message: OutboundMessage) -> dict[str, Any]:
     _bounded(message.template_name, limits.TEMPLATE_NAME_MAX, "template name")
-    components = {
-        f"body_{i}": {"type": "text", "value": sanitize_param(p)}
-        for i, p in enumerate(message.template_params, start=1)
-    }
+    components: dict[str, Any] = {}
+    if message.template_header_type is not None or message.template_header_url is not None:
+        kind = message.template_header_type or ""
+        _require(kind in HEADER_MEDIA_TYPES, f"template header type {kind!r} is not a media type")
+        check_media(kind, message.template_header_url)
+        components["header_1"] = {"type": kind, "value": message.template_header_url}
+    components.update(
+        {
+            f"body_{i}": {"type": "text", "value": sanitize_param(p)}
+            for i, p in enumerate(message.template_params, start=1)
+        }
+    )
     return {
         "integrated_number": integrated_number,
         "content_type": "template",
@@ -147,6 +221,10 @@ def build_request(integrated_number: str, recipient: str, message: OutboundMessa
     _require(bool(recipient), "no recipient (neither phone nor BSUID)")
     if message.kind is OutboundKind.TEMPLATE:
         return SendRequest(BULK_PATH, _template(integrated_number, recipient, message))
+    if message.is_media:
+        return SendRequest(
+            SESSION_PATH, {"integrated_number": integrated_number, **_media(recipient, message)}
+        )
     base = {"integrated_number": integrated_number, "recipient_number": recipient}
     if message.kind is OutboundKind.TEXT:
         _bounded(message.text, limits.TEXT_MAX, "text")

@@ -1,6 +1,10 @@
-"""Conversation export: one record per message (with its conversation's identity), oldest first,
+"""Conversation export: one record per message (with its conversation's identity and its latest
+CSAT rating, if any), oldest first,
 as JSON Lines or CSV. Rows stream from a server-side cursor, so exports of any size run in
-constant memory. Timestamps are ISO 8601 UTC; `body` is the stored JSON (a JSON string in CSV).
+constant memory. Timestamps are ISO 8601 UTC; `body` is the stored JSON (a JSON string in CSV);
+``media_*`` are the message's media reference (migration 0004: URL / Meta media id, MIME type,
+size in bytes, caption, file name); `location` and `contacts` are what a customer shared, lifted
+out of `body` (JSON strings in CSV).
 """
 
 from __future__ import annotations
@@ -35,16 +39,34 @@ FIELDS = (
     "delivered_at",
     "read_at",
     "failed_at",
+    "media_url",
+    "media_id",
+    "media_mime",
+    "media_size",
+    "media_caption",
+    "media_filename",
+    "location",
+    "contacts",
     "body",
+    "csat_rating",
+    "csat_scale",
 )
 
 _QUERY = """
 SELECT c.tenant_id, c.customer_id, c.phone, c.name, m.id AS message_id, m.created_at,
        m.direction, m.author, m.kind, m.text, m.provider_message_id, m.turn_id, m.seq,
        m.delivery_state, m.delivery_error_code, m.delivery_error_reason,
-       m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.body
+       m.sent_at, m.delivered_at, m.read_at, m.failed_at,
+       m.media_url, m.media_id, m.media_mime, m.media_size, m.media_caption, m.media_filename,
+       m.body, s.rating AS csat_rating, s.scale AS csat_scale
 FROM messages m
 JOIN conversations c ON c.tenant_id = m.tenant_id AND c.customer_id = m.customer_id
+LEFT JOIN LATERAL (
+    SELECT cs.rating, cs.scale FROM csat_surveys cs
+    WHERE cs.tenant_id = c.tenant_id AND cs.customer_id = c.customer_id
+      AND cs.status = 'answered'
+    ORDER BY cs.answered_at DESC LIMIT 1
+) s ON true
 WHERE m.tenant_id = $1
   AND ($2::text IS NULL OR m.customer_id = $2)
   AND ($3::timestamptz IS NULL OR m.created_at >= $3)
@@ -64,9 +86,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def shared_place(kind: str, body: Any) -> tuple[Any, Any]:
+    """(location, contacts) a customer shared, lifted out of the stored body's `extra` (pure):
+    location ``{latitude, longitude, name?, address?, url?}``, contacts Meta's cards."""
+    extra = body.get("extra") if isinstance(body, dict) else None
+    if not isinstance(extra, dict):
+        return None, None
+    location = None
+    if kind == "location" and "latitude" in extra and "longitude" in extra:
+        keys = ("latitude", "longitude", "name", "address", "url")
+        location = {k: extra[k] for k in keys if k in extra}
+    contacts = extra.get("contacts") if kind == "contacts" else None
+    return location, contacts if isinstance(contacts, list) else None
+
+
 def to_record(row: dict[str, Any]) -> dict[str, Any]:
     """A DB row -> JSON-ready export record (pure)."""
-    return {name: _plain(row.get(name)) for name in FIELDS}
+    location, contacts = shared_place(str(row.get("kind")), row.get("body"))
+    extra = {"location": location, "contacts": contacts}
+    return {name: _plain(extra[name] if name in extra else row.get(name)) for name in FIELDS}
 
 
 def jsonl_line(record: dict[str, Any]) -> str:
@@ -76,7 +114,9 @@ def jsonl_line(record: dict[str, Any]) -> str:
 def csv_row(record: dict[str, Any]) -> dict[str, Any]:
     """Flatten for CSV: body as a JSON string, None as empty."""
     flat = dict(record)
-    flat["body"] = json.dumps(record["body"], ensure_ascii=False, separators=(",", ":"))
+    for name in ("body", "location", "contacts"):
+        if record[name] is not None:
+            flat[name] = json.dumps(record[name], ensure_ascii=False, separators=(",", ":"))
     return {k: "" if v is None else v for k, v in flat.items()}
 
 

@@ -22,7 +22,7 @@ from supportbot.storage.db import (
     maybe_datetime,
     to_datetime,
 )
-from supportbot.storage.models import Conversation, OutboundRecord, TurnRecord
+from supportbot.storage.models import Conversation, MediaRef, OutboundRecord, TurnRecord
 
 _UPSERT_CONVERSATION = """
 INSERT INTO conversations AS c
@@ -52,8 +52,9 @@ ON CONFLICT (tenant_id, customer_id) DO NOTHING
 _INSERT_INBOUND = """
 INSERT INTO messages
     (tenant_id, customer_id, direction, author, provider_message_id, kind, text, body,
-     provider_ts, created_at)
-VALUES ($1, $2, 'inbound', 'customer', $3, $4, $5, $6, $7, $8)
+     provider_ts, created_at,
+     media_url, media_id, media_mime, media_size, media_caption, media_filename)
+VALUES ($1, $2, 'inbound', 'customer', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (tenant_id, provider_message_id) DO NOTHING
 RETURNING id
 """
@@ -62,9 +63,11 @@ _INSERT_OUTBOUND = """
 INSERT INTO messages
     (tenant_id, customer_id, direction, author, turn_id, seq, kind, text, body,
      delivery_state, delivery_error_code, delivery_error_reason, delivery_updated_at,
-     failed_at, created_at)
+     failed_at, created_at,
+     media_url, media_id, media_mime, media_size, media_caption, media_filename)
 VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9::text, $10, $11, $12::timestamptz,
-        CASE WHEN $9::text = 'failed' THEN $12::timestamptz END, $12::timestamptz)
+        CASE WHEN $9::text = 'failed' THEN $12::timestamptz END, $12::timestamptz,
+        $13, $14, $15, $16, $17, $18)
 ON CONFLICT (tenant_id, turn_id, seq) DO NOTHING
 RETURNING id, provider_message_id, delivery_state
 """
@@ -144,6 +147,42 @@ async def upsert_conversation(
         )
 
 
+def inbound_media(msg: InboundMessage) -> MediaRef | None:
+    """The media reference of a customer message (None: not a media message). Pure."""
+    if not msg.has_media:
+        return None
+    size, filename = msg.extra.get("size"), msg.extra.get("filename")
+    return MediaRef(
+        url=msg.media_url,
+        media_id=msg.media_id,
+        mime=msg.media_mime,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        caption=msg.text,
+        filename=filename if isinstance(filename, str) else None,
+    )
+
+
+def outbound_media(message: OutboundMessage) -> MediaRef | None:
+    """The media reference of a reply (a template's media header included). Pure."""
+    if message.is_media:
+        return MediaRef(
+            url=message.media_url,
+            mime=message.media_mime,
+            size=message.media_size,
+            caption=message.text or None,
+            filename=message.media_filename,
+        )
+    if message.template_header_url:
+        return MediaRef(url=message.template_header_url)
+    return None
+
+
+def _media_args(ref: MediaRef | None) -> tuple[Any, ...]:
+    if ref is None:
+        return (None,) * 6
+    return (ref.url, ref.media_id, ref.mime, ref.size, ref.caption, ref.filename)
+
+
 async def record_inbound(pool: Pool, messages: Sequence[InboundMessage]) -> list[str]:
     """Store customer messages (one transaction); return the ids that were new.
 
@@ -184,6 +223,7 @@ async def record_inbound(pool: Pool, messages: Sequence[InboundMessage]) -> list
                 jsonable(asdict(msg)),
                 maybe_datetime(msg.sent_at),
                 to_datetime(msg.received_at),
+                *_media_args(inbound_media(msg)),
             )
             if inserted is not None:
                 new.append(msg.message_id)
@@ -223,8 +263,9 @@ async def record_outbound(
         turn_id,
         seq,
         kind=message.kind.value,
-        text=message.text or message.template_name,
+        text=message.text or message.template_name or message.media_filename,
         body=body,
+        media=outbound_media(message),
         author=author,
         state=state,
         error_code=error_code,
@@ -243,6 +284,7 @@ async def record_outbound_payload(
     kind: str,
     text: str | None,
     body: dict[str, Any],
+    media: MediaRef | None = None,
     author: str = "bot",
     state: DeliveryState = DeliveryState.QUEUED,
     error_code: str | None = None,
@@ -277,6 +319,7 @@ async def record_outbound_payload(
             error_code,
             error_reason,
             when,
+            *_media_args(media),
         )
         created = row is not None
         if row is None:

@@ -37,6 +37,9 @@ _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Every table the migrations create, newest first: `reset` drops exactly these (a database shared
 # with other applications keeps its own tables). Tests check this covers the migrated schema.
 OWNED_TABLES = (
+    "csat_surveys",
+    "handoff_notification_attempts",
+    "handoff_notifications",
     "raw_webhooks",
     "delivery_attempts",
     "turns",

@@ -71,6 +71,35 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaRef:
+    """A message's media as a reference (migration 0004): never the file itself."""
+
+    url: str | None = None
+    """The provider's download URL (MSG91 ``url``) or the link we sent."""
+    media_id: str | None = None
+    """Meta's media id (inbound; valid about 7 days)."""
+    mime: str | None = None
+    size: int | None = None
+    """Bytes, when the provider or the sender declared it."""
+    caption: str | None = None
+    filename: str | None = None
+
+    @classmethod
+    def of_row(cls, row: Any) -> MediaRef | None:
+        """From a ``messages`` row (None when it has no media, or predates migration 0004)."""
+        get = row.get
+        ref = cls(
+            url=get("media_url"),
+            media_id=get("media_id"),
+            mime=get("media_mime"),
+            size=get("media_size"),
+            caption=get("media_caption"),
+            filename=get("media_filename"),
+        )
+        return ref if (ref.url or ref.media_id) else None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRecord:
     id: int
     tenant_id: str
@@ -94,6 +123,7 @@ class MessageRecord:
     read_at: datetime | None
     failed_at: datetime | None
     created_at: datetime
+    media: MediaRef | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> MessageRecord:
@@ -120,6 +150,7 @@ class MessageRecord:
             read_at=row["read_at"],
             failed_at=row["failed_at"],
             created_at=row["created_at"],
+            media=MediaRef.of_row(row),
         )
 
 

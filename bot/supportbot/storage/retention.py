@@ -1,10 +1,10 @@
 """History retention: delete one tenant's rows older than N days, in short batches.
 
 Messages, turns, delivery attempts, parked delivery reports (``unmatched_delivery_states``, no
-longer written; rows of older versions) and archived raw webhooks are deleted by their own
-timestamp; a conversation is deleted when its last activity is older than the
-cutoff and none of its messages remain. Batches keep each statement (and its locks) short so the
-webhook and workers keep writing while retention runs.
+longer written; rows of older versions), archived raw webhooks and handoff notifications (with
+their delivery log) are deleted by their own timestamp; a conversation is deleted when its last
+activity is older than the cutoff and none of its messages remain. Batches keep each statement
+(and its locks) short so the webhook and workers keep writing while retention runs.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ _TABLES: tuple[tuple[str, str], ...] = (
     ("turns", "created_at"),
     ("unmatched_delivery_states", "delivery_updated_at"),
     ("raw_webhooks", "received_at"),
+    ("handoff_notification_attempts", "at"),
+    ("handoff_notifications", "created_at"),
 )
 
 _DELETE_CONVERSATIONS = """

@@ -68,8 +68,25 @@ class ReplyIn(CustomerIn):
     """The bot message whose button/row was tapped."""
 
 
+class MediaIn(CustomerIn):
+    """A file the customer sends, by URL (the simulator emits MSG91's media webhook)."""
+
+    type: Literal["image", "document", "audio", "video", "sticker"]
+    url: str = Field(min_length=1, max_length=2000, pattern=r"^https?://")
+    caption: str | None = Field(default=None, max_length=1024)
+    filename: str | None = Field(default=None, max_length=240)
+
+
+class AgentMediaIn(BaseModel):
+    kind: Literal["image", "document", "video", "audio", "sticker"]
+    url: str = Field(min_length=1, max_length=2000)
+    filename: str | None = Field(default=None, max_length=240)
+
+
 class AgentReplyIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4096)
+    text: str | None = Field(default=None, min_length=1, max_length=4096)
+    media: AgentMediaIn | None = None
+    """Passed on to the agent API, which checks WhatsApp's limits (a 422 shows on the page)."""
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -147,6 +164,21 @@ def _routes(app: FastAPI, config: PhoneConfig) -> None:
         spec = {"from": body.customer, "name": body.name, "type": "text", "text": body.text}
         return await _emit(request, _tenant(request, tenant), spec)
 
+    @app.post("/api/chat/{tenant}/media")
+    async def media(request: Request, tenant: str, body: MediaIn) -> dict[str, Any]:
+        filename = body.filename
+        if body.type == "document" and not filename:
+            filename = body.url.rsplit("/", 1)[-1].split("?", 1)[0] or None
+        spec = {
+            "from": body.customer,
+            "name": body.name,
+            "type": body.type,
+            "url": body.url,
+            "text": body.caption,
+            "filename": filename,
+        }
+        return await _emit(request, _tenant(request, tenant), spec)
+
     @app.post("/api/chat/{tenant}/reply")
     async def reply(request: Request, tenant: str, body: ReplyIn) -> dict[str, Any]:
         spec = {
@@ -218,7 +250,8 @@ def _routes(app: FastAPI, config: PhoneConfig) -> None:
         api = _agent(request, _tenant(request, tenant))
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         path = f"/conversations/{quote(customer, safe='')}/messages"
-        return await api.request("POST", path, json={"text": body.text}, headers=headers)
+        payload = body.model_dump(exclude_none=True)
+        return await api.request("POST", path, json=payload, headers=headers)
 
     @app.post("/api/agent/{tenant}/conversations/{customer}/{action}")
     async def handoff(request: Request, tenant: str, customer: str, action: str) -> Any:

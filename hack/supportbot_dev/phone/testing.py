@@ -47,6 +47,23 @@ steps:
   delivery:
     text: "Orders arrive in 2-3 working days."
     action: end
+  damaged:
+    text: "Sorry! Please send a photo of the damaged item."
+    accept: [image]
+    on_media: label
+  label:
+    media: {kind: image, url: "https://cdn.example.com/media/return-label.png"}
+    text: "Thanks for the photo. Print this return label."
+    next: guide
+  guide:
+    media:
+      kind: document
+      url: "https://cdn.example.com/media/returns-guide.pdf"
+      filename: returns-guide.pdf
+    text: "How returns work"
+    action: end
+intents:
+  - {id: damaged, keywords: ["damaged", "broken"], goto: damaged}
 llm:
   system_prompt: "You are the assistant of the phone test shop."
   history_messages: 6

@@ -3,7 +3,8 @@
 Sources (both from the simulator, one sequence-number space):
 
 - send requests (``GET /_sim/messages``): what the bot sent, exact bodies -> the bot's bubbles
-  (text, reply buttons, list, template);
+  (text, reply buttons, list, template with its media header, image/document/video/audio/
+  sticker as ``media: {type, url, filename}`` with the caption as text);
 - webhooks the simulator POSTed to the bot (``GET /_sim/webhooks``): customer messages -> the
   customer's bubbles (parsed with the bot's own webhook parser), delivery reports -> ticks.
 
@@ -105,7 +106,23 @@ def _template(payload: dict[str, Any], customer: str) -> Item:
     ]
     name = _str(template.get("name")) or "?"
     language = _str(_dict(template.get("language")).get("code"))
-    return {"kind": "template", "template": {"name": name, "language": language, "params": params}}
+    found: Item = {"name": name, "language": language, "params": params}
+    header = _dict(components.get("header_1"))
+    if header.get("type") in MEDIA_TYPES and _str(header.get("value")):
+        found["header"] = {"type": header["type"], "url": header["value"]}
+    return {"kind": "template", "template": found}
+
+
+MEDIA_TYPES = ("image", "document", "video", "audio", "sticker")
+
+
+def _media(content_type: str, obj: dict[str, Any]) -> Item:
+    media = {
+        "type": content_type,
+        "url": _str(obj.get("link")),
+        "filename": _str(obj.get("filename")),
+    }
+    return {"kind": content_type, "text": _str(obj.get("caption")) or "", "media": media}
 
 
 def outbound_content(body: Any, customer: str) -> Item:
@@ -121,6 +138,8 @@ def outbound_content(body: Any, customer: str) -> Item:
         return {"kind": "text", "text": _str(text) or ""}
     if content_type == "interactive":
         return _interactive(_dict(source.get("interactive")))
+    if content_type in MEDIA_TYPES:
+        return _media(str(content_type), _dict(source.get(str(content_type))))
     return {"kind": "unknown", "text": f"[{content_type} message]"}
 
 
@@ -176,18 +195,29 @@ def _webhook_state(webhook: dict[str, Any]) -> tuple[str, str | None]:
 def customer_item(webhook: dict[str, Any], message: InboundMessage) -> Item:
     delivery, error = _webhook_state(webhook)
     reply = message.kind in (MessageKind.INTERACTIVE, MessageKind.BUTTON)
+    media: Item | None = None
     if message.kind is MessageKind.TEXT or reply:
         text = message.text or ""
+    elif message.has_media:
+        text = message.text or ""
+        filename = message.extra.get("filename")
+        media = {
+            "type": message.kind.value,
+            "url": message.media_url,
+            "filename": filename if isinstance(filename, str) else None,
+        }
     else:
         text = f"[{message.kind.value}]" + (f" {message.text}" if message.text else "")
+    kind = "reply" if reply else message.kind.value if media else "text"
     return {
         "key": f"in:{message.message_id}",
         "seq": webhook.get("seq", 0),
         "at": webhook.get("at"),
         "side": "customer",
         "message_id": message.message_id,
-        "kind": "reply" if reply else "text",
+        "kind": kind,
         "text": text,
+        "media": media,
         "reply_id": message.reply_id,
         "name": message.customer_name,
         "delivery": delivery,

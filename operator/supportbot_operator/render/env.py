@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from supportbot.settings import BotSettings, env_var_names
 from supportbot_operator import names
@@ -18,6 +19,8 @@ EnvVar = dict[str, Any]
 
 FLOW_PATH = PurePosixPath(str(BotSettings.model_fields["flow_path"].default))
 """Where the bot reads its flow; the flow snapshot ConfigMap is mounted at its directory."""
+BACKEND_SECRETS_DIR = PurePosixPath("/etc/supportbot/backend")
+"""Where the keys of `spec.flow.backendSecretRefs` are mounted (one file per key)."""
 
 
 def _var(field: str, value: str) -> EnvVar:
@@ -67,6 +70,23 @@ def _template(bot: SupportBot) -> list[EnvVar]:
     return env
 
 
+def handoff_env(bot: SupportBot) -> list[EnvVar]:
+    """The handoff webhook (worker only: the worker's sender POSTs the notifications)."""
+    hook = bot.spec.handoff_webhook
+    if hook is None:
+        return []
+    env = [
+        _var("handoff_webhook_url", hook.url),
+        _secret("handoff_webhook_secret", hook.secret_ref),
+        _var("handoff_webhook_include_phone", "true" if hook.include_phone else "false"),
+        _var("handoff_webhook_last_messages", str(hook.last_messages)),
+    ]
+    host = urlsplit(hook.url).hostname
+    if hook.allow_insecure_http and hook.url.startswith("http://") and host:
+        env.append(_var("handoff_webhook_allow_http_hosts", host))
+    return env
+
+
 def agent_api_env(bot: SupportBot) -> list[EnvVar]:
     """What the webhook needs to serve the agent API: the token secret, and the MSG91 delivery
     settings, because agent replies are sent from the webhook process (same rate limit and
@@ -109,7 +129,30 @@ def worker_env(bot: SupportBot) -> list[EnvVar]:
     ]
     if spec.llm.base_url:
         env.append(_var("openrouter_base_url", spec.llm.base_url))
-    return [*env, *_template(bot)]
+    return [*env, *_template(bot), *_answer_cache(bot), *handoff_env(bot), *_flow_http(bot)]
+
+
+def _answer_cache(bot: SupportBot) -> list[EnvVar]:
+    """Only when enabled: a tenant without it keeps an unchanged pod template (no roll)."""
+    cache = bot.spec.llm.answer_cache
+    if cache is None or not cache.enabled:
+        return []
+    return [
+        _var("answer_cache_enabled", "true"),
+        _var("answer_cache_ttl_seconds", str(cache.ttl_seconds)),
+    ]
+
+
+def _flow_http(bot: SupportBot) -> list[EnvVar]:
+    """The flow's HTTP steps: where the backend keys are mounted and the allow-list (nothing
+    when unused, so other tenants' pod templates stay as they are)."""
+    flow = bot.spec.flow
+    env = []
+    if flow.backend_secret_refs:
+        env.append(_var("flow_http_secrets_dir", str(BACKEND_SECRETS_DIR)))
+    if flow.http_allow_hosts:
+        env.append(_var("flow_http_allow_hosts", ",".join(flow.http_allow_hosts)))
+    return env
 
 
 def migrate_env(bot: SupportBot) -> list[EnvVar]:

@@ -19,6 +19,7 @@ from supportbot_operator.settings import OperatorSettings
 from supportbot_operator.spec import Resources, SupportBot
 
 FLOW_VOLUME = "flow"
+BACKEND_VOLUME = "backend-secrets"
 TMP_VOLUME = "tmp"
 TERMINATION_GRACE_SECONDS = 30
 """Above the bot's default SUPPORTBOT_SHUTDOWN_GRACE_SECONDS (25 s) so in-flight turns finish."""
@@ -199,6 +200,21 @@ def worker_deployment(bot: SupportBot, inputs: Inputs, settings: OperatorSetting
             },
         }
     )
+    refs = bot.spec.flow.backend_secret_refs
+    if refs:
+        # one file per key, named by the key: `{{secret:KEY}}` in the flow's HTTP steps
+        mounts = container["volumeMounts"]
+        assert isinstance(mounts, list)
+        mounts.append(
+            {"name": BACKEND_VOLUME, "mountPath": str(env.BACKEND_SECRETS_DIR), "readOnly": True}
+        )
+        sources = [
+            {"secret": {"name": ref.name, "items": [{"key": ref.key, "path": ref.key}]}}
+            for ref in refs
+        ]
+        pod["volumes"].append(
+            {"name": BACKEND_VOLUME, "projected": {"sources": sources, "defaultMode": 0o440}}
+        )
     annotations = {
         names.ANNOTATION_FLOW_HASH: inputs.flow_hash,
         names.ANNOTATION_SECRETS_HASH: inputs.worker_secrets_hash or inputs.secrets_hash,

@@ -247,3 +247,27 @@ async def test_the_webhook_starts_without_postgres_and_the_api_answers_503(
     async with serve(app) as url, httpx.AsyncClient(base_url=url, headers=headers) as client:
         refused = await client.get("/api/v1/me")
     assert refused.status_code == 503 and error(refused)["code"] == "disabled"
+
+
+async def test_a_resolved_handback_plans_a_csat_survey_shown_with_the_conversation(
+    api: httpx.AsyncClient, engine: ConversationEngine, msg91: SimulatorClient
+) -> None:
+    await say(engine, "Hello")
+    await api.post(f"/conversations/{CUSTOMER}/handoff")
+    plain = await api.post(f"/conversations/{CUSTOMER}/handback")
+    assert plain.status_code == 200
+    assert (await api.get(f"/conversations/{CUSTOMER}")).json()["csat"] == []
+
+    await api.post(f"/conversations/{CUSTOMER}/handoff")
+    resolved = await api.post(f"/conversations/{CUSTOMER}/handback", json={"resolved": True})
+    assert resolved.status_code == 200 and resolved.json()["handoff_state"] == "bot"
+    again = await api.post(f"/conversations/{CUSTOMER}/handback", json={"resolved": True})
+    assert again.status_code == 200
+    [survey] = (await api.get(f"/conversations/{CUSTOMER}")).json()["csat"]
+    assert (survey["trigger"], survey["status"], survey["rating"]) == (
+        "agent_resolved",
+        "pending",
+        None,
+    )
+    bad = await api.post(f"/conversations/{CUSTOMER}/handback", json={"resolved": "maybe"})
+    assert bad.status_code == 422 and error(bad)["field"] == "body.resolved"

@@ -4,7 +4,7 @@ real engine from the worker's handler factory (`engine_handler`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -20,8 +20,10 @@ from supportbot.msg91.simulator.process import RunningSimulator
 from supportbot.queueing.testing import background_worker
 from supportbot.settings import BotSettings, load_settings
 from supportbot.webhook.app import create_app as webhook_app
+from supportbot_dev.orders_backend import RunningBackend, start_backend
 
 FAST_RETRIES = RetryPolicy(max_attempts=2, base_delay=0.01)
+ORDERS_API_KEY = "orders-test-key"
 
 
 MakeSettings = Callable[..., BotSettings]
@@ -38,11 +40,11 @@ def make_settings(
 ) -> MakeSettings:
     flow = write_flow(tmp_path)
 
-    def build(**overrides: object) -> BotSettings:
+    def build(*, flow_path: Path = flow, **overrides: object) -> BotSettings:
         env = settings_env(
             redis_url=redis_url,
             database_url=migrated_url,
-            flow_path=flow,
+            flow_path=flow_path,
             msg91_url=msg91_server.url,
             openrouter_url=llm_sim.base_url,
             **overrides,
@@ -80,3 +82,14 @@ def run_bot(aredis: aioredis.Redis) -> RunBot:
             yield bot_url
 
     return run
+
+
+@pytest.fixture(scope="session")
+def orders_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]:
+    """The fake order backend (`supportbot_dev.orders_backend`) as a real child process."""
+    log = tmp_path_factory.mktemp("orders-backend") / "backend.log"
+    backend = start_backend(log, api_keys=[ORDERS_API_KEY])
+    try:
+        yield backend
+    finally:
+        backend.stop()

@@ -285,6 +285,26 @@ def test_refuse_mode_keeps_customer_with_bot(msg: Msg, closed_now: datetime) -> 
     assert texts(d) == ["We are closed."] and d.outcome == "out_of_hours"
 
 
+def test_out_of_hours_message_says_when_agents_reply(msg: Msg, closed_now: datetime) -> None:
+    flow = load_flow_text(
+        textwrap.dedent("""\
+        version: 1
+        name: t
+        start: menu
+        steps:
+          menu: {text: "Hi"}
+        business_hours:
+          timezone: Asia/Kolkata
+          schedule: {wed: ["09:00-18:00"], thu: ["09:30-18:00"]}
+          message: "We're closed; an agent will reply after {{opens_at|our next opening}}."
+        """)
+    )
+    d = decide(flow, started(flow, "menu"), [msg("human")], closed_now)
+    assert d.handoff is not None and d.handoff.out_of_hours
+    # Wednesday 23:00 IST: Thursday opens at 09:30
+    assert texts(d) == ["We're closed; an agent will reply after 09:30."]
+
+
 def test_holiday_is_closed(store_flow: Flow, msg: Msg) -> None:
     from datetime import UTC
 

@@ -112,3 +112,49 @@ def test_a_window_ending_at_midnight() -> None:
 def test_naive_datetimes_are_utc() -> None:
     assert is_open(_hours("UTC"), datetime(2026, 6, 10, 9, 0))
     assert not is_open(_hours("UTC"), datetime(2026, 6, 10, 18, 0))
+
+
+def _weekdays(timezone: str) -> BusinessHours:
+    return BusinessHours.model_validate(
+        {
+            "timezone": timezone,
+            "schedule": {
+                "mon": ["09:00-13:00", "14:00-18:00"],
+                "tue": ["09:00-18:00"],
+                "fri": ["10:00-16:00"],
+            },
+            "holidays": ["2026-06-16"],  # a Tuesday
+            "message": "closed",
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "expected", "text"),
+    [
+        # Monday 08:00 IST (02:30 UTC): later today
+        (_utc(2026, 6, 15, 2, 30), datetime(2026, 6, 15, 9, 0), "09:00"),
+        # Monday 13:30 IST, in the lunch gap: the afternoon window
+        (_utc(2026, 6, 15, 8, 0), datetime(2026, 6, 15, 14, 0), "14:00"),
+        # Monday 19:00 IST: Tuesday is a holiday, Friday 10:00 next
+        (_utc(2026, 6, 15, 13, 30), datetime(2026, 6, 19, 10, 0), "Fri 10:00"),
+        # Thursday 23:00 IST: tomorrow
+        (_utc(2026, 6, 18, 17, 30), datetime(2026, 6, 19, 10, 0), "10:00"),
+    ],
+)
+def test_next_opening_skips_gaps_and_holidays(now: datetime, expected: datetime, text: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from supportbot.flow.hours import next_opening, opens_at_text
+
+    hours = _weekdays("Asia/Kolkata")
+    assert next_opening(hours, now) == expected.replace(tzinfo=ZoneInfo("Asia/Kolkata"))
+    assert opens_at_text(hours, now) == text
+
+
+def test_no_opening_scheduled_gives_an_empty_text() -> None:
+    from supportbot.flow.hours import next_opening, opens_at_text
+
+    hours = BusinessHours.model_validate({"timezone": "UTC", "schedule": {}, "message": "closed"})
+    assert next_opening(hours, _utc(2026, 6, 15, 12, 0)) is None
+    assert opens_at_text(hours, _utc(2026, 6, 15, 12, 0)) == ""

@@ -158,7 +158,8 @@ def test_bad_regex_timezone_window_and_variable() -> None:
     ]
     text = BASE.replace('text: "Done"', 'text: "Thanks {{order_id}}"')
     assert errors_of(text) == [
-        "line 10: steps.done.text: unknown variable {{order_id}} (known: ['customer_name'])"
+        "line 10: steps.done.text: unknown variable {{order_id}}"
+        " (known: ['customer_name', 'opens_at'])"
     ]
 
 

@@ -162,7 +162,7 @@ REJECTIONS = [
     ("bad recipient", SESSION, _with(TEXT, "recipient_number", "12ab"), "recipient"),
     ("unknown number", SESSION, _with(TEXT, "integrated_number", "919999999999"), "not registered"),
     ("no number", SESSION, _with(TEXT, "integrated_number", _DROP), "integrated_number"),
-    ("media", SESSION, _with(TEXT, "content_type", "image"), "content_type"),
+    ("media-flat-form", SESSION, _with(TEXT, "content_type", "image"), "payload form"),
     ("template on session", SESSION, _with(TEXT, "content_type", "template"), "bulk"),
     (
         "newline param",

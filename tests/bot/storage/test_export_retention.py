@@ -158,6 +158,8 @@ async def test_retention_deletes_only_old_rows_of_one_tenant(pool: Pool) -> None
         "turns": 1,
         "unmatched_delivery_states": 1,
         "raw_webhooks": 1,
+        "handoff_notification_attempts": 0,
+        "handoff_notifications": 0,
         "conversations": 1,
     }
     assert await table_counts(pool, "beta") == before, "other tenant untouched"

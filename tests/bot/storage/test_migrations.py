@@ -58,9 +58,10 @@ async def test_reapplying_is_a_no_op(database_url: str) -> None:
     await migrations.migrate(database_url)
     before = await _fetch(database_url, "SELECT version, applied_at FROM schema_migrations")
     again = await migrations.migrate(database_url)
+    shipped = [m.version for m in migrations.load_migrations()]
     assert again.applied == []
-    assert again.already_applied == [1]
-    assert again.current_version == 1
+    assert again.already_applied == shipped
+    assert again.current_version == shipped[-1]
     after = await _fetch(database_url, "SELECT version, applied_at FROM schema_migrations")
     assert before == after
 
@@ -68,20 +69,23 @@ async def test_reapplying_is_a_no_op(database_url: str) -> None:
 async def test_a_new_migration_is_applied_on_top(database_url: str) -> None:
     shipped = migrations.load_migrations()
     await migrations.migrate(database_url, shipped)
-    extra = _extra(2, "CREATE TABLE extra_notes (id int PRIMARY KEY);")
+    nxt = shipped[-1].version + 1
+    extra = _extra(nxt, "CREATE TABLE extra_notes (id int PRIMARY KEY);")
     report = await migrations.migrate(database_url, [*shipped, extra])
-    assert [m.version for m in report.applied] == [2]
+    assert [m.version for m in report.applied] == [nxt]
     assert "extra_notes" in await _tables(database_url)
 
 
 async def test_a_failing_migration_leaves_no_trace(database_url: str) -> None:
     shipped = migrations.load_migrations()
-    broken = _extra(2, "CREATE TABLE half_done (id int); SELECT 1 / 0;")
-    with pytest.raises(MigrationError, match="0002"):
+    nxt = shipped[-1].version + 1
+    broken = _extra(nxt, "CREATE TABLE half_done (id int); SELECT 1 / 0;")
+    with pytest.raises(MigrationError, match=f"{nxt:04d}"):
         await migrations.migrate(database_url, [*shipped, broken])
     assert "half_done" not in await _tables(database_url)
-    versions = await _fetch(database_url, "SELECT version FROM schema_migrations")
-    assert [r["version"] for r in versions] == [1]  # 0001 committed before 0002 failed
+    versions = await _fetch(database_url, "SELECT version FROM schema_migrations ORDER BY version")
+    # the shipped ones committed before the broken one failed
+    assert [r["version"] for r in versions] == [m.version for m in shipped]
 
 
 async def test_changed_applied_file_is_refused(database_url: str) -> None:
@@ -89,9 +93,9 @@ async def test_changed_applied_file_is_refused(database_url: str) -> None:
     await migrations.migrate(database_url, shipped)
     edited_sql = shipped[0].sql + "\n-- edited after release\n"
     edited = Migration(1, shipped[0].name, edited_sql, checksum(edited_sql))
-    later = _extra(2, "CREATE TABLE never_created (id int);")
+    later = _extra(shipped[-1].version + 1, "CREATE TABLE never_created (id int);")
     with pytest.raises(ChecksumMismatchError) as info:
-        await migrations.migrate(database_url, [edited, later])
+        await migrations.migrate(database_url, [edited, *shipped[1:], later])
     assert info.value.version == 1
     assert "never_created" not in await _tables(database_url), "nothing runs after a mismatch"
 
@@ -119,10 +123,11 @@ def test_tampered_ledger_is_refused_by_the_cli(
 
 async def test_versions_unknown_to_this_code_are_reported(database_url: str) -> None:
     shipped = migrations.load_migrations()
-    await migrations.migrate(database_url, [*shipped, _extra(2, "SELECT 1;")])
+    nxt = shipped[-1].version + 1
+    await migrations.migrate(database_url, [*shipped, _extra(nxt, "SELECT 1;")])
     report = await migrations.migrate(database_url, shipped)  # an older image
     assert report.applied == []
-    assert report.unknown_applied == [2]
+    assert report.unknown_applied == [nxt]
 
 
 def test_parse_rejects_bad_names_gaps_and_duplicates() -> None:
@@ -172,9 +177,10 @@ async def test_two_concurrent_migrate_processes_apply_once(database_url: str) ->
     assert [p.returncode for p in procs] == [0, 0], results
     outs = sorted(out.decode() for out, _ in results)
     assert sum("applied 0001_init" in o for o in outs) == 1, outs
-    assert sum("up to date (version 1)" in o for o in outs) == 1, outs
-    rows = await _fetch(database_url, "SELECT version FROM schema_migrations")
-    assert [r["version"] for r in rows] == [1]
+    shipped = [m.version for m in migrations.load_migrations()]
+    assert sum(f"up to date (version {shipped[-1]})" in o for o in outs) == 1, outs
+    rows = await _fetch(database_url, "SELECT version FROM schema_migrations ORDER BY version")
+    assert [r["version"] for r in rows] == shipped
 
 
 async def test_lock_wait_is_bounded(database_url: str) -> None:
@@ -210,7 +216,8 @@ def test_reset_needs_yes_and_drops_only_owned_tables(
     assert count[0]["n"] == 1, "no reset without --yes"
 
     assert main(["reset", "--yes", "--database-url", database_url]) == 0
-    assert "version 1" in capsys.readouterr().out
+    latest = migrations.load_migrations()[-1].version
+    assert f"version {latest}" in capsys.readouterr().out
     count = asyncio.run(_fetch(database_url, "SELECT count(*) AS n FROM conversations"))
     assert count[0]["n"] == 0
     assert asyncio.run(_tables(database_url)) == {*migrations.OWNED_TABLES, "someone_elses"}

@@ -197,6 +197,20 @@ MESSAGE_CASES = [
         id="document-flat-plus-relayed-mime",
     ),
     pytest.param(
+        with_fields(
+            messageType="document",
+            url="https://media.example/manual.pdf",
+            filename="manual.pdf",
+            fileSize="482133",
+        ),
+        {
+            "kind": MessageKind.DOCUMENT,
+            "media_url": "https://media.example/manual.pdf",
+            "extra": {"filename": "manual.pdf", "size": 482133},
+        },
+        id="document-flat-declared-size",
+    ),
+    pytest.param(
         with_fields(messageType="audio", url="https://media.example/v.ogg"),
         {"kind": MessageKind.AUDIO, "media_url": "https://media.example/v.ogg"},
         id="audio",

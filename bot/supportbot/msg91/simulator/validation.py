@@ -3,7 +3,10 @@
 
 Accepted session forms: flat (``recipient_number`` + ``text`` / ``interactive``) and wrapper
 (``payload`` with ``messaging_product``, ``to``, ``type``). Templates only on ``/bulk/`` with
-``to_and_components``. Media sends are not accepted (no public example of MSG91's body).
+``to_and_components`` (a ``header_<n>`` media component must be a http(s) link). Media sends
+(image/document/video/audio/sticker) only in the wrapper form, ``payload.<type>`` being Meta's
+media object with a ``link`` (msg91/MEDIA.md: the shape this simulator stands in for), checked
+against WhatsApp's type/size/caption rules when a MIME type or size is declared.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from supportbot.msg91 import limits
 
@@ -149,6 +153,55 @@ def interactive(obj: Any) -> None:
     _buttons(action) if kind == "button" else _list(action)
 
 
+MEDIA_TYPES = tuple(limits.MEDIA_MAX_BYTES)
+_MEDIA_KEYS = frozenset({"link", "caption", "filename", "mime_type", "file_size"})
+
+
+def _link(value: Any, what: str) -> None:
+    _check(
+        isinstance(value, str),
+        f"{what} must be a link (media ids are not accepted)",
+        "INVALID_MEDIA",
+    )
+    parts = urlsplit(value)
+    _check(
+        parts.scheme in ("http", "https") and bool(parts.netloc),
+        f"invalid {what} {value!r}",
+        "INVALID_MEDIA",
+    )
+
+
+def media(kind: str, obj: Any) -> None:
+    """Meta's media object (``link`` + optional ``caption``/``filename``); the simulator also
+    honours a declared ``mime_type``/``file_size`` to exercise WhatsApp's limits (§2.6)."""
+    obj = _dict(obj, kind)
+    unknown = set(obj) - _MEDIA_KEYS
+    _check(not unknown, f"unknown {kind} fields {sorted(unknown)}", "INVALID_MEDIA")
+    _link(obj.get("link"), f"{kind}.link")
+    if "caption" in obj:
+        _check(kind in limits.CAPTIONED_MEDIA, f"a {kind} cannot carry a caption", "INVALID_MEDIA")
+        _text(obj["caption"], limits.CAPTION_MAX, f"{kind}.caption")
+    if "filename" in obj:
+        _check(kind == "document", "only documents carry a filename", "INVALID_MEDIA")
+        _text(obj["filename"], limits.FILENAME_MAX, "document.filename")
+    mime = obj.get("mime_type")
+    if mime is not None:
+        allowed = limits.MEDIA_MIME_TYPES[kind]
+        base = str(mime).split(";", 1)[0].strip().lower()
+        _check(
+            allowed is None or base in allowed,
+            f"{kind} type {mime!r} is not supported",
+            "MEDIA_TYPE_NOT_SUPPORTED",
+        )
+    size = obj.get("file_size")
+    if size is not None:
+        _check(
+            isinstance(size, int) and size >= 0, "file_size must be a byte count", "INVALID_MEDIA"
+        )
+        most = limits.MEDIA_MAX_BYTES[kind]
+        _check(size <= most, f"{kind} is larger than {most} bytes", "MEDIA_TOO_LARGE")
+
+
 def session(body: dict[str, Any]) -> Outgoing:
     """A ``/whatsapp-outbound-message/`` body (flat or wrapper form)."""
     content_type = body.get("content_type")
@@ -168,6 +221,9 @@ def session(body: dict[str, Any]) -> Outgoing:
         _text(text, limits.TEXT_MAX, "text")
     elif content_type == "interactive":
         interactive(source.get("interactive"))
+    elif content_type in MEDIA_TYPES:
+        _check(payload is not None, "media is sent in the payload form", "INVALID_MEDIA")
+        media(str(content_type), source.get(str(content_type)))
     elif content_type == "template":
         raise Rejection("templates are sent through /whatsapp-outbound-message/bulk/")
     else:
@@ -200,6 +256,9 @@ def bulk(body: dict[str, Any]) -> list[Outgoing]:
             value = comp.get("value")
             _check(isinstance(value, str) and bool(value), f"{key}.value is required")
             assert isinstance(value, str)
+            if key.startswith("header_") and comp["type"] != "text":
+                _check(comp["type"] in ("image", "document", "video"), f"invalid {key}.type")
+                _link(value, f"{key}.value")
             if key.startswith("body_"):
                 params += 1
                 _check("\n" not in value, "next line(\\n) is not supported for body value")

@@ -157,6 +157,9 @@ def media(kind: MessageKind, obj: Mapping[str, Any] | None) -> Content:
         value = values.text(obj, key)
         if value:
             extra[name] = value
+    size = values.number(obj.get("file_size"), low=0.0, high=float(2**53))
+    if size is not None:
+        extra["size"] = int(size)
     for flag in ("voice", "animated"):
         if obj.get(flag) is True:
             extra[flag] = True

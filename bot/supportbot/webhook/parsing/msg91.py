@@ -98,6 +98,7 @@ def _detail(doc: Mapping[str, Any], kind: MessageKind, meta_detail: Any) -> Any:
             "caption": values.text(doc, "caption"),
             "mime_type": values.text(doc, "mimeType", "mime_type"),
             "filename": values.text(doc, "filename", "fileName"),
+            "file_size": values.field(doc, "fileSize", "file_size"),
         }
     else:
         return meta_detail

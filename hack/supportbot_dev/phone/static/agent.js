@@ -37,7 +37,9 @@ function agentMessage(m) {
   if (m.kind === "template") {
     parts.push(h("div", { class: "template-tag" }, "Template · " + (body.template_name || "")));
   }
-  parts.push(h("span", { class: "text" }, m.text || `[${m.kind}]`));
+  if (m.media) parts.push(mediaView({ type: m.kind, url: m.media.url, filename: m.media.filename }));
+  if (m.location) parts.push(h("div", { class: "doc" }, `📍 ${m.location.latitude}, ${m.location.longitude}`));
+  parts.push(h("span", { class: "text" }, m.text || (m.media ? "" : `[${m.kind}]`)));
   const options = (body.buttons || []).map((b) => b.title);
   for (const section of body.sections || []) for (const row of section.rows || []) options.push(row.title);
   if (options.length) parts.push(h("div", { class: "chips" }, options.map((o) => h("span", { class: "chip" }, o))));
@@ -53,7 +55,7 @@ function agentMessage(m) {
 function renderAgentDetail() {
   const doc = state.agent.detail;
   const open = !!doc;
-  for (const id of ["agent-input", "agent-send", "agent-handoff", "agent-handback"]) $(id).disabled = !open;
+  for (const id of ["agent-input", "agent-send", "agent-handoff", "agent-handback", "agent-media-kind", "agent-media-url"]) $(id).disabled = !open;
   if (!doc) return;
   const c = doc.conversation;
   $("conv-title").replaceChildren(c.name || "+" + (c.phone || c.customer_id), badge(c));

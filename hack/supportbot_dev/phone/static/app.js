@@ -90,6 +90,7 @@ function chooseCustomer(name, phone) {
   $("chat-items").replaceChildren();
   $("chat-input").disabled = false;
   $("chat-send").disabled = false;
+  $("chat-attach").disabled = false;
   $("as-customer").textContent = `you: ${state.customer.name || ""} +${digits}`;
   renderPresets();
   renderChat();
@@ -180,6 +181,37 @@ function customerTick(item, answered) {
   return h("span", { class: "tick" + (answered ? " read" : ""), title }, "✓✓");
 }
 
+// Media by reference: images inline, other files as a link named by their file name. Offline
+// preview: an image the browser cannot load (the example flows' made-up hosts) is shown from this
+// page's samples of the same file name (static/samples/) when there is one, else as a link.
+function mediaView(media) {
+  if (!media || !media.url) return null;
+  const label = media.filename || media.url.split("?")[0].split("/").pop() || media.type;
+  const link = (icon) => h("a", { class: "doc", href: media.url, target: "_blank", rel: "noopener" }, `${icon} ${label}`);
+  if (media.type === "image" || media.type === "sticker") {
+    const img = h("img", { class: "media-img", src: media.url, alt: label, dataset: { url: media.url } });
+    const sample = "/static/samples/" + encodeURIComponent(label);
+    img.addEventListener("load", () => (img.dataset.loaded = img.src === media.url ? "url" : "sample"));
+    img.addEventListener("error", () => {
+      if (!img.src.endsWith(sample)) img.src = sample;
+      else img.replaceWith(link("🖼"));
+    });
+    return h("div", { class: "media", dataset: { type: media.type } }, img);
+  }
+  if (media.type === "video") {
+    return h("div", { class: "media", dataset: { type: "video" } }, h("video", { src: media.url, controls: true, preload: "none" }), link("🎬"));
+  }
+  return h("div", { class: "media", dataset: { type: media.type } }, link(media.type === "audio" ? "🎵" : "📄"));
+}
+
+async function sendMedia(kind, url, caption) {
+  const chat = state.chat;
+  const body = { customer: state.customer.phone, name: state.customer.name, type: kind, url, caption: caption || null };
+  const doc = await api("POST", `/api/chat/${state.tenant}/media`, body);
+  if (chat === state.chat) mergeChat(chat, { items: doc.items.map(pendingSeq) });
+  renderChat();
+}
+
 function botBubble(chat, item) {
   const author = chat.authors[item.message_id];
   const meta = h("span", { class: "meta" }, clock(item.at), botTick(chat, item));
@@ -188,12 +220,14 @@ function botBubble(chat, item) {
   if (item.kind === "template") {
     const t = item.template;
     parts.push(h("div", { class: "template-tag" }, `Template · ${t.name}${t.language ? " (" + t.language + ")" : ""}`));
+    if (t.header) parts.push(mediaView(t.header));
     if (t.params.length) {
       parts.push(h("ol", { class: "template-params" }, t.params.map((p) => h("li", {}, p))));
     }
   } else {
     if (item.header) parts.push(h("div", { class: "head" }, item.header));
-    parts.push(h("span", { class: "text" }, item.text));
+    if (item.media) parts.push(mediaView(item.media));
+    if (item.text || !item.media) parts.push(h("span", { class: "text" }, item.text));
     if (item.footer) parts.push(h("div", { class: "foot" }, item.footer));
   }
   parts.push(meta);
@@ -220,7 +254,8 @@ function botBubble(chat, item) {
 function customerBubble(item, answered) {
   const parts = [];
   if (item.kind === "reply") parts.push(h("div", { class: "replied" }, "↩ selected"));
-  parts.push(h("span", { class: "text" }, item.text));
+  if (item.media) parts.push(mediaView(item.media));
+  if (item.text || !item.media) parts.push(h("span", { class: "text" }, item.text));
   parts.push(h("span", { class: "meta" }, clock(item.at), customerTick(item, answered)));
   return h("div", { class: "row customer" },
     h("div", { class: "bubble customer", dataset: { kind: item.kind, messageId: item.message_id } }, parts));
@@ -371,12 +406,35 @@ async function start() {
     act(() => sendText(text));
   });
   $("list-close").addEventListener("click", () => ($("list-sheet").hidden = true));
+  $("chat-attach").addEventListener("click", () => {
+    $("attach-form").hidden = !$("attach-form").hidden;
+    if (!$("attach-form").hidden) $("attach-url").focus();
+  });
+  $("attach-sample").addEventListener("click", () => {
+    $("attach-url").value = new URL("/static/samples/damaged-kettle.png", location.href).href;
+  });
+  $("attach-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const url = $("attach-url").value.trim();
+    if (!url || !state.customer) return;
+    const kind = $("attach-kind").value;
+    const caption = $("attach-caption").value.trim();
+    $("attach-url").value = "";
+    $("attach-caption").value = "";
+    $("attach-form").hidden = true;
+    act(() => sendMedia(kind, url, caption));
+  });
   $("agent-composer").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("agent-input").value.trim();
-    if (!text || !state.agent.open) return;
+    const kind = $("agent-media-kind").value;
+    const url = $("agent-media-url").value.trim();
+    if ((!text && !(kind && url)) || !state.agent.open) return;
+    const body = kind && url ? { text: text || null, media: { kind, url } } : { text };
     $("agent-input").value = "";
-    act(() => agentAction("messages", { text }, { "Idempotency-Key": idempotencyKey() }));
+    $("agent-media-url").value = "";
+    $("agent-media-kind").value = "";
+    act(() => agentAction("messages", body, { "Idempotency-Key": idempotencyKey() }));
   });
   $("agent-handoff").addEventListener("click", () => act(() => agentAction("handoff", { reason: "agent" })));
   $("agent-handback").addEventListener("click", () => act(() => agentAction("handback", {})));
