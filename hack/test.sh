@@ -18,4 +18,5 @@ $V/python loadtests/faults.py --short --quiet --out "$faults_out" || faults_rc=$
 cat "$faults_out"/*.md 2>/dev/null | sed -n '/^| fault/,/^\*\*Verdict/p'
 rm -rf "$faults_out"
 [ "$faults_rc" -eq 0 ] || { echo "fault suite failed (exit $faults_rc)"; exit "$faults_rc"; }
-step "pytest";            $V/python -m pytest -p no:cacheprovider "$@"
+step "pytest under coverage (fails when supportbot or supportbot_operator is below 90 %)"
+bash hack/coverage.sh "$@"

@@ -71,7 +71,7 @@ def dlr_seen_key(tenant_id: str, report_id: str) -> str:
 
 def dlr_stream_key(tenant_id: str) -> str:
     """Stream of `DeliveryReport` JSON (field ``r``): written by the webhook's status endpoint
-    (`webhook.reports`), read by the delivery-report consumer (`msg91.dlr_consumer`)."""
+    (`webhook.reports`), read by the delivery-report consumer (`provider.dlr_consumer`)."""
     return f"{tenant_prefix(tenant_id)}dlr"
 
 
@@ -86,12 +86,13 @@ def sent_marker_key(tenant_id: str, turn_id: str, seq: int) -> str:
 
 
 def outbound_reports_key(tenant_id: str, customer_id: str) -> str:
-    """Outbound delivery reports of `customer_id` naming no recorded send (`msg91.indoubt`)."""
+    """Outbound delivery reports of `customer_id` naming no recorded send (`provider.indoubt`)."""
     return f"{tenant_prefix(tenant_id)}outrep:{customer_id}"
 
 
 def msg91_health_key(tenant_id: str) -> str:
-    """The last MSG91 send outcome the workers saw (`msg91.health`), read by ``/healthz/deps``."""
+    """The last provider send outcome the workers saw (`provider.health`), read by
+    ``/healthz/deps`` (the key keeps its MSG91-era name for both providers)."""
     return f"{tenant_prefix(tenant_id)}msg91:health"
 
 

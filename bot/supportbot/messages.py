@@ -297,7 +297,7 @@ class Turn:
     """Redis key of the conversation lease the runner holds for this turn (None: unfenced)."""
     lease_token: str | None = None
     """The runner's token in `lease_key`: side effects (reply sends) are allowed only while the
-    key still holds it (`msg91.deliverer.SendFence`)."""
+    key still holds it (`provider.deliverer.SendFence`)."""
 
     @property
     def request_id(self) -> str | None:

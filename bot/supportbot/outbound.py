@@ -1,15 +1,16 @@
-"""The outbound path assembled: MSG91's delivery seams implemented over PostgreSQL, and
-`open_delivery`, which opens the MSG91 client and the `Deliverer` on them.
+"""The outbound path assembled: the delivery seams implemented over PostgreSQL, and
+`open_delivery`, which opens the tenant's provider (`settings.provider`: MSG91 or Meta, chosen
+once in `provider.select`) and the `Deliverer` on them.
 
 Both processes that send open delivery here: the worker (`engine.runtime`) and the agent API
-mounted in the webhook (`agentapi.app`). This module sits between them and the storage and msg91
-packages, so neither of those knows the other and the webhook process does not import the
+mounted in the webhook (`agentapi.app`). This module sits between them and the storage and
+provider packages, so neither of those knows the other and the webhook process does not import the
 conversation engine (LLM client, flow engine) to send an agent's reply.
 
-- `PgDeliveryStateStore` is the `msg91.dlr_store.DeliveryStateStore` the delivery-report
+- `PgDeliveryStateStore` is the `provider.dlr_store.DeliveryStateStore` the delivery-report
   consumer uses: `load` reads an outbound message's state by (tenant, provider id);
   `compare_and_set` writes a new record only while the stored state is still the expected one.
-- `PgAttemptRecorder` is the `msg91.attempts.AttemptRecorder` of `Sender`: it logs every HTTP
+- `PgAttemptRecorder` is the `provider.attempts.AttemptRecorder` of `Sender`: it logs every HTTP
   attempt in ``delivery_attempts`` and, for an accepted send, attaches the provider id to the
   reply's message row (creating the row from the request when the engine did not record it),
   which is what lets delivery reports find the message.
@@ -25,13 +26,13 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from supportbot.messages import DeliveryState
-from supportbot.msg91.attempts import DeliveryAttempt
-from supportbot.msg91.backoff import RetryPolicy
-from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.deliverer import Deliverer
-from supportbot.msg91.dlr import DeliveryRecord
-from supportbot.msg91.errors import AttemptOutcome
-from supportbot.msg91.indoubt import InDoubtResolver
+from supportbot.provider.attempts import DeliveryAttempt
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.deliverer import Deliverer
+from supportbot.provider.dlr import DeliveryRecord
+from supportbot.provider.indoubt import InDoubtResolver
+from supportbot.provider.interface import AttemptOutcome, Provider, ProviderName
+from supportbot.provider.select import open_provider
 from supportbot.settings import BotSettings
 from supportbot.storage import delivery, history
 from supportbot.storage.db import Pool, connection, maybe_datetime, to_datetime
@@ -94,8 +95,27 @@ class PgDeliveryStateStore:
         return status.rsplit(" ", 1)[-1] != "0"
 
 
+def _describe_meta(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(kind, text) of a Graph send body (``type`` + its object)."""
+    kind = str(body.get("type") or "")
+    found = body.get(kind)
+    inner: dict[str, Any] = found if isinstance(found, dict) else {}
+    if kind == "text":
+        return "text", inner.get("body")
+    if kind == "interactive":
+        return ("buttons" if inner.get("type") == "button" else "list"), (
+            inner.get("body") or {}
+        ).get("text")
+    if kind == "template":
+        return "template", inner.get("name")
+    return kind or "text", inner.get("caption")
+
+
 def _describe(body: dict[str, Any]) -> tuple[str, str | None]:
-    """(kind, text) of an MSG91 send body, for a reply the engine did not record (pure)."""
+    """(kind, text) of an MSG91 or Graph send body, for a reply the engine did not record
+    (pure)."""
+    if body.get("messaging_product") == "whatsapp":
+        return _describe_meta(body)
     content = body.get("content_type")
     if content == "text":
         return "text", body.get("text")
@@ -109,8 +129,9 @@ def _describe(body: dict[str, Any]) -> tuple[str, str | None]:
 
 
 class PgAttemptRecorder:
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, provider: ProviderName = "msg91") -> None:
         self._pool = pool
+        self._body_key = f"{provider}_request"
 
     async def record_attempt(self, attempt: DeliveryAttempt) -> None:
         pid = attempt.provider_message_id or attempt.request_id
@@ -128,7 +149,7 @@ class PgAttemptRecorder:
                 seq,
                 kind=kind,
                 text=text,
-                body={"msg91_request": attempt.request_body},
+                body={self._body_key: attempt.request_body},
                 at=started,
             )
             await delivery.update_outbound(
@@ -165,21 +186,18 @@ async def open_delivery(
     pool: Pool,
     *,
     retry_policy: RetryPolicy | None = None,
-) -> AsyncIterator[tuple[Msg91Client, Deliverer]]:
-    """The MSG91 client and the `Deliverer` (shared rate limit, attempts recorded in
+) -> AsyncIterator[tuple[Provider, Deliverer]]:
+    """The tenant's provider and the `Deliverer` on it (shared rate limit, attempts recorded in
     PostgreSQL, the tenant's out-of-window template, in-doubt sends checked against delivery
     reports). Used by the worker and the agent API."""
-    client = Msg91Client.from_settings(settings)
-    try:
+    async with open_provider(settings) as provider:
         in_doubt = InDoubtResolver(redis, settings.tenant_id, PgDeliveryStateStore(pool))
         deliverer = Deliverer.from_settings(
             settings,
             redis,
-            client,
-            recorder=PgAttemptRecorder(pool),
+            provider,
+            recorder=PgAttemptRecorder(pool, provider.name),
             policy=retry_policy,
             in_doubt=in_doubt,
         )
-        yield client, deliverer
-    finally:
-        await client.aclose()
+        yield provider, deliverer

@@ -24,10 +24,8 @@ def msg91_server() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 async def msg91(msg91_server: RunningSimulator) -> AsyncIterator[SimulatorClient]:
-    async with SimulatorClient(msg91_server.url) as driver:
-        await driver.reset()
+    async with SimulatorClient.reset_around(msg91_server.url) as driver:
         yield driver
-        await driver.reset()
 
 
 @pytest.fixture

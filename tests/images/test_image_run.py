@@ -223,13 +223,17 @@ def test_webhook_and_worker_take_a_turn_and_drain_on_sigterm(
         flow_cm = yaml.safe_load((ROOT / "examples/01-acme-retail/flow.yaml").read_text())
         flow_dir = tmp_path / "volumes" / "flow"
         _write_atomic(flow_dir, {"flow.yaml": flow_cm["data"]["flow.yaml"]})
+        # the backend keys the flow's HTTP steps send, as the kubelet projects the Secret
+        backend_dir = tmp_path / "volumes" / "backend-secrets"
+        backend_dir.mkdir(parents=True)
+        (backend_dir / "orders-api-key").write_text("image-test-orders-key")
         worker_spec = container_of(worker_pod, "worker")
         worker = run_pod_container(
             built_images["bot"],
             worker_pod,
             worker_spec,
             pod_env(worker_spec, {**secrets, "SUPPORTBOT_METRICS_PORT": str(metrics_port)}),
-            {"flow": flow_dir},
+            {"flow": flow_dir, "backend-secrets": backend_dir},
         )
         # the message acknowledged before the worker started is answered (greeting + menu)
         httpx.put(

@@ -42,10 +42,9 @@ from supportbot.agentapi.tokens import AgentClaims, TokenError, check_secret, ve
 from supportbot.engine import control, metrics
 from supportbot.engine.delivery import deliver_replies, recipient_of
 from supportbot.messages import OutboundKind, OutboundMessage
-from supportbot.msg91.deliverer import Deliverer, ReplyOutcome, ReplyStatus
-from supportbot.msg91.errors import InvalidOutboundMessage
-from supportbot.msg91.payloads import build_request
-from supportbot.msg91.sending import DeliveryDeferred
+from supportbot.provider.deliverer import Deliverer, ReplyOutcome, ReplyStatus
+from supportbot.provider.interface import InvalidOutboundMessage, SendTransport
+from supportbot.provider.sending import DeliveryDeferred
 from supportbot.settings import BotSettings
 from supportbot.storage import csat, queries
 from supportbot.storage.db import Pool
@@ -61,9 +60,10 @@ CustomerId = Annotated[
 ]
 
 
-def reply_message(body: ReplyIn) -> OutboundMessage:
-    """The agent's reply; media is checked against WhatsApp's limits here (a 422), before any
-    conversation state changes or a send is attempted."""
+def reply_message(body: ReplyIn, provider: SendTransport) -> OutboundMessage:
+    """The agent's reply; media is checked against WhatsApp's limits (the tenant's provider's
+    request builder) here (a 422), before any conversation state changes or a send is
+    attempted."""
     if body.media is None:
         return OutboundMessage(kind=OutboundKind.TEXT, text=body.text or "")
     media = body.media
@@ -76,7 +76,7 @@ def reply_message(body: ReplyIn) -> OutboundMessage:
         media_size=media.size,
     )
     try:
-        build_request("0", "0", message)
+        provider.request_for("0", message)
     except InvalidOutboundMessage as exc:
         raise ApiError(422, "invalid_media", str(exc), field="body.media") from None
     return message
@@ -267,7 +267,7 @@ def create_router(
         conversation = await conversation_or_404(res, customer_id)
         if conversation.opted_out:
             raise ApiError(409, "opted_out", "the customer opted out of messages")
-        message = reply_message(body)
+        message = reply_message(body, res.deliverer.sender.client)
         turn_id = f"agent:{claims.agent}:{idempotency_key or uuid.uuid4().hex}"
         try:
             outcomes = await deliver_replies(

@@ -10,8 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from supportbot.agentapi.fields import MessageText, StorableText
-from supportbot.msg91.deliverer import ReplyOutcome
-from supportbot.msg91.limits import WINDOW_SECONDS
+from supportbot.provider.deliverer import ReplyOutcome
+from supportbot.provider.window import window_open
 from supportbot.storage.csat import Survey
 from supportbot.storage.export import shared_place
 from supportbot.storage.models import Conversation, MediaRef, MessageRecord
@@ -68,7 +68,7 @@ class ConversationOut(BaseModel):
             handoff_since=c.handoff_since,
             opted_out=c.opted_out,
             opted_out_since=c.opted_out_since,
-            window_open=last is not None and now < last.timestamp() + WINDOW_SECONDS,
+            window_open=window_open(last.timestamp() if last else None, now, margin=0.0),
         )
 
 

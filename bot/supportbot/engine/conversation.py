@@ -33,6 +33,7 @@ another run owns the turn) is re-raised without being recorded as an error.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -73,10 +74,11 @@ from supportbot.flow import (
 )
 from supportbot.llm import ChatMessage, LLMUnavailable, OpenRouterClient, pseudonymous_user
 from supportbot.messages import InboundMessage, Turn
-from supportbot.msg91.deliverer import Deliverer, SendFence, SendFenced
 from supportbot.notify import Event, NotifyConfig, enqueue as enqueue_notification
 from supportbot.notify.metrics import NOTIFICATIONS
 from supportbot.observability import mask_phone, scrub
+from supportbot.provider.deliverer import Deliverer, SendFence, SendFenced
+from supportbot.provider.receipts import ReadReceipts
 from supportbot.settings import BotSettings
 from supportbot.storage import history, queries
 from supportbot.storage.db import Pool
@@ -104,8 +106,12 @@ class ConversationEngine:
         llm: OpenRouterClient | None,
         backend: BackendCaller | None = None,
         clock: Callable[[], float] = time.time,
+        receipts: ReadReceipts | None = None,
     ) -> None:
         self.settings = settings
+        self.receipts = receipts
+        """Read receipt + typing indicator at turn start (None, or a provider without them:
+        none)."""
         self.tenant_id = settings.tenant_id
         self.pool = pool
         self.redis = redis
@@ -191,12 +197,21 @@ class ConversationEngine:
         if turn.messages:
             await history.record_inbound(self.pool, turn.messages)
         plan = await self._load_plan(turn.turn_id)
+        receipt: list[asyncio.Task[None]] = []
         if plan is None:
-            plan = await self._store_plan(turn.turn_id, await self._think(turn))
+            try:
+                plan = await self._store_plan(turn.turn_id, await self._think(turn, receipt))
+            except BaseException:
+                for task in receipt:
+                    task.cancel()
+                raise
         await self._save_session(turn.customer_id, plan.state)
         await self._apply_effects(turn.customer_id, plan)
         await self._notify(turn, plan)
         conversation = await queries.get_conversation(self.pool, self.tenant_id, turn.customer_id)
+        if self.receipts is not None:
+            for task in receipt:
+                await self.receipts.settle(task)
         if conversation is not None and plan.messages:
             await deliver_replies(
                 self.pool,
@@ -209,7 +224,8 @@ class ConversationEngine:
         await history.record_turn(self.pool, self._turn_record(turn, plan, started))
         return plan
 
-    async def _think(self, turn: Turn) -> TurnPlan:
+    async def _think(self, turn: Turn, receipt: list[asyncio.Task[None]]) -> TurnPlan:
+        """The turn's plan; `receipt` gets the read receipt's task when one was started."""
         flow = self.flows.current()
         conversation = await queries.get_conversation(self.pool, self.tenant_id, turn.customer_id)
         session = await self.sessions.get(turn.customer_id)
@@ -228,6 +244,11 @@ class ConversationEngine:
             return TurnPlan(messages=replies, state=current, outcome="throttled")
         now = datetime.fromtimestamp(self.clock(), UTC)
         decision, http_notes = await self._decide(turn, flow, state, chosen, now)
+        if self.receipts is not None:
+            will_reply = bool(decision.messages) or decision.llm is not None
+            task = self.receipts.start(turn.messages, reply_will_follow=will_reply)
+            if task is not None:
+                receipt.append(task)
         messages = list(decision.messages)
         at = len(messages) if decision.llm_at is None else decision.llm_at
         outcome: str = decision.outcome

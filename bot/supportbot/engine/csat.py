@@ -37,8 +37,8 @@ from supportbot.flow import FlowStore
 from supportbot.flow.render import csat_question
 from supportbot.flow.schema import Csat
 from supportbot.flow.state import CsatAnswered, Effect, Resolved
-from supportbot.msg91.deliverer import Deliverer, ReplyStatus
-from supportbot.msg91.sending import DeliveryDeferred
+from supportbot.provider.deliverer import Deliverer, ReplyStatus
+from supportbot.provider.sending import DeliveryDeferred
 from supportbot.storage import csat as store, queries
 from supportbot.storage.db import Pool, connection
 from supportbot.storage.models import Conversation, HandoffState

@@ -4,7 +4,7 @@
 (tenant, turn id, seq), state ``queued``; a retry finds the existing rows, and a row that already
 has a provider id tells the deliverer the reply was accepted even if Redis lost its marker in a
 restart), then sends them
-through `msg91.deliverer.Deliverer.send_turn_replies` (in order, 24 h window rules, exactly once
+through `provider.deliverer.Deliverer.send_turn_replies` (in order, 24 h window rules, exactly once
 per (turn id, seq) through Redis claims fenced by the turn runner's conversation lease), then
 marks the replies that turned out undeliverable as ``failed`` with the reason. The MSG91
 attempt recorder (`outbound.PgAttemptRecorder`) attaches the provider id of each accepted send to
@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from supportbot.messages import DeliveryState, OutboundMessage
-from supportbot.msg91.deliverer import (
+from supportbot.provider.deliverer import (
     Deliverer,
     Recipient,
     ReplyOutcome,
     ReplyStatus,
     SendFence,
 )
-from supportbot.msg91.window import PlannedReply
+from supportbot.provider.window import PlannedReply
 from supportbot.storage import delivery, history
 from supportbot.storage.db import Pool
 from supportbot.storage.models import Conversation

@@ -10,9 +10,9 @@ U+0000 reaching PostgreSQL) is a failed attempt: bounded retries, then a dead le
 from __future__ import annotations
 
 from supportbot.messages import TurnDeferred
-from supportbot.msg91.ratelimit import RateLimitTimeout
-from supportbot.msg91.sending import DeliveryDeferred
 from supportbot.observability import scrub
+from supportbot.provider.ratelimit import RateLimitTimeout
+from supportbot.provider.sending import DeliveryDeferred
 from supportbot.queueing.transient import REDIS_TRANSIENT
 from supportbot.storage.transient import is_transient_storage_error
 

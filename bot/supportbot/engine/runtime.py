@@ -3,14 +3,14 @@ worker's handler factory.
 
     supportbot worker --handler supportbot.engine.runtime:engine_handler
 
-`engine_handler(settings, redis)` (a `queueing.handler_factory.HandlerFactory`) opens everything the
-engine needs for the life of the worker process (PostgreSQL pool, MSG91 client + `Deliverer`
-with the PostgreSQL attempt recorder, OpenRouter client, hot-reloading flow store, the
-`BackendCaller` of the flow's HTTP steps), starts the
-background tasks the worker runs beside turns, and yields the `ConversationEngine`:
+`engine_handler(settings, redis)` (a `queueing.handler_factory.HandlerFactory`) opens everything
+the engine needs for the life of the worker process (PostgreSQL pool, the tenant's provider
+(MSG91 or Meta, `provider.select`) + `Deliverer` with the PostgreSQL attempt recorder,
+OpenRouter client, hot-reloading flow store, the `BackendCaller` of the flow's HTTP steps),
+starts the background tasks the worker runs beside turns, and yields the `ConversationEngine`:
 
 - the raw-body archiver (`storage.archive.RawArchiver`: Redis stream -> ``raw_webhooks``);
-- the delivery-report consumer (`msg91.dlr_consumer`: Redis stream -> message states);
+- the delivery-report consumer (`provider.dlr_consumer`: Redis stream -> message states);
 - the CSAT sender (`engine.csat`: idle surveys, due rating questions);
 - the handoff notifier (`notify.HandoffNotifier`: outbox -> the business's webhook), when the
   tenant configured one.
@@ -37,12 +37,13 @@ from supportbot.engine.csat import CsatSender
 from supportbot.engine.httpstep import BackendCaller
 from supportbot.flow import FlowStore
 from supportbot.llm import LLMConfig, OpenRouterClient
-from supportbot.msg91.backoff import RetryPolicy
-from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.deliverer import Deliverer
-from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
 from supportbot.notify import HandoffNotifier, NotifyConfig
 from supportbot.outbound import PgDeliveryStateStore, open_delivery
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.deliverer import Deliverer
+from supportbot.provider.dlr_consumer import DeliveryReportConsumer
+from supportbot.provider.interface import Provider
+from supportbot.provider.receipts import ReadReceipts
 from supportbot.settings import BotSettings
 from supportbot.storage.archive import RawArchiver
 from supportbot.storage.db import Pool, create_pool_from_settings
@@ -58,7 +59,7 @@ class EngineResources:
     settings: BotSettings
     pool: Pool
     redis: aioredis.Redis
-    msg91: Msg91Client
+    provider: Provider
     deliverer: Deliverer
     llm: OpenRouterClient | None
     flows: FlowStore
@@ -76,6 +77,7 @@ class EngineResources:
             deliverer=self.deliverer,
             llm=self.llm,
             backend=self.backend,
+            receipts=ReadReceipts(self.provider),
         )
 
 

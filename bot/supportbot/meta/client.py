@@ -6,7 +6,7 @@
 (with a media header) return a `MetaSendResult` carrying the wamid; `mark_read` marks an inbound
 message read and shows the typing indicator (§2.5). Failures raise `RetryableSendError` /
 `DefinitiveSendError` (`errors`), with Retry-After parsed by `supportbot.retrying`. Retries,
-rate limiting and attempt records are the caller's (as `msg91.sending` is for MSG91).
+rate limiting and attempt records are the caller's (as `provider.sending` is for MSG91).
 """
 
 from __future__ import annotations
@@ -155,6 +155,23 @@ class MetaClient:
                 response_text=text,
             )
         return MetaSendResult(request, response.status_code, wamid, wa_id, text)
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """One classified ``GET`` of a Graph object (`path` under the API version), e.g. the
+        phone number (health) or the WABA's ``message_templates``; returns the parsed JSON."""
+        try:
+            response = await self._http.get(f"/{self.api_version}/{path}", params=params)
+        except httpx.TimeoutException as exc:
+            raise error_for(Classification(AttemptOutcome.TIMEOUT, None, repr(exc))) from exc
+        except httpx.TransportError as exc:
+            raise error_for(
+                Classification(AttemptOutcome.CONNECTION_ERROR, None, repr(exc))
+            ) from exc
+        body = _parse(response.text)
+        verdict = classify_response(response.status_code, body)
+        if verdict.outcome is not AttemptOutcome.ACCEPTED:
+            raise error_for(verdict, status_code=response.status_code)
+        return body
 
     async def _attempt(self, request: GraphRequest) -> tuple[httpx.Response, Any, str]:
         request_id = current_request_id()

@@ -1,11 +1,11 @@
-"""MSG91 WhatsApp delivery: the send client, retries, rate limit, 24 h window, delivery reports.
+"""MSG91 WhatsApp: the send client, its request bodies, limits and error classes, and the simulator.
 
-Layers (pure modules decide, thin edges do I/O):
+Behind the provider interface as `supportbot.provider.msg91_provider`; the provider-neutral
+delivery machinery (deliverer, sending with retries, rate limit, 24 h window, delivery reports)
+lives in `supportbot.provider`. Pure modules decide, thin edges do I/O:
 
-- `limits`, `payloads` (OutboundMessage -> MSG91 request body), `window` (24 h rule and the
-  per-turn send plan), `dlr` (delivery-state machine), `backoff`, `errors` (classification): pure.
-- `client` (one HTTP attempt), `sending` (retries + rate limit + attempt records), `ratelimit`
-  (Redis GCRA), `dlr_consumer` (Redis stream -> `DeliveryStateStore`), `deliverer` (a turn's
-  replies, in order, exactly once per turn): I/O edges.
+- `limits`, `payloads` (OutboundMessage -> MSG91 request body), `errors` (classification; also
+  the outcome vocabulary the provider interface re-exports): pure.
+- `client` (one HTTP attempt): I/O edge.
 - `simulator`: a stand-alone MSG91 stand-in (send API, recording, faults, webhook emission).
 """

@@ -7,7 +7,7 @@ timestamp is filled the first time it is reported even when the report arrives o
 `delivered` after `read` sets delivered_at but leaves the state at `read`).
 
 Here the bot's own steps advance a reply (`update_outbound`: queued with the provider id, sent,
-a local failure). MSG91's delivery reports go through `msg91.dlr_consumer` (over
+a local failure). MSG91's delivery reports go through `provider.dlr_consumer` (over
 `outbound.PgDeliveryStateStore`); a report that overtakes the send response stays pending in its
 stream and is retried until the provider id is recorded. The table ``unmatched_delivery_states``
 of migration 0001 is no longer written (reports used to be parked there); retention still

@@ -4,17 +4,21 @@ Routes (the operator exposes the two POST paths publicly; the rest are for the c
 
     POST /webhooks/msg91/inbound   customer messages (a status payload posted here is accepted too)
     POST /webhooks/msg91/status    delivery/read reports (a message posted here is accepted too)
+    GET  /webhooks/meta            Meta's verification handshake (``hub.*``; 200 raw challenge,
+                                   else 403)
+    POST /webhooks/meta            Meta Cloud API messages and statuses, signed
+                                   (``X-Hub-Signature-256`` over the raw body, checked first)
     GET  /healthz                  liveness: the process answers
     GET  /readyz                   readiness: Redis PING (PostgreSQL and Redis persistence are
                                    reported, not required: `readiness`; cached ~2 s); 503
     GET  /healthz/deps             every dependency's state for humans and dashboards (Redis,
-                                   PostgreSQL, persistence, MSG91's last send outcome:
+                                   PostgreSQL, persistence, the provider's last send outcome:
                                    `dependencies`); always 200, ``status`` ok/degraded
     GET  /metrics                  Prometheus text format
 
 Both POST routes take either payload family (MSG91 flat or Meta envelope) and either kind, because
 MSG91's event-to-URL mapping is configured by hand per tenant and a mistake must not lose data.
-The two POST routes are served by `WebhookRoutes` before FastAPI's stack (`fastpath`: the hot
+The POST routes are served by `WebhookRoutes` before FastAPI's stack (`fastpath`: the hot
 path); their FastAPI routes remain for other methods (405) and give the same answers if reached.
 """
 
@@ -30,8 +34,9 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from supportbot.provider.webhooks import meta_challenge
 from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import AcceptOutcome, Ingestor
 from supportbot.settings import BotSettings
@@ -48,6 +53,7 @@ T = TypeVar("T")
 
 INBOUND_PATH = "/webhooks/msg91/inbound"
 STATUS_PATH = "/webhooks/msg91/status"
+META_PATH = "/webhooks/meta"
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 DEPS_PATH = "/healthz/deps"
@@ -92,6 +98,7 @@ def create_app(
 ) -> FastAPI:
     metrics = WebhookMetrics(outcomes=[o.value for o in AcceptOutcome])
     handler = WebhookHandler(settings, metrics, clock)
+    meta_handler = WebhookHandler(settings, metrics, clock, meta_signed=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,6 +126,7 @@ def create_app(
             settings.tenant_id,
             ttl=readiness_ttl,
             timeout=readiness_timeout,
+            provider=settings.provider,
         )
         await app.state.readiness.check()  # logs at start when Redis is not durable
         log.info("webhook started", extra={"tenant": settings.tenant_id})
@@ -155,6 +163,20 @@ def create_app(
     async def status(request: Request) -> Response:
         reply = await handler.handle(request.scope, request.receive, sinks_of())
         return reply.response()
+
+    @app.post(META_PATH, response_model=None)
+    async def meta_events(request: Request) -> Response:
+        reply = await meta_handler.handle(request.scope, request.receive, sinks_of())
+        return reply.response()
+
+    @app.get(META_PATH, response_model=None)
+    async def meta_verification(request: Request) -> Response:
+        challenge = meta_challenge(settings, request.query_params)
+        if challenge is None:
+            return error_response(
+                403, "verification_failed", "hub.mode or hub.verify_token does not match"
+            )
+        return PlainTextResponse(challenge)
 
     @app.get(HEALTH_PATH, response_model=None)
     async def healthz() -> Response:
@@ -199,11 +221,23 @@ def create_app(
     app.add_middleware(
         MetricsMiddleware,
         metrics=metrics,
-        routes=[INBOUND_PATH, STATUS_PATH, HEALTH_PATH, READY_PATH, DEPS_PATH, METRICS_PATH],
-        timed_routes=[INBOUND_PATH, STATUS_PATH],
+        routes=[
+            INBOUND_PATH,
+            STATUS_PATH,
+            META_PATH,
+            HEALTH_PATH,
+            READY_PATH,
+            DEPS_PATH,
+            METRICS_PATH,
+        ],
+        timed_routes=[INBOUND_PATH, STATUS_PATH, META_PATH],
     )
     app.webhook_routes = WebhookRoutes(
-        handler=handler, sinks=sinks_of, metrics=metrics, paths=[INBOUND_PATH, STATUS_PATH]
+        handler=handler,
+        sinks=sinks_of,
+        metrics=metrics,
+        paths=[INBOUND_PATH, STATUS_PATH],
+        others={META_PATH: meta_handler},
     )
     # The agent API (handoff, agent replies) lives beside the webhook under /api/v1. It opens
     # its own small PostgreSQL pool lazily, so the ack path never waits on PostgreSQL.

@@ -1,9 +1,10 @@
 """``/healthz/deps``: every dependency's state, for humans and dashboards (never a probe).
 
-Redis, PostgreSQL and Redis persistence come from the readiness probe's (cached) check; MSG91's
-state is the last send outcome the workers recorded in Redis (`msg91.health`): one HGETALL,
-cached like the rest, and never a request to MSG91. MSG91 is not part of readiness: a webhook
-acknowledges messages whatever MSG91 does.
+Redis, PostgreSQL and Redis persistence come from the readiness probe's (cached) check; the
+provider's state (named ``msg91`` or ``meta`` after `settings.provider`) is the last send
+outcome the workers recorded in Redis (`provider.health`): one HGETALL, cached like the rest, and
+never a request to the provider. The provider is not part of readiness: a webhook acknowledges
+messages whatever the provider does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from supportbot.msg91.health import read_health
+from supportbot.provider.health import read_health
 from supportbot.webhook.readiness import ReadinessProbe
 
 
@@ -42,7 +43,9 @@ class DependencyProbe:
         *,
         ttl: float = 2.0,
         timeout: float = 1.5,
+        provider: str = "msg91",
     ) -> None:
+        self._provider = provider
         self._readiness = readiness
         self._redis = redis
         self._tenant_id = tenant_id
@@ -53,7 +56,7 @@ class DependencyProbe:
 
     async def check(self) -> Dependencies:
         ready = await self._readiness.check()
-        return Dependencies({**ready.checks, "msg91": await self._msg91_state()})
+        return Dependencies({**ready.checks, self._provider: await self._msg91_state()})
 
     async def _msg91_state(self) -> str:
         async with self._lock:

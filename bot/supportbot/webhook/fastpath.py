@@ -15,7 +15,7 @@ re-raises it, so the server logs the traceback.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
@@ -28,7 +28,8 @@ INTERNAL_ERROR = Reply.json(500, error_body("internal_error", INTERNAL_ERROR_MES
 
 
 class WebhookRoutes:
-    """Serves ``POST`` on `paths` with `handler`, recording metrics."""
+    """Serves ``POST`` on `paths` with `handler` (and on the paths of `others` with theirs: the
+    Meta route's signature-checking handler), recording metrics."""
 
     def __init__(
         self,
@@ -37,11 +38,12 @@ class WebhookRoutes:
         sinks: Callable[[], Sinks | None],
         metrics: WebhookMetrics,
         paths: Iterable[str],
+        others: Mapping[str, WebhookHandler] | None = None,
     ) -> None:
-        self._handler = handler
+        self._handlers = dict.fromkeys(paths, handler) | dict(others or {})
         self._sinks = sinks
         self._metrics = metrics
-        self._paths = frozenset(paths)
+        self._paths = frozenset(self._handlers)
 
     def claims(self, scope: Scope) -> bool:
         return (
@@ -52,7 +54,7 @@ class WebhookRoutes:
         route: str = scope["path"]
         started = time.perf_counter()
         try:
-            reply = await self._handler.handle(scope, receive, self._sinks())
+            reply = await self._handlers[route].handle(scope, receive, self._sinks())
         except Exception:
             await self._send(send, route, INTERNAL_ERROR, None)
             raise

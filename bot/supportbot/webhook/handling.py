@@ -1,7 +1,10 @@
 """The acknowledgement path of a webhook POST: check, parse, hand over, answer.
 
-Order: secret (401) -> content type (415) -> size (413) -> JSON (400) -> content (422) ->
+Order (MSG91): secret (401) -> content type (415) -> size (413) -> JSON (400) -> content (422) ->
 business number (403/422) -> Redis hand-over (503 if Redis fails, so the provider retries).
+Order (Meta, ``meta_signed``): size (413) -> ``X-Hub-Signature-256`` over the raw body (401)
+-> content type (415) -> the same as MSG91 from JSON on: nothing is parsed before the signature
+matched.
 Nothing is stored unless every check passed. Messages go to the queue's `Ingestor` (dedupe,
 archive, throttle, inbox, drain job in one round trip each); delivery reports to `ReportStore`.
 PostgreSQL is never used here.
@@ -118,12 +121,19 @@ def read_headers(raw: Sequence[tuple[bytes, bytes]], secret_name: bytes) -> Requ
 
 class WebhookHandler:
     def __init__(
-        self, settings: BotSettings, metrics: WebhookMetrics, clock: Callable[[], float]
+        self,
+        settings: BotSettings,
+        metrics: WebhookMetrics,
+        clock: Callable[[], float],
+        *,
+        meta_signed: bool = False,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._secret_name = settings.webhook_secret_header.lower().encode("latin-1")
+        self._meta_signed = meta_signed
+        header = auth.META_SIGNATURE_HEADER if meta_signed else settings.webhook_secret_header
+        self._secret_name = header.lower().encode("latin-1")
 
     async def handle(self, scope: Scope, receive: Receive, sinks: Sinks | None) -> Reply:
         found = read_headers(scope["headers"], self._secret_name)
@@ -142,12 +152,17 @@ class WebhookHandler:
     ) -> Reply:
         s = self._settings
         try:
-            token = None
-            if found.secret is None or s.webhook_allow_query_token:
-                token = QueryParams(scope.get("query_string", b"")).get("token")
-            auth.check_secret(found.secret, token, s)
-            body.check_content_type(found.content_type)
-            raw = await body.read_body(receive, found.content_length, s.max_body_bytes)
+            if self._meta_signed:
+                raw = await body.read_body(receive, found.content_length, s.max_body_bytes)
+                auth.check_meta_signature(raw, found.secret, s)
+                body.check_content_type(found.content_type)
+            else:
+                token = None
+                if found.secret is None or s.webhook_allow_query_token:
+                    token = QueryParams(scope.get("query_string", b"")).get("token")
+                auth.check_secret(found.secret, token, s)
+                body.check_content_type(found.content_type)
+                raw = await body.read_body(receive, found.content_length, s.max_body_bytes)
             parsed = self._parse(raw)
             auth.check_numbers(parsed.items, s)
             if sinks is None:

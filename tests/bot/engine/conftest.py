@@ -15,8 +15,8 @@ from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import serve, settings_env, write_flow
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.simulator.process import RunningSimulator
+from supportbot.provider.backoff import RetryPolicy
 from supportbot.queueing.testing import background_worker
 from supportbot.settings import BotSettings, load_settings
 from supportbot.webhook.app import create_app as webhook_app

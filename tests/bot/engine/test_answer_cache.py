@@ -18,8 +18,8 @@ from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import customer_message, make_turn, write_flow
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.simulator.driver import SimulatorClient
+from supportbot.provider.backoff import RetryPolicy
 from supportbot.settings import BotSettings
 from supportbot.storage.db import Pool
 

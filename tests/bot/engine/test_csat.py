@@ -26,8 +26,8 @@ from supportbot.engine.testing import (
     make_turn,
     write_flow,
 )
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.simulator.driver import SimulatorClient
+from supportbot.provider.backoff import RetryPolicy
 from supportbot.settings import BotSettings
 from supportbot.storage import csat as store, export
 from supportbot.storage.db import Pool

@@ -27,9 +27,9 @@ from supportbot.engine.testing import (
 from supportbot.llm.simulator.replies import reply_text
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
 from supportbot.messages import TurnDeferred
-from supportbot.msg91.sending import DeliveryDeferred
 from supportbot.msg91.simulator.driver import SimulatorClient
-from supportbot.msg91.window import OUTSIDE_WINDOW_NO_TEMPLATE, OUTSIDE_WINDOW_TEMPLATE_SENT
+from supportbot.provider.sending import DeliveryDeferred
+from supportbot.provider.window import OUTSIDE_WINDOW_NO_TEMPLATE, OUTSIDE_WINDOW_TEMPLATE_SENT
 from supportbot.storage.db import Pool
 
 HANDOFF_TEXT = "Connecting you to our team."

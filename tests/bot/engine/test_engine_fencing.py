@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 
 from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.testing import CUSTOMER, TENANT, customer_message, make_turn
-from supportbot.msg91.deliverer import SendFenced
 from supportbot.msg91.simulator.driver import SimulatorClient
+from supportbot.provider.deliverer import SendFenced
 from supportbot.storage.db import Pool
 
 LEASE = f"sb:{TENANT}:c:fence-test:lease"

@@ -19,10 +19,10 @@ from supportbot.engine.conversation import ConversationEngine
 from supportbot.engine.runtime import engine_handler
 from supportbot.engine.testing import customer_message, make_turn
 from supportbot.llm.simulator.testing import RunningSimulator as LLMSim
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.notify import schema
 from supportbot.notify.testing import Receiver, free_port
+from supportbot.provider.backoff import RetryPolicy
 from supportbot.storage.db import Pool
 
 SECRET = "engine-handoff-hook-secret-0123"

@@ -38,11 +38,9 @@ def meta_server() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 async def sim(meta_server: RunningSimulator) -> AsyncIterator[MetaSimulatorClient]:
-    async with MetaSimulatorClient(meta_server.url) as driver:
-        await driver.reset()
+    async with MetaSimulatorClient.reset_around(meta_server.url) as driver:
         await driver.set_last_inbound(CUSTOMER, time.time())
         yield driver
-        await driver.reset()
 
 
 @pytest.fixture

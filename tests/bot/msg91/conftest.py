@@ -30,10 +30,8 @@ def sim_server() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 async def sim(sim_server: RunningSimulator) -> AsyncIterator[SimulatorClient]:
-    async with SimulatorClient(sim_server.url) as driver:
-        await driver.reset()
+    async with SimulatorClient.reset_around(sim_server.url) as driver:
         yield driver
-        await driver.reset()
 
 
 @pytest.fixture

@@ -10,15 +10,15 @@ import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
 from supportbot.messages import OutboundKind, OutboundMessage, ReplyButton
-from supportbot.msg91.attempts import ListAttemptRecorder
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.deliverer import Deliverer, Recipient, ReplyStatus
-from supportbot.msg91.ratelimit import SendRateLimiter
-from supportbot.msg91.sending import DeliveryDeferred, Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.msg91.simulator.process import RunningSimulator
-from supportbot.msg91.window import OUTSIDE_WINDOW_NO_TEMPLATE, OUTSIDE_WINDOW_TEMPLATE_SENT
+from supportbot.provider.attempts import ListAttemptRecorder
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.deliverer import Deliverer, Recipient, ReplyStatus
+from supportbot.provider.ratelimit import SendRateLimiter
+from supportbot.provider.sending import DeliveryDeferred, Sender
+from supportbot.provider.window import OUTSIDE_WINDOW_NO_TEMPLATE, OUTSIDE_WINDOW_TEMPLATE_SENT
 from supportbot.settings import load_settings
 
 NUMBER, CUSTOMER, AUTH_KEY = "919000000001", "919876543210", "test-authkey-1"

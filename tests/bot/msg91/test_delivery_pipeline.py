@@ -11,15 +11,15 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState, OutboundKind, OutboundMessage
-from supportbot.msg91.attempts import DeliveryAttempt
 from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.deliverer import Deliverer, Recipient
-from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
-from supportbot.msg91.dlr_store import InMemoryDeliveryStateStore
 from supportbot.msg91.errors import AttemptOutcome
-from supportbot.msg91.sending import Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.msg91.simulator.sink import Sink
+from supportbot.provider.attempts import DeliveryAttempt
+from supportbot.provider.deliverer import Deliverer, Recipient
+from supportbot.provider.dlr_consumer import DeliveryReportConsumer
+from supportbot.provider.dlr_store import InMemoryDeliveryStateStore
+from supportbot.provider.sending import Sender
 
 NUMBER, CUSTOMER, OTHER = "919000000001", "919876543210", "919811122233"
 S = DeliveryState

@@ -8,8 +8,8 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState
-from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
-from supportbot.msg91.dlr_store import InMemoryDeliveryStateStore
+from supportbot.provider.dlr_consumer import DeliveryReportConsumer
+from supportbot.provider.dlr_store import InMemoryDeliveryStateStore
 from supportbot.queueing.testing import wait_until
 
 S = DeliveryState

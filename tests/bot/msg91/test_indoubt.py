@@ -10,15 +10,15 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import DeliveryReport, DeliveryState, OutboundKind, OutboundMessage
-from supportbot.msg91.attempts import ListAttemptRecorder
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.deliverer import Deliverer, Recipient, ReplyStatus
-from supportbot.msg91.dlr_consumer import DeliveryReportConsumer
-from supportbot.msg91.dlr_store import InMemoryDeliveryStateStore
-from supportbot.msg91.indoubt import InDoubtResolver
-from supportbot.msg91.sending import Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
+from supportbot.provider.attempts import ListAttemptRecorder
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.deliverer import Deliverer, Recipient, ReplyStatus
+from supportbot.provider.dlr_consumer import DeliveryReportConsumer
+from supportbot.provider.dlr_store import InMemoryDeliveryStateStore
+from supportbot.provider.indoubt import InDoubtResolver
+from supportbot.provider.sending import Sender
 
 TENANT, CUSTOMER = "acme", "919876543210"
 REPLY = OutboundMessage(kind=OutboundKind.TEXT, text="Your order ships today.")

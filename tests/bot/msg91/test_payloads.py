@@ -7,7 +7,6 @@ import random
 import pytest
 
 from supportbot.messages import ListRow, ListSection, OutboundKind, OutboundMessage, ReplyButton
-from supportbot.msg91.backoff import RetryPolicy, backoff_delay
 from supportbot.msg91.errors import (
     AttemptOutcome,
     InvalidOutboundMessage,
@@ -21,6 +20,7 @@ from supportbot.msg91.payloads import (
     sanitize_param,
     split_text,
 )
+from supportbot.provider.backoff import RetryPolicy, backoff_delay
 from supportbot.retrying import parse_retry_after
 
 N, C = "919420353943", "919226807651"

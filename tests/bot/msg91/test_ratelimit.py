@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
-from supportbot.msg91.ratelimit import RateLimitTimeout, SendRateLimiter
+from supportbot.provider.ratelimit import RateLimitTimeout, SendRateLimiter
 from supportbot.settings import load_settings
 
 NUMBER = "919000000001"

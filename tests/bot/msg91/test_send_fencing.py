@@ -13,12 +13,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from supportbot.messages import OutboundKind, OutboundMessage
-from supportbot.msg91.attempts import ListAttemptRecorder
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.deliverer import Deliverer, Recipient, ReplyStatus, SendFence, SendFenced
-from supportbot.msg91.sending import Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
+from supportbot.provider.attempts import ListAttemptRecorder
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.deliverer import Deliverer, Recipient, ReplyStatus, SendFence, SendFenced
+from supportbot.provider.sending import Sender
 
 CUSTOMER = "919876543210"
 LEASE = "sb:acme:c:0123456789abcdef01234567:lease"

@@ -10,13 +10,13 @@ import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
 from supportbot.messages import OutboundKind, OutboundMessage
-from supportbot.msg91.attempts import DeliveryAttempt, ListAttemptRecorder, SendContext
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
 from supportbot.msg91.errors import AttemptOutcome, DefinitiveSendError
-from supportbot.msg91.ratelimit import SendRateLimiter
-from supportbot.msg91.sending import DeliveryDeferred, Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
+from supportbot.provider.attempts import DeliveryAttempt, ListAttemptRecorder, SendContext
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.ratelimit import SendRateLimiter
+from supportbot.provider.sending import DeliveryDeferred, Sender
 
 NUMBER, CUSTOMER = "919000000001", "919876543210"
 HI = OutboundMessage(kind=OutboundKind.TEXT, text="Hi")

@@ -14,9 +14,9 @@ from supportbot.messages import (
     ReplyButton,
     next_delivery_state,
 )
-from supportbot.msg91.dlr import DeliveryRecord, apply_report
-from supportbot.msg91.dlr_store import InMemoryDeliveryStateStore
-from supportbot.msg91.window import (
+from supportbot.provider.dlr import DeliveryRecord, apply_report
+from supportbot.provider.dlr_store import InMemoryDeliveryStateStore
+from supportbot.provider.window import (
     OUTSIDE_WINDOW_NO_TEMPLATE,
     OUTSIDE_WINDOW_TEMPLATE_SENT,
     fallback_template,

@@ -18,12 +18,12 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import OutboundKind, OutboundMessage, Turn
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.deliverer import Deliverer, Recipient, SendFence, SendFenced
-from supportbot.msg91.sending import Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.msg91.simulator.process import RunningSimulator, free_port, start_simulator
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.deliverer import Deliverer, Recipient, SendFence, SendFenced
+from supportbot.provider.sending import Sender
 from supportbot.queueing.adapters.pipelined import PipelinedRedis
 from supportbot.queueing.ingest import Ingestor
 from supportbot.queueing.leases import LeaseKeeper, fence_margin, renew_interval

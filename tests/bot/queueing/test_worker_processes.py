@@ -119,7 +119,10 @@ async def test_one_process_runs_1000_conversations_concurrently(
 ) -> None:
     n = 1000
     knobs = {"coalesce_window_seconds": 0, "coalesce_max_wait_seconds": 0}
-    worker = workers(extra_env={"SB_TEST_SLEEP": "2,10"}, worker_concurrency=n, **knobs)
+    # Turns of at least 8 s: every turn started in the last 8 s is still running, so the overlap
+    # measures the worker's concurrency, not how fast a loaded (or traced, `make coverage`) 2-core
+    # machine dequeues 1,000 jobs (with 2-10 s turns the overlap fell to 487 under coverage).
+    worker = workers(extra_env={"SB_TEST_SLEEP": "8,12"}, worker_concurrency=n, **knobs)
     await _registered(aredis, 1)
     idle_rss = worker.rss_kb()
     ingestor = Ingestor(aredis, make_settings(**knobs), pipeline=pipelined)
@@ -151,7 +154,7 @@ async def test_one_process_runs_1000_conversations_concurrently(
     info = await _rq_info(redis_url)
     assert f"queue {QUEUE} 0, 0 executing, {n} finished, 0 failed" in info
     print(
-        f"\n1,000 conversations x 2-10 s turns, one worker: wall {wall:.1f} s, "
+        f"\n1,000 conversations x 8-12 s turns, one worker: wall {wall:.1f} s, "
         f"max concurrent turns {overlap}, RSS idle {idle_rss / 1024:.1f} MB, "
         f"peak {peak_rss / 1024:.1f} MB"
     )

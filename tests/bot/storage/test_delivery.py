@@ -17,12 +17,12 @@ from supportbot.messages import (
     OutboundMessage,
     next_delivery_state,
 )
-from supportbot.msg91 import dlr
-from supportbot.msg91.attempts import AttemptRecorder, DeliveryAttempt
-from supportbot.msg91.dlr_consumer import DeliveryReportConsumer, apply_to_store
-from supportbot.msg91.dlr_store import DeliveryStateStore
 from supportbot.msg91.errors import AttemptOutcome
 from supportbot.outbound import PgAttemptRecorder, PgDeliveryStateStore
+from supportbot.provider import dlr
+from supportbot.provider.attempts import AttemptRecorder, DeliveryAttempt
+from supportbot.provider.dlr_consumer import DeliveryReportConsumer, apply_to_store
+from supportbot.provider.dlr_store import DeliveryStateStore
 from supportbot.queueing.testing import wait_until
 from supportbot.storage import delivery, history, queries
 from supportbot.storage.db import Pool, connection

@@ -13,8 +13,8 @@ from supportbot.messages import (
     OutboundMessage,
     ReplyButton,
 )
-from supportbot.msg91.dlr import DeliveryRecord
 from supportbot.outbound import PgDeliveryStateStore
+from supportbot.provider.dlr import DeliveryRecord
 from supportbot.storage import delivery, handoff, history, queries
 from supportbot.storage.db import Pool, connection
 from supportbot.storage.models import Direction, HandoffState, TurnRecord

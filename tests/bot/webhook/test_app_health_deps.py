@@ -12,15 +12,15 @@ import redis.asyncio as aioredis
 from supportbot import keyspace
 from supportbot.engine import testing as sim
 from supportbot.messages import OutboundKind, OutboundMessage
-from supportbot.msg91.attempts import SendContext
-from supportbot.msg91.backoff import RetryPolicy
 from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.deliverer import Deliverer
 from supportbot.msg91.errors import AttemptOutcome
-from supportbot.msg91.health import STALE_SECONDS, Msg91Health, SendHealth, read_health
-from supportbot.msg91.sending import DeliveryDeferred, Sender
 from supportbot.msg91.simulator.driver import SimulatorClient
 from supportbot.msg91.simulator.process import RunningSimulator
+from supportbot.provider.attempts import SendContext
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.deliverer import Deliverer
+from supportbot.provider.health import STALE_SECONDS, Msg91Health, SendHealth, read_health
+from supportbot.provider.sending import DeliveryDeferred, Sender
 from supportbot.settings import BotSettings
 from supportbot.webhook import testing as t
 from supportbot.webhook.app import DEPS_PATH, READY_PATH

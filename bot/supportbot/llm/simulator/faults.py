@@ -16,6 +16,8 @@ Fault rules: a mode, optionally restricted to one model and to the next `count` 
 | empty         | HTTP 200, ``content: null`` ("no content generated") |
 | hang          | no answer for ``hang_seconds`` (default 3600) or until the client hangs up |
 | no_system     | 400 "system role not supported" when the request has a system message |
+
+Consuming rules is the simulators' shared fault queue (`supportbot.simkit.faults.take_rule`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import itertools
 import random
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from supportbot.simkit.faults import take_rule
 
 Mode = Literal[
     "rate_limit",
@@ -132,13 +136,9 @@ class FaultRule:
 def take_fault(rules: list[FaultRule], model: str, *, has_system: bool = True) -> FaultRule | None:
     """The first rule for `model` (consuming one use of a counted rule). `no_system` rules only
     apply to requests that carry a system message."""
-    for rule in rules:
-        if rule.mode == "no_system" and not has_system:
-            continue
-        if rule.model is None or rule.model == model:
-            if rule.count is not None:
-                rule.count -= 1
-                if rule.count <= 0:
-                    rules.remove(rule)
-            return rule
-    return None
+    return take_rule(
+        rules,
+        lambda rule: (
+            (rule.mode != "no_system" or has_system) and (rule.model is None or rule.model == model)
+        ),
+    )

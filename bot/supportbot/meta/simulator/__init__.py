@@ -10,4 +10,6 @@ Beside the MSG91 simulator and in its style:
 - `driver.MetaSimulatorClient`: drive a running simulator; `process`: start one; `sink`: a bot
   stand-in that checks signatures and answers the GET handshake;
 - `cli`: ``supportbot meta-sim``.
+
+The machinery shared with the other simulators is `supportbot.simkit`.
 """

@@ -15,39 +15,35 @@
   status for an accepted message now; ``PUT /_sim/window``: set a customer's last inbound time;
 - ``POST /_sim/verify`` ``{"url","verify_token","challenge"}``: run Meta's GET handshake
   against the bot and report whether it echoed the challenge.
+
+Shared with the MSG91 simulator through `supportbot.simkit.admin`: health, stats, reset, config,
+faults, ``/messages/{wamid}``, ``/webhooks``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Literal
+from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from supportbot.meta.simulator.config import FaultRule, MetaSimConfig
 from supportbot.meta.simulator.emitter import EmitError, Emitter
 from supportbot.meta.simulator.state import SimState
 from supportbot.meta.simulator.webhooks import InboundSpec
+from supportbot.simkit import admin as simkit
 
 router = APIRouter(prefix="/_sim", tags=["simulator"])
 
 
-class StatusSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message_id: str
-    status: Literal["sent", "delivered", "read", "failed"]
+class StatusSpec(simkit.StatusSpecBase):
     error_code: int | None = None
     error_details: str | None = None
     duplicates: int = 0
 
 
-class WindowSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    customer: str
-    last_inbound_at: float | None
+class WindowSpec(simkit.WindowSpecBase):
     phone_number_id: str | None = None
 
 
@@ -65,62 +61,11 @@ class ExpireSpec(BaseModel):
     token: str
 
 
-def _state(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
+_state = partial(simkit.sim_state, kind=SimState)
+_emitter = partial(simkit.sim_emitter, kind=Emitter)
 
 
-def _emitter(request: Request) -> Emitter:
-    emitter: Emitter = request.app.state.emitter
-    return emitter
-
-
-@router.get("/health")
-async def health() -> dict[str, bool]:
-    return {"ok": True}
-
-
-@router.get("/stats")
-async def stats(request: Request) -> dict[str, Any]:
-    return _state(request).stats()
-
-
-@router.post("/reset")
-async def reset(request: Request) -> dict[str, bool]:
-    _state(request).reset()
-    return {"ok": True}
-
-
-@router.get("/config")
-async def get_config(request: Request) -> dict[str, Any]:
-    return _state(request).config.public()
-
-
-@router.patch("/config")
-async def patch_config(request: Request, patch: dict[str, Any]) -> dict[str, Any]:
-    state = _state(request)
-    try:
-        state.config = MetaSimConfig.model_validate({**state.config.model_dump(), **patch})
-    except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from None
-    return state.config.public()
-
-
-@router.get("/faults")
-async def get_faults(request: Request) -> list[dict[str, Any]]:
-    return [f.model_dump() for f in _state(request).faults]
-
-
-@router.post("/faults")
-async def add_faults(request: Request, rules: list[FaultRule]) -> list[dict[str, Any]]:
-    _state(request).faults.extend(rules)
-    return await get_faults(request)
-
-
-@router.delete("/faults")
-async def clear_faults(request: Request) -> dict[str, bool]:
-    _state(request).faults.clear()
-    return {"ok": True}
+simkit.add_admin_routes(router, config_type=MetaSimConfig, rule_type=FaultRule)
 
 
 @router.post("/tokens/expire")
@@ -144,12 +89,7 @@ async def messages(
     return {"messages": [r.as_dict() for r in found]}
 
 
-@router.get("/messages/{message_id}")
-async def message(request: Request, message_id: str) -> dict[str, Any]:
-    found = _state(request).messages.get(message_id)
-    if found is None:
-        raise HTTPException(404, "no such message")
-    return dataclasses.asdict(found)
+simkit.add_recording_routes(router)
 
 
 @router.get("/receipts")
@@ -165,24 +105,6 @@ async def receipts(
     return {"receipts": found}
 
 
-@router.get("/webhooks")
-async def webhooks(
-    request: Request, kind: str | None = None, message_id: str | None = None, after: int = 0
-) -> dict[str, Any]:
-    found = [
-        e.as_dict()
-        for e in _state(request).emitted
-        if e.seq > after
-        and (kind is None or e.kind == kind)
-        and (message_id is None or e.message_id == message_id)
-    ]
-    return {"webhooks": found}
-
-
-def _deliveries(sent: list[Any]) -> list[dict[str, Any]]:
-    return [{"http_status": e.http_status, "error": e.error, "attempts": e.attempts} for e in sent]
-
-
 @router.post("/inbound")
 async def inbound(request: Request, spec: InboundSpec) -> dict[str, Any]:
     try:
@@ -193,7 +115,7 @@ async def inbound(request: Request, spec: InboundSpec) -> dict[str, Any]:
         "message_id": wamid,
         "payload": sent[0].payload,
         "signature": sent[0].signature,
-        "deliveries": _deliveries(sent),
+        "deliveries": simkit.deliveries(sent),
     }
 
 
@@ -211,7 +133,7 @@ async def status(request: Request, spec: StatusSpec) -> dict[str, Any]:
         ]
     except EmitError as exc:
         raise HTTPException(400, str(exc)) from None
-    return {"payload": sent[0].payload, "deliveries": _deliveries(sent)}
+    return {"payload": sent[0].payload, "deliveries": simkit.deliveries(sent)}
 
 
 @router.put("/window")
@@ -220,10 +142,7 @@ async def window(request: Request, spec: WindowSpec) -> dict[str, bool]:
     number_id = spec.phone_number_id or state.config.default_phone_number_id()
     if not number_id:
         raise HTTPException(400, "phone_number_id is required (none configured)")
-    if spec.last_inbound_at is None:
-        state.last_inbound.pop((number_id, spec.customer), None)
-    else:
-        state.last_inbound[(number_id, spec.customer)] = spec.last_inbound_at
+    state.set_last_inbound(number_id, spec.customer, spec.last_inbound_at)
     return {"ok": True}
 
 

@@ -18,8 +18,6 @@ import asyncio
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,6 +34,7 @@ from supportbot.meta.simulator.state import (
     new_fbtrace_id,
     new_wamid,
 )
+from supportbot.simkit.admin import create_sim_app
 
 _FAULT_TEXT = {
     130429: "(#130429) Rate limit hit",
@@ -236,21 +235,24 @@ def _read(state: SimState, rec: Recorded, receipt: validation.ReadReceipt) -> Re
 
 def create_app(config: MetaSimConfig) -> FastAPI:
     state = SimState(config)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.emitter = Emitter(state)
-        try:
-            yield
-        finally:
-            await app.state.emitter.aclose()
-
-    app = FastAPI(title="Meta WhatsApp Cloud API simulator", lifespan=lifespan)
-    app.state.sim = state
+    app = create_sim_app("Meta WhatsApp Cloud API simulator", state, Emitter)
 
     @app.post("/{version}/{phone_number_id}/messages")
     async def messages(request: Request, version: str, phone_number_id: str) -> Response:
         return await _send(request, version, phone_number_id)
 
-    app.include_router(admin.router)
+    app.include_router(admin.router)  # first: /_sim/... must not match the routes below
+
+    @app.get("/{version}/{phone_number_id}")
+    async def phone_number(request: Request, version: str, phone_number_id: str) -> Response:
+        """The phone-number object (the bot's health check): Bearer token, then the id."""
+        if _token(request, state) not in ("valid", "open"):
+            error = {"message": "Invalid OAuth access token.", "code": 190}
+            return JSONResponse({"error": {**error, "type": "OAuthException"}}, status_code=401)
+        display = state.config.display_number(phone_number_id)
+        if display is None:
+            error = {"message": "Unsupported get request.", "code": 100, "error_subcode": 33}
+            return JSONResponse({"error": {**error, "type": "GraphMethodException"}}, 400)
+        return JSONResponse({"id": phone_number_id, "display_phone_number": display})
+
     return app

@@ -3,6 +3,7 @@
 Secrets can come from the environment instead of flags: ``SUPPORTBOT_META_SIM_ACCESS_TOKENS``
 (comma-separated), ``SUPPORTBOT_META_SIM_APP_SECRET``, ``SUPPORTBOT_META_SIM_VERIFY_TOKEN``.
 """
+# (This docstring is the --help text.) Common options and the uvicorn start: supportbot.simkit.cli
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import argparse
 import logging
 import os
 
-import uvicorn
-
 from supportbot.meta.simulator.app import create_app
 from supportbot.meta.simulator.config import WEBHOOK_PATH, MetaSimConfig
-from supportbot.observability import configure_logging
+from supportbot.simkit import cli as simkit
 
 
 def _phone_number(value: str) -> tuple[str, str]:
@@ -26,8 +25,7 @@ def _phone_number(value: str) -> tuple[str, str]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="supportbot meta-sim", description=__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=9092)
+    simkit.add_bind_options(p, port=9092)
     p.add_argument("--access-token", action="append", default=[], help="accepted token (repeat)")
     p.add_argument(
         "--phone-number",
@@ -45,16 +43,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--status-final", choices=["none", "sent", "delivered", "read"], default="read")
     p.add_argument("--status-delay-ms", type=float, default=20.0)
     p.add_argument("--retry-after", type=float, help="Retry-After seconds on throughput errors")
-    p.add_argument("--webhook-retries", type=int, default=2)
-    p.add_argument("--max-records", type=int, default=100_000)
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    simkit.add_webhook_options(p)
+    simkit.add_log_option(p)
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> MetaSimConfig:
-    tokens = list(args.access_token)
-    env_tokens = os.environ.get("SUPPORTBOT_META_SIM_ACCESS_TOKENS", "")
-    tokens += [t.strip() for t in env_tokens.split(",") if t.strip()]
+    tokens = simkit.with_env_list(args.access_token, "SUPPORTBOT_META_SIM_ACCESS_TOKENS")
     url = args.webhook_url or (args.bot_url.rstrip("/") + WEBHOOK_PATH if args.bot_url else None)
     return MetaSimConfig(
         access_tokens=tokens,
@@ -66,29 +61,16 @@ def config_from_args(args: argparse.Namespace) -> MetaSimConfig:
         status_final=args.status_final,
         status_delay_ms=args.status_delay_ms,
         retry_after=args.retry_after,
-        webhook_retries=args.webhook_retries,
-        max_records=args.max_records,
+        **simkit.webhook_config(args),
     )
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
-    configure_logging(args.log_level)
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        print(f"supportbot meta-sim: {exc}")
-        return 2
-    app = create_app(config)
-    logging.getLogger(__name__).info(
-        "Meta simulator listening", extra={"host": args.host, "port": args.port}
+    return simkit.run(
+        argv,
+        parser(),
+        config_from_args,
+        lambda config, args: create_app(config),
+        label="Meta simulator",
+        logger=logging.getLogger(__name__),
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level.lower(),
-        access_log=False,
-        log_config=None,
-    )
-    return 0

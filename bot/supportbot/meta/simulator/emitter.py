@@ -4,7 +4,8 @@ callback URL; retried a few times on connection errors and 5xx (Meta retries fai
 §2.3). Every POST is recorded (`SimState.emitted`) with the raw body and the signature sent.
 Statuses of accepted messages are scheduled in the background: ``sent -> delivered -> read`` (up
 to `status_final`), or ``failed`` for messages doomed to fail (131047 outside the window).
-Also performs the GET verification handshake against the bot (`verify`).
+Also performs the GET verification handshake against the bot (`verify`). The retrying POST and
+the background tasks are `supportbot.simkit.emitter.WebhookEmitter`.
 """
 
 from __future__ import annotations
@@ -19,27 +20,14 @@ import httpx
 
 from supportbot.meta.signature import SIGNATURE_HEADER, sign
 from supportbot.meta.simulator import webhooks
-from supportbot.meta.simulator.state import Emitted, SimMessage, SimState, new_wamid
+from supportbot.meta.simulator.state import Emitted, SimMessage, SimState
+from supportbot.simkit import emitter as simkit
+from supportbot.simkit.emitter import EmitError
 
-_ORDER = ["sent", "delivered", "read"]
-
-
-class EmitError(Exception):
-    """The emission request itself is invalid (unknown number or message)."""
+__all__ = ["EmitError", "Emitter"]
 
 
-class Emitter:
-    def __init__(self, state: SimState) -> None:
-        self.state = state
-        self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def aclose(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.http.aclose()
-
+class Emitter(simkit.WebhookEmitter[SimState]):
     def _display(self, phone_number_id: str) -> str:
         display = self.state.config.display_number(phone_number_id)
         if display is None:
@@ -89,39 +77,29 @@ class Emitter:
         headers = {"Content-Type": "application/json"}
         if header is not None:
             headers[SIGNATURE_HEADER] = header
-        for attempt in range(cfg.webhook_retries + 1):
-            rec.attempts += 1
-            try:
-                response = await self.http.post(
-                    cfg.webhook_url, content=raw, headers=headers, timeout=cfg.webhook_timeout
-                )
-            except httpx.HTTPError as exc:
-                rec.error = repr(exc)
-            else:
-                rec.http_status, rec.response = response.status_code, response.text[:500]
-                rec.error = None
-                if response.status_code < 500:
-                    break
-            if attempt < cfg.webhook_retries:
-                await asyncio.sleep(0.05 * 2**attempt)
+        await self.deliver(
+            rec,
+            cfg.webhook_url,
+            raw,
+            headers,
+            retries=cfg.webhook_retries,
+            per_attempt=cfg.webhook_timeout,
+        )
         return rec
 
     async def emit_inbound(self, spec: webhooks.InboundSpec) -> tuple[str, list[Emitted]]:
         """Post a customer message (plus `spec.duplicates` identical copies); opens the window."""
-        if not spec.phone and not spec.bsuid:
-            raise EmitError("'from' (phone) or 'bsuid' is required")
+        wamid, ts = simkit.inbound_identity(spec)
         number_id = self._number_id(spec.phone_number_id)
         display = self._display(number_id)
-        wamid = spec.message_id or new_wamid()
-        ts = spec.ts if spec.ts is not None else time.time()
         payload = webhooks.inbound(spec, number_id, display, wamid, ts)
         self.state.note_inbound(number_id, spec.phone or spec.bsuid or "", wamid, ts)
-        sent = [
-            await self.post(
+        sent = await simkit.post_copies(
+            spec.duplicates + 1,
+            lambda: self.post(
                 "inbound", number_id, payload, message_id=wamid, signature=spec.signature
-            )
-            for _ in range(spec.duplicates + 1)
-        ]
+            ),
+        )
         return wamid, sent
 
     async def emit_status(
@@ -156,15 +134,10 @@ class Emitter:
         cfg = self.state.config
         if cfg.webhook_url is None:
             return
-        if message.failure is not None:
-            states = ["failed"]
-        elif cfg.status_final == "none":
+        states = simkit.status_sequence(failed=message.failure is not None, final=cfg.status_final)
+        if states is None:
             return
-        else:
-            states = _ORDER[: _ORDER.index(cfg.status_final) + 1]
-        task = asyncio.create_task(self._statuses(message, states, cfg.status_delay_ms / 1000))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.spawn(self._statuses(message, states, cfg.status_delay_ms / 1000))
 
     async def _statuses(self, message: SimMessage, states: list[str], delay: float) -> None:
         for status in states:

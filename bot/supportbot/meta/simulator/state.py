@@ -2,21 +2,31 @@
 indicators, emitted webhooks, faults, and each customer's last inbound (the 24 h window).
 
 In-process and bounded (`MetaSimConfig.max_records`). One global sequence numbers requests,
-receipts and webhooks alike, so tests can assert order ("typing shown before the reply").
+receipts and webhooks alike, so tests can assert order ("typing shown before the reply"). The
+store's common part is `supportbot.simkit.recording.RecordingState`.
 """
 
 from __future__ import annotations
 
 import base64
-import itertools
 import secrets
-import time
 from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from supportbot.meta import limits
 from supportbot.meta.simulator.config import FaultRule, MetaSimConfig
+from supportbot.simkit.recording import RecordingState, new_wamid
+
+__all__ = [
+    "Emitted",
+    "Receipt",
+    "Recorded",
+    "SimMessage",
+    "SimState",
+    "new_fbtrace_id",
+    "new_wamid",
+]
 
 
 @dataclass
@@ -104,50 +114,23 @@ class Emitted:
         return asdict(self)
 
 
-def new_wamid() -> str:
-    raw = base64.urlsafe_b64encode(secrets.token_bytes(27)).decode().rstrip("=")
-    return f"wamid.HBgM{raw}"
-
-
 def new_fbtrace_id() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(8)).decode().rstrip("=")
 
 
-class SimState:
-    def __init__(self, config: MetaSimConfig) -> None:
-        self.initial = config.model_copy(deep=True)
-        self.reset()
+class SimState(RecordingState[MetaSimConfig, Recorded, SimMessage, Emitted, FaultRule]):
+    window_seconds = limits.WINDOW_SECONDS
 
     def reset(self) -> None:
-        self.config = self.initial.model_copy(deep=True)
-        self._seq = itertools.count(1)
-        self.records: deque[Recorded] = deque(maxlen=self.config.max_records)
-        self.messages: OrderedDict[str, SimMessage] = OrderedDict()
+        super().reset()
         self.receipts: deque[Receipt] = deque(maxlen=self.config.max_records)
-        self.emitted: deque[Emitted] = deque(maxlen=self.config.max_records)
-        self.faults: deque[FaultRule] = deque()
-        self.last_inbound: dict[tuple[str, str], float] = {}
         self.inbound_ids: OrderedDict[str, tuple[str, str]] = OrderedDict()
         """Inbound wamid -> (phone_number_id, customer): what a read receipt may name."""
         self.expired_tokens: set[str] = set()
 
-    def next_seq(self) -> int:
-        return next(self._seq)
-
-    def take_fault(self, endpoint: str) -> FaultRule | None:
-        for rule in self.faults:
-            if rule.endpoint in (None, endpoint):
-                if rule.count <= 1:
-                    self.faults.remove(rule)
-                else:
-                    rule.count -= 1
-                return rule
-        return None
-
-    def add_message(self, message: SimMessage) -> None:
-        self.messages[message.message_id] = message
-        while len(self.messages) > self.config.max_records:
-            self.messages.popitem(last=False)
+    @staticmethod
+    def rule_endpoint(rule: FaultRule) -> str | None:
+        return rule.endpoint
 
     def note_inbound(self, phone_number_id: str, customer: str, wamid: str, ts: float) -> None:
         key = (phone_number_id, customer)
@@ -155,10 +138,6 @@ class SimState:
         self.inbound_ids[wamid] = key
         while len(self.inbound_ids) > self.config.max_records:
             self.inbound_ids.popitem(last=False)
-
-    def window_open(self, phone_number_id: str, customer: str, now: float) -> bool:
-        last = self.last_inbound.get((phone_number_id, customer))
-        return last is not None and now < last + limits.WINDOW_SECONDS
 
     def query(
         self,
@@ -169,15 +148,13 @@ class SimState:
         after: int = 0,
         limit: int | None = None,
     ) -> list[Recorded]:
-        found = [
-            r
-            for r in self.records
-            if r.seq > after
-            and (to is None or r.to == to)
-            and (outcome is None or r.outcome == outcome)
-            and (endpoint is None or r.endpoint == endpoint)
-        ]
-        return found[:limit] if limit is not None else found
+        return self.select(
+            lambda r: to is None or r.to == to,
+            outcome=outcome,
+            endpoint=endpoint,
+            after=after,
+            limit=limit,
+        )
 
     def receipt_view(self, receipt: Receipt) -> dict[str, Any]:
         """A receipt with the first accepted message to the same customer after it (the reply
@@ -200,17 +177,9 @@ class SimState:
         )
         return doc
 
-    def stats(self) -> dict[str, Any]:
-        outcomes: dict[str, int] = {}
-        for r in self.records:
-            outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+    def more_stats(self) -> dict[str, Any]:
         return {
-            "requests": len(self.records),
-            "outcomes": outcomes,
-            "messages": len(self.messages),
             "receipts": len(self.receipts),
             "typing_indicators": sum(1 for r in self.receipts if r.typing),
             "webhooks": len(self.emitted),
-            "pending_faults": sum(r.count for r in self.faults),
-            "at": time.time(),
         }

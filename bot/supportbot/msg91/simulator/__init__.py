@@ -7,4 +7,7 @@
 - `driver.SimulatorClient`: drive a running simulator from Python; `process`: start one;
   `sink`: a bot stand-in that records the webhooks it receives;
 - `cli`: ``supportbot msg91-sim``.
+
+What the simulators share (process start, admin client and common ``/_sim`` routes, fault queue,
+recording store, webhook POST with retries, CLI options) is `supportbot.simkit`.
 """

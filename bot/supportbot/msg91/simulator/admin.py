@@ -12,82 +12,43 @@
 - ``POST /_sim/inbound`` (`InboundSpec`): emit a customer message to the bot;
 - ``POST /_sim/status``: emit a delivery report for an accepted message now;
 - ``PUT /_sim/window``: set a customer's last inbound time (24 h window enforcement).
+
+Health, stats, reset, config, faults, ``/messages/{id}`` and ``/webhooks`` come from
+`supportbot.simkit.admin`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from supportbot.msg91.simulator.config import FaultRule, Route, SimConfig
 from supportbot.msg91.simulator.emitter import EmitError, Emitter
 from supportbot.msg91.simulator.specs import InboundSpec
 from supportbot.msg91.simulator.state import SimState
+from supportbot.simkit import admin as simkit
 
 router = APIRouter(prefix="/_sim", tags=["simulator"])
 
 
-class StatusSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message_id: str
-    status: Literal["sent", "delivered", "read", "failed"]
+class StatusSpec(simkit.StatusSpecBase):
     error_code: str | None = None
     error_reason: str | None = None
     format: Literal["msg91", "meta"] | None = None
     duplicates: int = 0
 
 
-class WindowSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    customer: str
-    last_inbound_at: float | None
+class WindowSpec(simkit.WindowSpecBase):
     integrated_number: str | None = None
 
 
-def _state(request: Request) -> SimState:
-    state: SimState = request.app.state.sim
-    return state
+_state = partial(simkit.sim_state, kind=SimState)
+_emitter = partial(simkit.sim_emitter, kind=Emitter)
 
 
-def _emitter(request: Request) -> Emitter:
-    emitter: Emitter = request.app.state.emitter
-    return emitter
-
-
-@router.get("/health")
-async def health() -> dict[str, bool]:
-    return {"ok": True}
-
-
-@router.get("/stats")
-async def stats(request: Request) -> dict[str, Any]:
-    return _state(request).stats()
-
-
-@router.post("/reset")
-async def reset(request: Request) -> dict[str, bool]:
-    _state(request).reset()
-    return {"ok": True}
-
-
-@router.get("/config")
-async def get_config(request: Request) -> dict[str, Any]:
-    return _state(request).config.public()
-
-
-@router.patch("/config")
-async def patch_config(request: Request, patch: dict[str, Any]) -> dict[str, Any]:
-    state = _state(request)
-    try:
-        state.config = SimConfig.model_validate({**state.config.model_dump(), **patch})
-    except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from None
-    return state.config.public()
+simkit.add_admin_routes(router, config_type=SimConfig, rule_type=FaultRule)
 
 
 @router.put("/routes/{integrated_number}")
@@ -96,23 +57,6 @@ async def put_route(request: Request, integrated_number: str, route: Route) -> d
     state = _state(request)
     state.config.routes = {**state.config.routes, integrated_number: route}
     return state.config.public()
-
-
-@router.get("/faults")
-async def get_faults(request: Request) -> list[dict[str, Any]]:
-    return [f.model_dump() for f in _state(request).faults]
-
-
-@router.post("/faults")
-async def add_faults(request: Request, rules: list[FaultRule]) -> list[dict[str, Any]]:
-    _state(request).faults.extend(rules)
-    return await get_faults(request)
-
-
-@router.delete("/faults")
-async def clear_faults(request: Request) -> dict[str, bool]:
-    _state(request).faults.clear()
-    return {"ok": True}
 
 
 @router.get("/messages")
@@ -136,26 +80,7 @@ async def messages(
     return {"messages": [r.as_dict() for r in found]}
 
 
-@router.get("/messages/{message_id}")
-async def message(request: Request, message_id: str) -> dict[str, Any]:
-    found = _state(request).find_message(message_id)
-    if found is None:
-        raise HTTPException(404, "no such message")
-    return dataclasses.asdict(found)
-
-
-@router.get("/webhooks")
-async def webhooks(
-    request: Request, kind: str | None = None, message_id: str | None = None, after: int = 0
-) -> dict[str, Any]:
-    found = [
-        e.as_dict()
-        for e in _state(request).emitted
-        if e.seq > after
-        and (kind is None or e.kind == kind)
-        and (message_id is None or e.message_id == message_id)
-    ]
-    return {"webhooks": found}
+simkit.add_recording_routes(router)
 
 
 @router.post("/inbound")
@@ -167,9 +92,7 @@ async def inbound(request: Request, spec: InboundSpec) -> dict[str, Any]:
     return {
         "message_id": wamid,
         "payload": sent[0].payload,
-        "deliveries": [
-            {"http_status": e.http_status, "error": e.error, "attempts": e.attempts} for e in sent
-        ],
+        "deliveries": simkit.deliveries(sent),
     }
 
 
@@ -190,9 +113,7 @@ async def status(request: Request, spec: StatusSpec) -> dict[str, Any]:
     ]
     return {
         "payload": sent[0].payload,
-        "deliveries": [
-            {"http_status": e.http_status, "error": e.error, "attempts": e.attempts} for e in sent
-        ],
+        "deliveries": simkit.deliveries(sent),
     }
 
 
@@ -202,8 +123,5 @@ async def window(request: Request, spec: WindowSpec) -> dict[str, bool]:
     number = spec.integrated_number or (state.config.numbers[0] if state.config.numbers else "")
     if not number:
         raise HTTPException(400, "integrated_number is required (no --number configured)")
-    if spec.last_inbound_at is None:
-        state.last_inbound.pop((number, spec.customer), None)
-    else:
-        state.last_inbound[(number, spec.customer)] = spec.last_inbound_at
+    state.set_last_inbound(number, spec.customer, spec.last_inbound_at)
     return {"ok": True}

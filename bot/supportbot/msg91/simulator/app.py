@@ -21,8 +21,6 @@ import asyncio
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,6 +37,7 @@ from supportbot.msg91.simulator.state import (
     new_request_id,
     new_wamid,
 )
+from supportbot.simkit.admin import create_sim_app
 
 
 def fail(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
@@ -199,17 +198,7 @@ async def _decide(state: SimState, emitter: Emitter, rec: Recorded, content_type
 
 def create_app(config: SimConfig, *, seed: int | None = None) -> FastAPI:
     state = SimState(config, seed)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.emitter = Emitter(state)
-        try:
-            yield
-        finally:
-            await app.state.emitter.aclose()
-
-    app = FastAPI(title="MSG91 simulator", lifespan=lifespan)
-    app.state.sim = state
+    app = create_sim_app("MSG91 simulator", state, Emitter)
 
     @app.post(SESSION_PATH)
     @app.post(SESSION_PATH.rstrip("/"), include_in_schema=False)

@@ -3,6 +3,7 @@
 Secrets can come from the environment instead of flags: ``SUPPORTBOT_SIM_AUTH_KEYS``
 (comma-separated) and ``SUPPORTBOT_SIM_WEBHOOK_SECRET``.
 """
+# (This docstring is the --help text.) Common options and the uvicorn start: supportbot.simkit.cli
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import argparse
 import logging
 import os
 
-import uvicorn
-
 from supportbot.msg91.simulator.app import create_app
 from supportbot.msg91.simulator.config import Route, SimConfig
-from supportbot.observability import configure_logging
+from supportbot.simkit import cli as simkit
 
 
 def _latency(value: str) -> tuple[float, float]:
@@ -31,8 +30,7 @@ def _template(value: str) -> tuple[str, int]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="supportbot msg91-sim", description=__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=9091)
+    simkit.add_bind_options(p, port=9091)
     p.add_argument("--auth-key", action="append", default=[], help="accepted authkey (repeat)")
     p.add_argument("--number", action="append", default=[], help="integrated number (repeat)")
     p.add_argument(
@@ -64,17 +62,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME[:LANG]=PARAMS",
         help="approved template and its body parameter count (repeat)",
     )
-    p.add_argument("--webhook-retries", type=int, default=2)
-    p.add_argument("--max-records", type=int, default=100_000)
+    simkit.add_webhook_options(p)
     p.add_argument("--seed", type=int, help="seed of random faults / shuffles")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    simkit.add_log_option(p)
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
-    keys = list(args.auth_key)
-    env_keys = os.environ.get("SUPPORTBOT_SIM_AUTH_KEYS", "")
-    keys += [k.strip() for k in env_keys.split(",") if k.strip()]
+    keys = simkit.with_env_list(args.auth_key, "SUPPORTBOT_SIM_AUTH_KEYS")
     route = Route(secret=args.webhook_secret, secret_header=args.webhook_secret_header)
     if args.bot_url:
         route = Route.for_bot(args.bot_url, args.webhook_secret, args.webhook_secret_header)
@@ -101,29 +96,16 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         dlr_duplicates=args.dlr_duplicates,
         enforce_window=args.enforce_window,
         templates=dict(args.template),
-        webhook_retries=args.webhook_retries,
-        max_records=args.max_records,
+        **simkit.webhook_config(args),
     )
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
-    configure_logging(args.log_level)
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        print(f"supportbot msg91-sim: {exc}")
-        return 2
-    app = create_app(config, seed=args.seed)
-    logging.getLogger(__name__).info(
-        "MSG91 simulator listening", extra={"host": args.host, "port": args.port}
+    return simkit.run(
+        argv,
+        parser(),
+        config_from_args,
+        lambda config, args: create_app(config, seed=args.seed),
+        label="MSG91 simulator",
+        logger=logging.getLogger(__name__),
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level.lower(),
-        access_log=False,
-        log_config=None,
-    )
-    return 0

@@ -2,7 +2,8 @@
 per message/report; retried a few times on connection errors and 5xx. Every POST is recorded
 (`SimState.emitted`). Delivery reports of accepted messages are scheduled in the background:
 ``sent -> delivered -> read`` (up to `dlr_final`), or ``failed`` for messages doomed to fail,
-optionally duplicated and reordered (`dlr_duplicates`, `dlr_order`).
+optionally duplicated and reordered (`dlr_duplicates`, `dlr_order`). The retrying POST and the
+background tasks are `supportbot.simkit.emitter.WebhookEmitter`.
 """
 
 from __future__ import annotations
@@ -12,36 +13,20 @@ import json
 import time
 from typing import Any
 
-import httpx
-
 from supportbot.msg91.simulator import specs, webhooks
 from supportbot.msg91.simulator.state import (
     Emitted,
     SimMessage,
     SimState,
     new_request_id,
-    new_wamid,
 )
+from supportbot.simkit import emitter as simkit
+from supportbot.simkit.emitter import EmitError
 
-_ORDER = ["sent", "delivered", "read"]
-
-
-class EmitError(Exception):
-    """The emission request itself is invalid (unknown number or message)."""
+__all__ = ["EmitError", "Emitter"]
 
 
-class Emitter:
-    def __init__(self, state: SimState) -> None:
-        self.state = state
-        self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def aclose(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.http.aclose()
-
+class Emitter(simkit.WebhookEmitter[SimState]):
     async def post(
         self,
         kind: str,
@@ -72,21 +57,14 @@ class Emitter:
         if route.secret:
             headers[route.secret_header] = route.secret
         content = json.dumps(payload, ensure_ascii=False).encode()
-        for attempt in range(cfg.webhook_retries + 1):
-            rec.attempts += 1
-            try:
-                response = await self.http.post(
-                    url, content=content, headers=headers, timeout=cfg.webhook_timeout
-                )
-            except httpx.HTTPError as exc:
-                rec.error = repr(exc)
-            else:
-                rec.http_status, rec.response = response.status_code, response.text[:500]
-                rec.error = None
-                if response.status_code < 500:
-                    break
-            if attempt < cfg.webhook_retries:
-                await asyncio.sleep(0.05 * 2**attempt)
+        await self.deliver(
+            rec,
+            url,
+            content,
+            headers,
+            retries=cfg.webhook_retries,
+            per_attempt=cfg.webhook_timeout,
+        )
         return rec
 
     def _number(self, requested: str | None) -> str:
@@ -98,12 +76,9 @@ class Emitter:
 
     async def emit_inbound(self, spec: specs.InboundSpec) -> tuple[str, list[Emitted]]:
         """Post a customer message (plus `spec.duplicates` identical copies)."""
-        if not spec.phone and not spec.bsuid:
-            raise EmitError("'from' (phone) or 'bsuid' is required")
+        wamid, ts = simkit.inbound_identity(spec)
         cfg = self.state.config
         number = self._number(spec.integrated_number)
-        wamid = spec.message_id or new_wamid()
-        ts = spec.ts if spec.ts is not None else time.time()
         if (spec.format or cfg.webhook_format) == "meta":
             payload = webhooks.meta_inbound(spec, number, wamid, ts)
         else:
@@ -117,10 +92,10 @@ class Emitter:
                 placeholders=cfg.placeholders,
             )
         self.state.last_inbound[(number, spec.phone or spec.bsuid or "")] = ts
-        sent = [
-            await self.post("inbound", number, payload, message_id=wamid)
-            for _ in range(spec.duplicates + 1)
-        ]
+        sent = await simkit.post_copies(
+            spec.duplicates + 1,
+            lambda: self.post("inbound", number, payload, message_id=wamid),
+        )
         return wamid, sent
 
     async def emit_status(
@@ -166,20 +141,15 @@ class Emitter:
         cfg = self.state.config
         if cfg.route(message.integrated_number).status_url is None:
             return
-        if message.failure is not None:
-            states = ["failed"]
-        elif cfg.dlr_final == "none":
+        states = simkit.status_sequence(failed=message.failure is not None, final=cfg.dlr_final)
+        if states is None:
             return
-        else:
-            states = _ORDER[: _ORDER.index(cfg.dlr_final) + 1]
         if cfg.dlr_order == "reverse":
             states.reverse()
         elif cfg.dlr_order == "shuffle":
             self.state.rng.shuffle(states)
         sequence = [s for s in states for _ in range(cfg.dlr_duplicates + 1)]
-        task = asyncio.create_task(self._reports(message, sequence, cfg.dlr_delay_ms / 1000))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.spawn(self._reports(message, sequence, cfg.dlr_delay_ms / 1000))
 
     async def _reports(self, message: SimMessage, sequence: list[str], delay: float) -> None:
         code, reason = message.failure or (None, None)

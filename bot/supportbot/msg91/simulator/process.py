@@ -1,95 +1,16 @@
 """Start `supportbot msg91-sim` as a child process on a free loopback port and wait for it.
 
 For tests, the demo and load tests: ``with start_simulator(["--number", N]) as sim: sim.url``.
+The child-process machinery is `supportbot.simkit.process`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
+from functools import partial
 
-import httpx
+from supportbot.simkit.process import RunningSimulator, SimulatorStartError, free_port, start_cli
 
+__all__ = ["RunningSimulator", "SimulatorStartError", "free_port", "start_simulator"]
 
-class SimulatorStartError(RuntimeError):
-    pass
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class RunningSimulator:
-    url: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout)
-
-    def __enter__(self) -> RunningSimulator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def start_simulator(
-    args: list[str] | None = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    env: dict[str, str] | None = None,
-    log: Path | None = None,
-    timeout: float = 30.0,
-) -> RunningSimulator:
-    port = port or free_port(host)
-    log = log or Path(tempfile.mkdtemp(prefix="msg91-sim-")) / "sim.log"
-    argv = [sys.executable, "-m", "supportbot.cli", "msg91-sim", "--host", host]
-    argv += ["--port", str(port), *(args or [])]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
-    sim = RunningSimulator(f"http://{host}:{port}", port, proc, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SimulatorStartError(f"simulator exited ({proc.returncode}); see {log}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(sim.url + "/_sim/health", timeout=1.0).status_code == 200:
-                return sim
-        time.sleep(0.1)
-    sim.stop()
-    raise SimulatorStartError(f"simulator not ready after {timeout} s; see {log}")
+start_simulator = partial(start_cli, "msg91-sim")
+"""``start_simulator(args, *, host, port, env, log, timeout) -> RunningSimulator``."""

@@ -1,21 +1,22 @@
 """The simulator's memory: recorded send requests, accepted messages, emitted webhooks, faults.
 
 Everything is in-process and bounded (`SimConfig.max_records`); one simulator process is one
-"MSG91 account". Records keep the exact request bodies so tests can assert them.
+"MSG91 account". Records keep the exact request bodies so tests can assert them. The store's
+common part is `supportbot.simkit.recording.RecordingState`.
 """
 
 from __future__ import annotations
 
-import base64
-import itertools
 import random
 import secrets
-import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from supportbot.msg91.simulator.config import FaultRule, SimConfig
+from supportbot.simkit.recording import RecordingState, new_wamid
+
+__all__ = ["Emitted", "Recorded", "SimMessage", "SimState", "new_request_id", "new_wamid"]
 
 
 @dataclass
@@ -88,46 +89,24 @@ class Emitted:
         return asdict(self)
 
 
-def new_wamid() -> str:
-    raw = base64.urlsafe_b64encode(secrets.token_bytes(27)).decode().rstrip("=")
-    return f"wamid.HBgM{raw}"
-
-
 def new_request_id() -> str:
     return secrets.token_hex(12)
 
 
-class SimState:
+class SimState(RecordingState[SimConfig, Recorded, SimMessage, Emitted, FaultRule]):
     def __init__(self, config: SimConfig, seed: int | None = None) -> None:
-        self.initial = config.model_copy(deep=True)
         self.seed = seed
-        self.reset()
+        super().__init__(config)
 
     def reset(self) -> None:
-        """Forget everything and return to the start configuration."""
-        self.config = self.initial.model_copy(deep=True)
+        super().reset()
         self.rng = random.Random(self.seed)  # noqa: S311 - fault injection, not crypto
-        self._seq = itertools.count(1)
-        self.records: deque[Recorded] = deque(maxlen=self.config.max_records)
-        self.messages: OrderedDict[str, SimMessage] = OrderedDict()
         self.by_request: dict[str, str] = {}
-        self.emitted: deque[Emitted] = deque(maxlen=self.config.max_records)
-        self.faults: deque[FaultRule] = deque()
-        self.last_inbound: dict[tuple[str, str], float] = {}
         self.sends: dict[str, deque[float]] = {}
 
-    def next_seq(self) -> int:
-        return next(self._seq)
-
-    def take_fault(self, endpoint: str) -> FaultRule | None:
-        for rule in self.faults:
-            if rule.path in (None, endpoint):
-                if rule.count <= 1:
-                    self.faults.remove(rule)
-                else:
-                    rule.count -= 1
-                return rule
-        return None
+    @staticmethod
+    def rule_endpoint(rule: FaultRule) -> str | None:
+        return rule.path
 
     def over_rate(self, number: str, now: float) -> bool:
         """True when one more accepted send would break `max_per_window` for `number`."""
@@ -143,11 +122,11 @@ class SimState:
         self.sends.setdefault(number, deque()).append(now)
 
     def add_message(self, message: SimMessage) -> None:
-        self.messages[message.message_id] = message
         self.by_request[message.request_id] = message.message_id
-        while len(self.messages) > self.config.max_records:
-            _, old = self.messages.popitem(last=False)
-            self.by_request.pop(old.request_id, None)
+        super().add_message(message)
+
+    def forget(self, message: SimMessage) -> None:
+        self.by_request.pop(message.request_id, None)
 
     def find_message(self, message_id: str) -> SimMessage | None:
         """By wamid or by MSG91 request id."""
@@ -155,10 +134,6 @@ class SimState:
         if found is None and message_id in self.by_request:
             found = self.messages.get(self.by_request[message_id])
         return found
-
-    def window_open(self, number: str, customer: str, now: float) -> bool:
-        last = self.last_inbound.get((number, customer))
-        return last is not None and now < last + 24 * 3600
 
     def query(
         self,
@@ -170,29 +145,21 @@ class SimState:
         after: int = 0,
         limit: int | None = None,
     ) -> list[Recorded]:
-        found = [
-            r
-            for r in self.records
-            if r.seq > after
-            and (to is None or to in r.to)
-            and (outcome is None or r.outcome == outcome)
-            and (integrated_number is None or r.integrated_number == integrated_number)
-            and (endpoint is None or r.endpoint == endpoint)
-        ]
-        return found[:limit] if limit is not None else found
+        return self.select(
+            lambda r: (
+                (to is None or to in r.to)
+                and (integrated_number is None or r.integrated_number == integrated_number)
+            ),
+            outcome=outcome,
+            endpoint=endpoint,
+            after=after,
+            limit=limit,
+        )
 
-    def stats(self) -> dict[str, Any]:
-        outcomes: dict[str, int] = {}
-        for r in self.records:
-            outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+    def more_stats(self) -> dict[str, Any]:
         return {
-            "requests": len(self.records),
-            "outcomes": outcomes,
-            "messages": len(self.messages),
             "webhooks": len(self.emitted),
             "webhook_failures": sum(
                 1 for e in self.emitted if e.error or (e.http_status or 0) >= 300
             ),
-            "pending_faults": sum(r.count for r in self.faults),
-            "at": time.time(),
         }

@@ -47,19 +47,23 @@ def parse(
         number = results.business_number(
             metadata.get("display_phone_number") if isinstance(metadata, dict) else None
         )
+        number_id = values.message_id(
+            metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+        )
         people = list(_dicts(value.get("contacts")))
         for msg in _dicts(value.get("messages")):
             try:
                 message = _message(
                     msg, people, raw=raw, index=index, tenant_id=tenant_id, received_at=received_at
                 )
-                items.append(ParsedItem(number, message))
+                items.append(ParsedItem(number, message, number_id))
             except ParseError as exc:
                 errors.append(exc)
             index += 1
         for status in _dicts(value.get("statuses")):
             try:
-                items.append(ParsedItem(number, _report(status, tenant_id, received_at)))
+                report = _report(status, tenant_id, received_at)
+                items.append(ParsedItem(number, report, number_id))
             except ParseError as exc:
                 errors.append(exc)
     return items, errors

@@ -41,6 +41,8 @@ class ParsedItem:
     business_number: str | None
     """Digits of the business number named by the payload; None if it names none."""
     value: InboundMessage | DeliveryReport
+    phone_number_id: str | None = None
+    """Meta envelopes: ``metadata.phone_number_id`` (the Cloud API id); None elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)

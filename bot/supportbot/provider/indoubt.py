@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import DeliveryReport
-from supportbot.msg91.dlr_store import DeliveryStateStore
+from supportbot.provider.dlr_store import DeliveryStateStore
 
 INDEX_SECONDS = 7200
 """How long an unrecorded outbound report is kept for in-doubt checks."""

@@ -16,14 +16,19 @@ import time
 from collections.abc import Awaitable, Callable
 
 from supportbot.messages import OutboundMessage
-from supportbot.msg91 import metrics
-from supportbot.msg91.attempts import AttemptRecorder, DeliveryAttempt, SendContext
-from supportbot.msg91.backoff import RetryPolicy, backoff_delay
-from supportbot.msg91.client import Msg91Client, SendResult
-from supportbot.msg91.errors import AttemptOutcome, DeliveryError, SendError
-from supportbot.msg91.health import SendHealth
-from supportbot.msg91.payloads import SendRequest
-from supportbot.msg91.ratelimit import SendRateLimiter
+from supportbot.provider import metrics
+from supportbot.provider.attempts import AttemptRecorder, DeliveryAttempt, SendContext
+from supportbot.provider.backoff import RetryPolicy, backoff_delay
+from supportbot.provider.health import SendHealth
+from supportbot.provider.interface import (
+    AttemptOutcome,
+    DeliveryError,
+    SendError,
+    SendRequest,
+    SendResult,
+    SendTransport,
+)
+from supportbot.provider.ratelimit import SendRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,7 @@ class DeliveryDeferred(DeliveryError):
 class Sender:
     def __init__(
         self,
-        client: Msg91Client,
+        client: SendTransport,
         *,
         limiter: SendRateLimiter | None = None,
         recorder: AttemptRecorder | None = None,
@@ -51,6 +56,9 @@ class Sender:
         health: SendHealth | None = None,
     ) -> None:
         self.client = client
+        name = getattr(client, "name", "msg91")  # a bare Msg91Client has no name
+        self._attempt_message = f"{name} send attempt"
+        """The log message of each attempt: "msg91 send attempt" as before, "meta ..." for Meta."""
         self.health = health
         self.limiter = limiter
         self.recorder = recorder
@@ -67,7 +75,7 @@ class Sender:
         *,
         before_attempt: Callable[[int], Awaitable[None]] | None = None,
     ) -> SendResult:
-        """Deliver to MSG91 (accepted ≠ delivered). Raises InvalidOutboundMessage,
+        """Deliver through the provider (accepted ≠ delivered). Raises InvalidOutboundMessage,
         DefinitiveSendError, DeliveryDeferred or RateLimitTimeout.
 
         `before_attempt(n)` runs right before HTTP attempt n (after the rate-limit wait); it may
@@ -154,7 +162,7 @@ class Sender:
         if self.health is not None and attempt > 0:  # attempt 0: confirmed later, not a request
             await self.health.observe(record.outcome)
         log.info(
-            "msg91 send attempt",
+            self._attempt_message,
             extra={
                 "turn_id": ctx.turn_id,
                 "seq": ctx.seq,

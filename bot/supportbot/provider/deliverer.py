@@ -55,18 +55,21 @@ import redis.asyncio as aioredis
 
 from supportbot import keyspace
 from supportbot.messages import OutboundMessage
-from supportbot.msg91 import metrics
-from supportbot.msg91.attempts import AttemptRecorder, SendContext
-from supportbot.msg91.backoff import RetryPolicy
-from supportbot.msg91.claims import ClaimState, SendClaims, SendFence, SendFenced
-from supportbot.msg91.client import Msg91Client
-from supportbot.msg91.errors import DefinitiveSendError, InvalidOutboundMessage
-from supportbot.msg91.health import SendHealth
-from supportbot.msg91.indoubt import InDoubtResolver
-from supportbot.msg91.ratelimit import RateLimitTimeout, SendRateLimiter
-from supportbot.msg91.sending import DeliveryDeferred, Sender
-from supportbot.msg91.window import PlannedReply, fallback_template, plan_replies, window_open
 from supportbot.observability import mask_phone
+from supportbot.provider import metrics
+from supportbot.provider.attempts import AttemptRecorder, SendContext
+from supportbot.provider.backoff import RetryPolicy
+from supportbot.provider.claims import ClaimState, SendClaims, SendFence, SendFenced
+from supportbot.provider.health import SendHealth
+from supportbot.provider.indoubt import InDoubtResolver
+from supportbot.provider.interface import (
+    DefinitiveSendError,
+    InvalidOutboundMessage,
+    SendTransport,
+)
+from supportbot.provider.ratelimit import RateLimitTimeout, SendRateLimiter
+from supportbot.provider.sending import DeliveryDeferred, Sender
+from supportbot.provider.window import PlannedReply, fallback_template, plan_replies, window_open
 from supportbot.settings import BotSettings
 
 log = logging.getLogger(__name__)
@@ -167,7 +170,7 @@ class Deliverer:
         cls,
         settings: BotSettings,
         redis: aioredis.Redis,
-        client: Msg91Client,
+        client: SendTransport,
         *,
         recorder: AttemptRecorder | None = None,
         policy: RetryPolicy | None = None,

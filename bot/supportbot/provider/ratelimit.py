@@ -18,8 +18,8 @@ import time
 import redis.asyncio as aioredis
 
 from supportbot import keyspace
-from supportbot.msg91 import metrics
 from supportbot.msg91.errors import DeliveryError
+from supportbot.provider import metrics
 from supportbot.settings import BotSettings
 
 _GCRA = """

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from supportbot.messages import DeliveryState
-from supportbot.msg91.dlr import DeliveryRecord
+from supportbot.provider.dlr import DeliveryRecord
 
 
 class DeliveryStateStore(Protocol):

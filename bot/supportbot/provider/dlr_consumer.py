@@ -25,10 +25,10 @@ from redis.exceptions import ResponseError
 
 from supportbot import keyspace
 from supportbot.messages import DeliveryReport
-from supportbot.msg91 import dlr, metrics
-from supportbot.msg91.dlr import DeliveryRecord
-from supportbot.msg91.dlr_store import DeliveryStateStore
-from supportbot.msg91.indoubt import remember_unknown, report_ids
+from supportbot.provider import dlr, metrics
+from supportbot.provider.dlr import DeliveryRecord
+from supportbot.provider.dlr_store import DeliveryStateStore
+from supportbot.provider.indoubt import remember_unknown, report_ids
 
 log = logging.getLogger(__name__)
 
